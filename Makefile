@@ -1,0 +1,35 @@
+# The two commands a learner needs:
+#   go run ./labctl      open the lab
+#   make test            provision what the tests need, then run the whole test suite
+#
+# `make test` is what .ci/run calls. On a Debian/Ubuntu machine as root it installs and starts
+# everything itself; elsewhere the provision scripts say what to install and the tests use what exists.
+
+# testcontainers on these machines: talk to loopback only, and no Ryuk (it would need a pulled image).
+export TESTCONTAINERS_HOST_OVERRIDE ?= localhost
+export TESTCONTAINERS_RYUK_DISABLED ?= true
+
+GO ?= go
+TEST_TIMEOUT ?= 60m
+
+.PHONY: test provision provision-native provision-docker test-only lab vet
+
+test: provision test-only
+
+test-only:
+	$(GO) test -count=1 -timeout $(TEST_TIMEOUT) ./...
+
+provision: provision-native provision-docker
+
+provision-native:
+	bash infra/scripts/provision-native.sh
+
+provision-docker:
+	bash infra/scripts/provision-docker.sh
+
+lab:
+	$(GO) run ./labctl
+
+vet:
+	$(GO) vet ./...
+	cd chapters && $(GO) vet ./...

@@ -1,0 +1,131 @@
+package cancel
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
+)
+
+// tracker counts replica calls that are still running.
+type tracker struct{ active atomic.Int64 }
+
+// answer returns a replica that answers val after delay, unless ctx ends first.
+func (tr *tracker) answer(val string, delay time.Duration) Replica {
+	return func(ctx context.Context, key string) (string, error) {
+		tr.active.Add(1)
+		defer tr.active.Add(-1)
+		select {
+		case <-time.After(delay):
+			return val, nil
+		case <-ctx.Done():
+			return "", ctx.Err()
+		}
+	}
+}
+
+// slowDelay is far longer than any deadline in these tests, so a slow replica normally ends through ctx.
+const slowDelay = 3 * time.Second
+
+// slow returns a replica that answers only after slowDelay.
+func (tr *tracker) slow() Replica { return tr.answer("too late", slowDelay) }
+
+// fail returns a replica that fails with err after delay.
+func (tr *tracker) fail(err error, delay time.Duration) Replica {
+	return func(ctx context.Context, key string) (string, error) {
+		tr.active.Add(1)
+		defer tr.active.Add(-1)
+		time.Sleep(delay)
+		return "", err
+	}
+}
+
+func (tr *tracker) requireIdle(t *testing.T) {
+	t.Helper()
+	require.Zero(t, tr.active.Load(),
+		"replica calls still running after First returned; cancel the losers and wait for every goroutine before returning")
+}
+
+func TestCancelFirstAnswerWins(t *testing.T) {
+	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
+	var tr tracker
+	replicas := []Replica{tr.slow(), tr.answer("fast", 10*time.Millisecond), tr.slow()}
+
+	start := time.Now()
+	got, err := First(context.Background(), "k", replicas)
+	elapsed := time.Since(start)
+
+	require.NoError(t, err, "First(two slow replicas, one fast) returned an error, want the fast answer")
+	require.Equal(t, "fast", got, "First() = %q, want the fast replica's answer", got)
+	require.Less(t, elapsed, slowDelay/2,
+		"First() took %v; it must return as soon as one replica answers, not wait for the slow ones", elapsed)
+	tr.requireIdle(t)
+}
+
+func TestCancelSkipsFailures(t *testing.T) {
+	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
+	var tr tracker
+	replicas := []Replica{tr.fail(errors.New("replica down"), 0), tr.answer("ok", 20*time.Millisecond)}
+
+	got, err := First(context.Background(), "k", replicas)
+
+	require.NoError(t, err, "First() must skip a failed replica and wait for one that answers")
+	require.Equal(t, "ok", got, "First() = %q, want %q", got, "ok")
+	tr.requireIdle(t)
+}
+
+func TestCancelAllFail(t *testing.T) {
+	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
+	var tr tracker
+	errA, errB := errors.New("replica a down"), errors.New("replica b down")
+
+	_, err := First(context.Background(), "k", []Replica{tr.fail(errA, 0), tr.fail(errB, 5*time.Millisecond)})
+
+	require.Error(t, err, "First() with every replica failing must return an error")
+	require.ErrorIs(t, err, errA, "First() error = %v, want it to wrap every replica's error (errors.Join)", err)
+	require.ErrorIs(t, err, errB, "First() error = %v, want it to wrap every replica's error (errors.Join)", err)
+	tr.requireIdle(t)
+}
+
+func TestCancelNoReplicas(t *testing.T) {
+	_, err := First(context.Background(), "k", nil)
+	require.ErrorIs(t, err, ErrNoReplicas, "First(nil) error = %v, want ErrNoReplicas", err)
+}
+
+func TestCancelCallerDeadline(t *testing.T) {
+	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
+	var tr tracker
+	const deadline = 50 * time.Millisecond
+	ctx, cancel := context.WithTimeout(context.Background(), deadline)
+	defer cancel()
+
+	start := time.Now()
+	_, err := First(ctx, "k", []Replica{tr.slow(), tr.slow()})
+	elapsed := time.Since(start)
+
+	require.ErrorIs(t, err, context.DeadlineExceeded, "First() past the caller's deadline: error = %v, want one wrapping context.DeadlineExceeded", err)
+	require.Less(t, elapsed, slowDelay/2,
+		"First() returned %v after a %v deadline; stop waiting when ctx is done", elapsed, deadline)
+	tr.requireIdle(t)
+}
+
+func TestCancelHandlerDeadline(t *testing.T) {
+	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
+	var tr tracker
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Millisecond)
+	defer cancel()
+	req := httptest.NewRequestWithContext(ctx, http.MethodGet, "/?key=k", nil)
+	rec := httptest.NewRecorder()
+
+	Handler(tr.slow(), tr.slow()).ServeHTTP(rec, req)
+
+	require.Equal(t, http.StatusGatewayTimeout, rec.Code,
+		"GET with an expired request deadline: status = %d, want 504 (First must return an error wrapping ctx.Err())", rec.Code)
+	tr.requireIdle(t)
+}

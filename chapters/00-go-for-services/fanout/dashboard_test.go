@@ -1,0 +1,140 @@
+package fanout
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
+)
+
+// errNotConcurrent means a fake waited for its siblings to start and they never did.
+var errNotConcurrent = errors.New("the other backend calls never started: they must run at the same time, not one after another")
+
+// step is how one fake call behaves.
+type step struct {
+	delay time.Duration // answer after delay
+	err   error         // then fail with err instead of answering
+	block bool          // never answer: end only when ctx is done
+}
+
+// fake is a Backends whose calls follow their steps. With meet set, every call first waits until all
+// three calls have started, which only a concurrent Load can satisfy.
+type fake struct {
+	user, orders, balance step
+	meet                  bool
+
+	started   sync.WaitGroup
+	active    atomic.Int64
+	cancelled atomic.Int64 // calls that ended because their ctx was done
+}
+
+func newFake() *fake {
+	f := &fake{}
+	f.started.Add(3)
+	return f
+}
+
+func (f *fake) run(ctx context.Context, s step) error {
+	f.active.Add(1)
+	defer f.active.Add(-1)
+	f.started.Done()
+	if f.meet {
+		all := make(chan struct{})
+		go func() { f.started.Wait(); close(all) }()
+		select {
+		case <-all:
+		case <-time.After(time.Second):
+			return errNotConcurrent
+		}
+	}
+	if s.block {
+		<-ctx.Done()
+		f.cancelled.Add(1)
+		return ctx.Err()
+	}
+	select {
+	case <-time.After(s.delay):
+		return s.err
+	case <-ctx.Done():
+		f.cancelled.Add(1)
+		return ctx.Err()
+	}
+}
+
+func (f *fake) User(ctx context.Context, id string) (User, error) {
+	if err := f.run(ctx, f.user); err != nil {
+		return User{}, fmt.Errorf("user %s: %w", id, err)
+	}
+	return User{ID: id, Name: "Ada"}, nil
+}
+
+func (f *fake) Orders(ctx context.Context, id string) ([]Order, error) {
+	if err := f.run(ctx, f.orders); err != nil {
+		return nil, fmt.Errorf("orders of %s: %w", id, err)
+	}
+	return []Order{{ID: "o1", TotalCents: 1250}}, nil
+}
+
+func (f *fake) BalanceCents(ctx context.Context, id string) (int64, error) {
+	if err := f.run(ctx, f.balance); err != nil {
+		return 0, fmt.Errorf("balance of %s: %w", id, err)
+	}
+	return 4200, nil
+}
+
+func TestFanoutConcurrent(t *testing.T) {
+	f := newFake()
+	f.meet = true
+	f.user, f.orders, f.balance = step{delay: time.Millisecond}, step{delay: 2 * time.Millisecond}, step{}
+
+	got, err := Load(context.Background(), f, "u1")
+
+	require.NoError(t, err, "Load() with three healthy backends")
+	want := Dashboard{User: User{ID: "u1", Name: "Ada"}, Orders: []Order{{ID: "o1", TotalCents: 1250}}, BalanceCents: 4200}
+	require.Equal(t, want, got, "Load() = %+v, want %+v", got, want)
+	require.Zero(t, f.active.Load(), "backend calls still running after Load returned")
+}
+
+func TestFanoutFirstErrorCancelsSiblings(t *testing.T) {
+	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
+	errOrders := errors.New("orders service down")
+	f := newFake()
+	f.user, f.orders, f.balance = step{block: true}, step{delay: 10 * time.Millisecond, err: errOrders}, step{block: true}
+	// A safety net only: the siblings must end long before this, through the group's cancellation.
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+
+	start := time.Now()
+	_, err := Load(ctx, f, "u1")
+	elapsed := time.Since(start)
+
+	require.ErrorIs(t, err, errOrders, "Load() error = %v, want the first failure (orders), not a sibling's cancellation", err)
+	require.Less(t, elapsed, time.Second,
+		"Load() took %v after orders failed at 10ms: the first error must cancel the other calls", elapsed)
+	require.EqualValues(t, 2, f.cancelled.Load(),
+		"%d of the 2 sibling calls saw their ctx cancelled, want both: pass the errgroup's ctx to every call", f.cancelled.Load())
+	require.Zero(t, f.active.Load(), "backend calls still running after Load returned")
+}
+
+func TestFanoutDeadline(t *testing.T) {
+	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
+	f := newFake()
+	f.user, f.orders, f.balance = step{block: true}, step{block: true}, step{delay: time.Millisecond}
+	const deadline = 80 * time.Millisecond
+	ctx, cancel := context.WithTimeout(context.Background(), deadline)
+	defer cancel()
+
+	start := time.Now()
+	_, err := Load(ctx, f, "u1")
+	elapsed := time.Since(start)
+
+	require.ErrorIs(t, err, context.DeadlineExceeded, "Load() past the deadline: error = %v, want one wrapping context.DeadlineExceeded", err)
+	require.Less(t, elapsed, deadline+time.Second, "Load() returned %v after a %v deadline", elapsed, deadline)
+	require.Zero(t, f.active.Load(), "backend calls still running after Load returned")
+}

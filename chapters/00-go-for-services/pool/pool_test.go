@@ -1,0 +1,130 @@
+package pool
+
+import (
+	"context"
+	"runtime"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
+)
+
+// gauge measures how many calls run at once and the highest value it reached.
+type gauge struct{ now, max atomic.Int64 }
+
+func (g *gauge) enter() {
+	n := g.now.Add(1)
+	for {
+		m := g.max.Load()
+		if n <= m || g.max.CompareAndSwap(m, n) {
+			return
+		}
+	}
+}
+
+func (g *gauge) leave() { g.now.Add(-1) }
+
+func TestPoolBoundAndOrder(t *testing.T) {
+	tests := []struct {
+		name    string
+		workers int
+		items   int
+	}{
+		{name: "one worker", workers: 1, items: 10},
+		{name: "three workers", workers: 3, items: 40},
+		{name: "eight workers", workers: 8, items: 64},
+		{name: "more workers than items", workers: 16, items: 5},
+		{name: "no items", workers: 4, items: 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
+			items := make([]int, tt.items)
+			for i := range items {
+				items[i] = i
+			}
+			var g gauge
+			square := func(ctx context.Context, x int) int {
+				g.enter()
+				defer g.leave()
+				// Early items take longest, so results finish out of order.
+				time.Sleep(time.Duration(1+(tt.items-x)%5) * time.Millisecond)
+				return x * x
+			}
+
+			got, err := Map(context.Background(), tt.workers, items, square)
+
+			require.NoError(t, err, "Map(workers=%d, %d items)", tt.workers, tt.items)
+			require.Len(t, got, tt.items, "Map(workers=%d, %d items) returned %d results, want one per item", tt.workers, tt.items, len(got))
+			for i, v := range got {
+				require.Equal(t, i*i, v, "Map(...)[%d] = %d, want %d: results must be in input order, not completion order", i, v, i*i)
+			}
+			want := int64(min(tt.workers, tt.items))
+			require.LessOrEqual(t, g.max.Load(), want,
+				"Map(workers=%d) ran %d calls at once, want at most %d", tt.workers, g.max.Load(), want)
+			require.Equal(t, want, g.max.Load(),
+				"Map(workers=%d, %d items) ran at most %d calls at once, want %d: the workers must run in parallel",
+				tt.workers, tt.items, g.max.Load(), want)
+		})
+	}
+}
+
+func TestPoolGoroutines(t *testing.T) {
+	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
+	const workers, n = 4, 500
+	items := make([]int, n)
+	base := runtime.NumGoroutine()
+	var extra atomic.Int64
+	fn := func(ctx context.Context, x int) int {
+		for {
+			cur, seen := int64(runtime.NumGoroutine()-base), extra.Load()
+			if cur <= seen || extra.CompareAndSwap(seen, cur) {
+				break
+			}
+		}
+		time.Sleep(50 * time.Microsecond)
+		return x
+	}
+
+	_, err := Map(context.Background(), workers, items, fn)
+
+	require.NoError(t, err)
+	// A feeder or a closer goroutine next to the workers is fine; one goroutine per item is not.
+	const limit = workers + 2
+	require.LessOrEqual(t, extra.Load(), int64(limit),
+		"Map(workers=%d, %d items) had %d extra goroutines alive, want at most %d: start a fixed set of workers, not one goroutine per item",
+		workers, n, extra.Load(), limit)
+}
+
+func TestPoolCancel(t *testing.T) {
+	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
+	const workers, n, cancelAfter = 4, 1000, 20
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var calls atomic.Int64
+	fn := func(ctx context.Context, x int) int {
+		if calls.Add(1) == cancelAfter {
+			cancel()
+		}
+		time.Sleep(time.Millisecond)
+		return x
+	}
+
+	_, err := Map(ctx, workers, make([]int, n), fn)
+
+	require.ErrorIs(t, err, context.Canceled, "Map() after ctx was cancelled: error = %v, want one wrapping context.Canceled", err)
+	// After the cancel, each worker may finish its call and a few items may already be handed out.
+	const limit = cancelAfter + 2*workers
+	require.LessOrEqual(t, calls.Load(), int64(limit),
+		"Map() made %d calls after ctx was cancelled at call %d, want at most %d: stop handing out items when ctx is done",
+		calls.Load(), cancelAfter, limit)
+}
+
+func TestPoolInvalidWorkers(t *testing.T) {
+	for _, workers := range []int{0, -1} {
+		_, err := Map(context.Background(), workers, []int{1}, func(context.Context, int) int { return 0 })
+		require.ErrorIs(t, err, ErrInvalidWorkers, "Map(workers=%d) error = %v, want ErrInvalidWorkers", workers, err)
+	}
+}

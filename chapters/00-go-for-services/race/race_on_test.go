@@ -1,0 +1,6 @@
+//go:build race
+
+package race
+
+// raceDetector tells the tests whether this binary was built with -race.
+const raceDetector = true

@@ -1,0 +1,55 @@
+package httpapi
+
+import (
+	"net/http"
+
+	"github.com/gin-gonic/gin"
+)
+
+// The request bodies. Gin validates them with go-playground/validator through `binding` tags.
+// TODO(01-http-api): add binding tags so that bad input never reaches the store:
+//   - createUserRequest: name required (at most 100 characters), email required and a valid address;
+//   - createProductRequest: name required, price_cents at least 1, stock at least 0;
+//   - createOrderRequest: user_id at least 1, items required with at least one item, and each item
+//     validated too (`dive`): product_id at least 1, quantity at least 1;
+//   - payRequest: amount_cents at least 1.
+
+type createUserRequest struct {
+	Name  string `json:"name"`
+	Email string `json:"email"`
+}
+
+type createProductRequest struct {
+	Name       string `json:"name"`
+	PriceCents int64  `json:"price_cents"`
+	Stock      int    `json:"stock"`
+}
+
+type itemRequest struct {
+	ProductID int64 `json:"product_id"`
+	Quantity  int   `json:"quantity"`
+}
+
+type createOrderRequest struct {
+	UserID int64         `json:"user_id"`
+	Items  []itemRequest `json:"items"`
+}
+
+type payRequest struct {
+	AmountCents int64 `json:"amount_cents"`
+}
+
+// bindJSON decodes and validates the body into dst. When it fails it has already answered 400 and
+// returns false.
+func bindJSON(c *gin.Context, dst any) bool {
+	err := c.ShouldBindJSON(dst)
+	if err == nil {
+		return true
+	}
+	// TODO(01-http-api): a client needs to know WHICH fields are wrong. When err is a
+	// validator.ValidationErrors, answer 400 with errorBody.Fields keyed by the JSON path of each
+	// field ("email", "items[0].quantity"; not the Go name "Email"). Hint: register a tag-name
+	// function on the validator behind binding.Validator.Engine() so that it reports JSON names.
+	c.AbortWithStatusJSON(http.StatusBadRequest, errorBody{Error: err.Error()})
+	return false
+}

@@ -1,0 +1,160 @@
+package ordercache_test
+
+import (
+	"context"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"github.com/stretchr/testify/require"
+
+	"github.com/gomicrolab/microlab/chapters/02-layers/adapters/memstore"
+	"github.com/gomicrolab/microlab/chapters/02-layers/adapters/ordercache"
+	"github.com/gomicrolab/microlab/chapters/02-layers/domain/order"
+	"github.com/gomicrolab/microlab/chapters/02-layers/domain/product"
+	"github.com/gomicrolab/microlab/chapters/02-layers/domain/user"
+	"github.com/gomicrolab/microlab/infra"
+)
+
+// spy wraps the real (in-memory) repository: it counts reads, and can run a hook while a write is
+// in flight (before it commits), which is when a concurrent reader does its damage.
+type spy struct {
+	*memstore.Store
+	gets         atomic.Int64
+	duringUpdate func()
+}
+
+func (s *spy) GetOrder(ctx context.Context, id int64) (*order.Order, error) {
+	s.gets.Add(1)
+	return s.Store.GetOrder(ctx, id)
+}
+
+func (s *spy) UpdateOrder(ctx context.Context, id int64, fn func(*order.Order) error) error {
+	if s.duringUpdate != nil {
+		s.duringUpdate()
+	}
+	return s.Store.UpdateOrder(ctx, id, fn)
+}
+
+const (
+	ttl    = time.Hour
+	jitter = 10 * time.Minute
+)
+
+func setup(t *testing.T) (*ordercache.Cache, *spy, *redis.Client, infra.RedisEndpoint) {
+	t.Helper()
+	ep := infra.Redis(t)
+	rdb := redis.NewClient(&redis.Options{Addr: ep.Addr, DB: ep.DB})
+	t.Cleanup(func() { rdb.Close() })
+	repo := &spy{Store: memstore.New()}
+	return ordercache.New(repo, rdb, ordercache.Options{Prefix: ep.Prefix, TTL: ttl, Jitter: jitter}), repo, rdb, ep
+}
+
+// placeOrders stores n pending orders in repo and returns their ids.
+func placeOrders(t *testing.T, repo *spy, n int) []int64 {
+	t.Helper()
+	ctx := context.Background()
+	u, err := repo.CreateUser(ctx, user.User{Name: "ada", Email: "ada@example.com"})
+	require.NoError(t, err)
+	p, err := repo.CreateProduct(ctx, product.Product{Name: "pen", PriceCents: 100, Stock: n})
+	require.NoError(t, err)
+	var ids []int64
+	for range n {
+		o, err := order.New(u.ID, []order.Line{{ProductID: p.ID, Quantity: 1, PriceCents: 100}})
+		require.NoError(t, err, "order.New")
+		stored, _, err := repo.CreateOrder(ctx, o, "")
+		require.NoError(t, err, "CreateOrder")
+		ids = append(ids, stored.ID())
+	}
+	return ids
+}
+
+func TestCacheReadsThrough(t *testing.T) {
+	c, repo, rdb, ep := setup(t)
+	id := placeOrders(t, repo, 1)[0]
+	ctx := context.Background()
+
+	first, err := c.GetOrder(ctx, id)
+	require.NoError(t, err, "GetOrder(%d) on a cold cache", id)
+	second, err := c.GetOrder(ctx, id)
+	require.NoError(t, err, "GetOrder(%d) on a warm cache", id)
+	require.Equal(t, first.Snapshot(), second.Snapshot(), "GetOrder(%d) from the cache differs from the repository", id)
+	require.Equal(t, int64(1), repo.gets.Load(), "two GetOrder(%d) reached the repository %d times, want 1: the second must come from Redis", id, repo.gets.Load())
+
+	keys, err := rdb.Keys(ctx, ep.Prefix+"*").Result()
+	require.NoError(t, err)
+	require.NotEmpty(t, keys, "no Redis key under the prefix %q after a read: every key must start with Options.Prefix", ep.Prefix)
+}
+
+func TestCacheNoStaleReadAfterUpdate(t *testing.T) {
+	c, repo, _, _ := setup(t)
+	id := placeOrders(t, repo, 1)[0]
+	ctx := context.Background()
+
+	_, err := c.GetOrder(ctx, id) // fill the cache
+	require.NoError(t, err)
+	require.NoError(t, c.UpdateOrder(ctx, id, func(o *order.Order) error { return o.Cancel() }), "UpdateOrder(cancel)")
+	got, err := c.GetOrder(ctx, id)
+	require.NoError(t, err)
+	require.Equal(t, order.StatusCancelled, got.Status(), "GetOrder(%d) after UpdateOrder(cancel): status, want the new state (invalidate on write)", id)
+}
+
+func TestCacheInvalidatesAfterCommit(t *testing.T) {
+	c, repo, _, _ := setup(t)
+	id := placeOrders(t, repo, 1)[0]
+	ctx := context.Background()
+
+	_, err := c.GetOrder(ctx, id)
+	require.NoError(t, err)
+	// A reader arrives while the write is in flight: it misses (if the entry is already gone) and
+	// reads the old, still committed order.
+	repo.duringUpdate = func() {
+		_, err := c.GetOrder(ctx, id)
+		require.NoError(t, err)
+	}
+	require.NoError(t, c.UpdateOrder(ctx, id, func(o *order.Order) error { return o.Cancel() }), "UpdateOrder(cancel)")
+	repo.duringUpdate = nil
+
+	got, err := c.GetOrder(ctx, id)
+	require.NoError(t, err)
+	require.Equal(t, order.StatusCancelled, got.Status(),
+		"GetOrder(%d) after an update that raced a reader: status, want cancelled (delete the entry AFTER the write commits)", id)
+}
+
+func TestCacheTTLHasJitter(t *testing.T) {
+	c, repo, rdb, ep := setup(t)
+	ctx := context.Background()
+	ids := placeOrders(t, repo, 20)
+	for _, id := range ids {
+		_, err := c.GetOrder(ctx, id)
+		require.NoError(t, err)
+	}
+	keys, err := rdb.Keys(ctx, ep.Prefix+"*").Result()
+	require.NoError(t, err)
+	require.Len(t, keys, len(ids), "Redis keys under the prefix after reading %d orders", len(ids))
+
+	lo, hi := time.Duration(1<<62), time.Duration(0)
+	for _, k := range keys {
+		d, err := rdb.PTTL(ctx, k).Result()
+		require.NoError(t, err)
+		require.Greater(t, d, ttl-time.Minute, "TTL of %s = %v, want at least Options.TTL (%v); a negative TTL means no expiry at all", k, d, ttl)
+		require.LessOrEqual(t, d, ttl+jitter, "TTL of %s = %v, want at most TTL + Jitter (%v)", k, d, ttl+jitter)
+		lo, hi = min(lo, d), max(hi, d)
+	}
+	require.Greater(t, hi-lo, 10*time.Second,
+		"the TTLs of %d entries filled together span %v: add a random jitter so that they do not expire together", len(keys), hi-lo)
+}
+
+func TestCacheSurvivesRedisDown(t *testing.T) {
+	repo := &spy{Store: memstore.New()}
+	id := placeOrders(t, repo, 1)[0]
+	// Nothing listens on port 1 of loopback: every Redis call fails at once.
+	rdb := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1", DialTimeout: 200 * time.Millisecond, MaxRetries: -1})
+	t.Cleanup(func() { rdb.Close() })
+	c := ordercache.New(repo, rdb, ordercache.Options{Prefix: "down:", TTL: ttl, Jitter: jitter})
+
+	got, err := c.GetOrder(context.Background(), id)
+	require.NoError(t, err, "GetOrder(%d) with Redis down: the cache is an optimisation, read the repository", id)
+	require.Equal(t, id, got.ID(), "GetOrder(%d) with Redis down", id)
+}

@@ -1,0 +1,209 @@
+// Package storetest is the contract of the app's repositories: one suite that every implementation
+// must pass unchanged. It runs against the in-memory fake and against MySQL, which is what makes the
+// fake trustworthy enough for the service tests.
+package storetest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/gomicrolab/microlab/chapters/02-layers/app"
+	"github.com/gomicrolab/microlab/chapters/02-layers/domain"
+	"github.com/gomicrolab/microlab/chapters/02-layers/domain/order"
+	"github.com/gomicrolab/microlab/chapters/02-layers/domain/product"
+	"github.com/gomicrolab/microlab/chapters/02-layers/domain/user"
+)
+
+// Store is everything the contract exercises.
+type Store interface {
+	app.UserRepository
+	app.ProductRepository
+	app.OrderRepository
+}
+
+// RunContract runs the suite; newStore must return an empty store of its own for each call.
+func RunContract(t *testing.T, newStore func(t *testing.T) Store) {
+	t.Run("create and get", func(t *testing.T) { createAndGet(t, newStore(t)) })
+	t.Run("get missing", func(t *testing.T) { getMissing(t, newStore(t)) })
+	t.Run("create takes stock or nothing", func(t *testing.T) { createTakesStockOrNothing(t, newStore(t)) })
+	t.Run("create is idempotent per key", func(t *testing.T) { createIdempotent(t, newStore(t)) })
+	t.Run("update commits", func(t *testing.T) { updateCommits(t, newStore(t)) })
+	t.Run("update rolls back when fn fails", func(t *testing.T) { updateRollsBack(t, newStore(t)) })
+	t.Run("update missing", func(t *testing.T) { updateMissing(t, newStore(t)) })
+	t.Run("concurrent updates do not lose one another", func(t *testing.T) { concurrentUpdates(t, newStore(t)) })
+}
+
+type fixture struct {
+	user  user.User
+	pen   product.Product // 1999 cents, 5 in stock
+	paper product.Product // 5 cents, 1 in stock
+}
+
+func setup(t *testing.T, s Store) fixture {
+	t.Helper()
+	ctx := context.Background()
+	u, err := s.CreateUser(ctx, user.User{Name: "ada", Email: "ada@example.com"})
+	require.NoError(t, err, "CreateUser")
+	pen, err := s.CreateProduct(ctx, product.Product{Name: "pen", PriceCents: 1999, Stock: 5})
+	require.NoError(t, err, "CreateProduct(pen)")
+	paper, err := s.CreateProduct(ctx, product.Product{Name: "paper", PriceCents: 5, Stock: 1})
+	require.NoError(t, err, "CreateProduct(paper)")
+	return fixture{user: u, pen: pen, paper: paper}
+}
+
+func newOrder(t *testing.T, userID int64, lines ...order.Line) *order.Order {
+	t.Helper()
+	o, err := order.New(userID, lines)
+	require.NoError(t, err, "order.New(%d, %v)", userID, lines)
+	return o
+}
+
+func stock(t *testing.T, s Store, id int64) int {
+	t.Helper()
+	p, err := s.GetProduct(context.Background(), id)
+	require.NoError(t, err, "GetProduct(%d)", id)
+	return p.Stock
+}
+
+// placed creates a pending order for two pens and returns it as stored.
+func placed(t *testing.T, s Store, f fixture) *order.Order {
+	t.Helper()
+	o, created, err := s.CreateOrder(context.Background(), newOrder(t, f.user.ID, order.Line{ProductID: f.pen.ID, Quantity: 2, PriceCents: 1999}), "")
+	require.NoError(t, err, "CreateOrder(2 pens)")
+	require.True(t, created, "CreateOrder without a key: created")
+	return o
+}
+
+func createAndGet(t *testing.T, s Store) {
+	f := setup(t, s)
+	in := newOrder(t, f.user.ID,
+		order.Line{ProductID: f.pen.ID, Quantity: 2, PriceCents: 1999},
+		order.Line{ProductID: f.paper.ID, Quantity: 1, PriceCents: 5})
+	stored, created, err := s.CreateOrder(context.Background(), in, "")
+	require.NoError(t, err, "CreateOrder")
+	require.True(t, created, "CreateOrder: created")
+	require.NotZero(t, stored.ID(), "CreateOrder assigned no id")
+
+	want := in.Snapshot()
+	want.ID = stored.ID()
+	require.Equal(t, want, stored.Snapshot(), "CreateOrder returned")
+	got, err := s.GetOrder(context.Background(), stored.ID())
+	require.NoError(t, err, "GetOrder(%d)", stored.ID())
+	require.Equal(t, want, got.Snapshot(), "GetOrder(%d)", stored.ID())
+	require.Equal(t, 3, stock(t, s, f.pen.ID), "pen stock after ordering 2 of 5")
+	require.Equal(t, 0, stock(t, s, f.paper.ID), "paper stock after ordering 1 of 1")
+}
+
+func getMissing(t *testing.T, s Store) {
+	_, err := s.GetOrder(context.Background(), 424242)
+	require.ErrorIs(t, err, domain.ErrNotFound, "GetOrder(missing)")
+}
+
+func createTakesStockOrNothing(t *testing.T, s Store) {
+	f := setup(t, s)
+	ctx := context.Background()
+	tooMuch := newOrder(t, f.user.ID,
+		order.Line{ProductID: f.pen.ID, Quantity: 2, PriceCents: 1999},
+		order.Line{ProductID: f.paper.ID, Quantity: 2, PriceCents: 5})
+	_, _, err := s.CreateOrder(ctx, tooMuch, "")
+	require.ErrorIs(t, err, product.ErrOutOfStock, "CreateOrder(2 of 1 paper)")
+	require.Equal(t, 5, stock(t, s, f.pen.ID), "pen stock after a failed order: nothing may be taken")
+
+	missing := newOrder(t, f.user.ID,
+		order.Line{ProductID: f.pen.ID, Quantity: 1, PriceCents: 1999},
+		order.Line{ProductID: 987654, Quantity: 1, PriceCents: 5})
+	_, _, err = s.CreateOrder(ctx, missing, "")
+	require.ErrorIs(t, err, domain.ErrNotFound, "CreateOrder(unknown product)")
+	require.Equal(t, 5, stock(t, s, f.pen.ID), "pen stock after a failed order: nothing may be taken")
+}
+
+func createIdempotent(t *testing.T, s Store) {
+	f := setup(t, s)
+	ctx := context.Background()
+	line := order.Line{ProductID: f.pen.ID, Quantity: 1, PriceCents: 1999}
+	first, created, err := s.CreateOrder(ctx, newOrder(t, f.user.ID, line), "k1")
+	require.NoError(t, err, "CreateOrder with key k1")
+	require.True(t, created, "first CreateOrder with key k1: created")
+	again, created, err := s.CreateOrder(ctx, newOrder(t, f.user.ID, line), "k1")
+	require.NoError(t, err, "CreateOrder repeating key k1")
+	require.False(t, created, "CreateOrder repeating key k1: created, want a replay")
+	require.Equal(t, first.Snapshot(), again.Snapshot(), "CreateOrder repeating key k1 = a different order")
+	require.Equal(t, 4, stock(t, s, f.pen.ID), "pen stock after an order and its replay")
+}
+
+func updateCommits(t *testing.T, s Store) {
+	f := setup(t, s)
+	o := placed(t, s, f)
+	require.NoError(t, s.UpdateOrder(context.Background(), o.ID(), func(o *order.Order) error { return o.Cancel() }), "UpdateOrder(cancel)")
+	got, err := s.GetOrder(context.Background(), o.ID())
+	require.NoError(t, err, "GetOrder after UpdateOrder")
+	require.Equal(t, order.StatusCancelled, got.Status(), "GetOrder after UpdateOrder(cancel): status")
+
+	o2 := placed(t, s, f)
+	require.NoError(t, s.UpdateOrder(context.Background(), o2.ID(), func(o *order.Order) error { return o.Pay(o.TotalCents(), "pay-1") }), "UpdateOrder(pay)")
+	got, err = s.GetOrder(context.Background(), o2.ID())
+	require.NoError(t, err, "GetOrder after UpdateOrder(pay)")
+	require.Equal(t, order.StatusPaid, got.Status(), "status after UpdateOrder(pay)")
+	require.Equal(t, "pay-1", got.PaymentID(), "payment id after UpdateOrder(pay)")
+}
+
+func updateRollsBack(t *testing.T, s Store) {
+	f := setup(t, s)
+	o := placed(t, s, f)
+	boom := errors.New("boom")
+	err := s.UpdateOrder(context.Background(), o.ID(), func(o *order.Order) error {
+		if err := o.Pay(o.TotalCents(), "pay-1"); err != nil {
+			return err
+		}
+		return boom // the rule changed the order, then something failed
+	})
+	require.ErrorIs(t, err, boom, "UpdateOrder must return fn's error")
+	got, gerr := s.GetOrder(context.Background(), o.ID())
+	require.NoError(t, gerr, "GetOrder after a failed UpdateOrder")
+	require.Equal(t, order.StatusPending, got.Status(), "status after UpdateOrder whose fn failed: nothing may be stored")
+}
+
+func updateMissing(t *testing.T, s Store) {
+	called := false
+	err := s.UpdateOrder(context.Background(), 424242, func(*order.Order) error { called = true; return nil })
+	require.ErrorIs(t, err, domain.ErrNotFound, "UpdateOrder(missing)")
+	require.False(t, called, "UpdateOrder(missing) called fn")
+}
+
+func concurrentUpdates(t *testing.T, s Store) {
+	f := setup(t, s)
+	o := placed(t, s, f)
+	const n = 10
+	errs := make(chan error, n)
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			errs <- s.UpdateOrder(context.Background(), o.ID(), func(o *order.Order) error {
+				return o.Pay(o.TotalCents(), fmt.Sprintf("pay-%d", i))
+			})
+		}()
+	}
+	close(start)
+	wg.Wait()
+	close(errs)
+	paid := 0
+	for err := range errs {
+		switch {
+		case err == nil:
+			paid++
+		case errors.Is(err, order.ErrIllegalTransition):
+		default:
+			t.Errorf("concurrent UpdateOrder(pay) error = %v, want nil or order.ErrIllegalTransition", err)
+		}
+	}
+	require.Equal(t, 1, paid, "%d concurrent UpdateOrder(pay) on one order: %d succeeded, want exactly 1 (lock the row while fn runs)", n, paid)
+}

@@ -1,0 +1,29 @@
+package storetest_test
+
+import (
+	"context"
+	"database/sql"
+	"testing"
+
+	_ "github.com/go-sql-driver/mysql"
+	"github.com/stretchr/testify/require"
+
+	"github.com/gomicrolab/microlab/chapters/02-layers/adapters/memstore"
+	"github.com/gomicrolab/microlab/chapters/02-layers/adapters/mysqlstore"
+	"github.com/gomicrolab/microlab/chapters/02-layers/adapters/storetest"
+	"github.com/gomicrolab/microlab/infra"
+)
+
+func TestRepositoryContractMemory(t *testing.T) {
+	storetest.RunContract(t, func(*testing.T) storetest.Store { return memstore.New() })
+}
+
+func TestRepositoryContractMySQL(t *testing.T) {
+	storetest.RunContract(t, func(t *testing.T) storetest.Store {
+		db, err := sql.Open("mysql", infra.MySQL(t))
+		require.NoError(t, err)
+		t.Cleanup(func() { db.Close() })
+		require.NoError(t, mysqlstore.Migrate(context.Background(), db))
+		return mysqlstore.New(db)
+	})
+}

@@ -1,0 +1,150 @@
+package app_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/gomicrolab/microlab/chapters/02-layers/adapters/memstore"
+	"github.com/gomicrolab/microlab/chapters/02-layers/app"
+	"github.com/gomicrolab/microlab/chapters/02-layers/domain"
+	"github.com/gomicrolab/microlab/chapters/02-layers/domain/order"
+	"github.com/gomicrolab/microlab/chapters/02-layers/domain/product"
+)
+
+// fakePayments records charges and fails while fail is set.
+type fakePayments struct {
+	mu      sync.Mutex
+	charges []int64 // amounts
+	fail    error
+	delay   time.Duration // how long a charge takes, as a real provider would
+}
+
+func (p *fakePayments) Charge(_ context.Context, orderID, amountCents int64) (string, error) {
+	time.Sleep(p.delay)
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.fail != nil {
+		return "", p.fail
+	}
+	p.charges = append(p.charges, amountCents)
+	return fmt.Sprintf("fake-%d-%d", orderID, len(p.charges)), nil
+}
+
+func (p *fakePayments) count() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return len(p.charges)
+}
+
+func newService(t *testing.T) (*app.Service, *fakePayments) {
+	t.Helper()
+	store := memstore.New()
+	pay := &fakePayments{}
+	svc, err := app.NewService(store, store, store, pay)
+	require.NoError(t, err, "app.NewService")
+	return svc, pay
+}
+
+// pendingOrder places an order for 2 × 1999 cents and returns it.
+func pendingOrder(t *testing.T, svc *app.Service) *order.Order {
+	t.Helper()
+	ctx := context.Background()
+	u, err := svc.CreateUser(ctx, "ada", "ada@example.com")
+	require.NoError(t, err, "CreateUser")
+	p, err := svc.CreateProduct(ctx, "pen", 1999, 10)
+	require.NoError(t, err, "CreateProduct")
+	o, created, err := svc.PlaceOrder(ctx, u.ID, []app.Item{{ProductID: p.ID, Quantity: 2}}, "")
+	require.NoError(t, err, "PlaceOrder")
+	require.True(t, created, "PlaceOrder without a key: created")
+	return o
+}
+
+func TestServiceRefusesMissingDependencies(t *testing.T) {
+	store := memstore.New()
+	_, err := app.NewService(store, store, nil, &fakePayments{})
+	require.Error(t, err, "app.NewService with no order repository")
+}
+
+func TestServicePlaceOrder(t *testing.T) {
+	svc, _ := newService(t)
+	ctx := context.Background()
+	o := pendingOrder(t, svc)
+	require.Equal(t, int64(2*1999), o.TotalCents(), "PlaceOrder: total priced from the catalogue")
+
+	_, _, err := svc.PlaceOrder(ctx, 999, []app.Item{{ProductID: 1, Quantity: 1}}, "")
+	require.ErrorIs(t, err, domain.ErrNotFound, "PlaceOrder for an unknown user")
+	_, _, err = svc.PlaceOrder(ctx, o.UserID(), []app.Item{{ProductID: o.Lines()[0].ProductID, Quantity: 100}}, "")
+	require.ErrorIs(t, err, product.ErrOutOfStock, "PlaceOrder for more than the stock")
+}
+
+func TestServicePayOrder(t *testing.T) {
+	ctx := context.Background()
+	t.Run("pays a pending order once", func(t *testing.T) {
+		svc, pay := newService(t)
+		o := pendingOrder(t, svc)
+		pid, err := svc.PayOrder(ctx, o.ID(), o.TotalCents())
+		require.NoError(t, err, "PayOrder(total)")
+		require.NotEmpty(t, pid, "PayOrder returned no payment id")
+		require.Equal(t, []int64{o.TotalCents()}, pay.charges, "charges after PayOrder(total)")
+		got, err := svc.GetOrder(ctx, o.ID())
+		require.NoError(t, err)
+		require.Equal(t, order.StatusPaid, got.Status(), "status after PayOrder")
+		require.Equal(t, pid, got.PaymentID(), "stored payment id")
+	})
+	t.Run("never charges for an order that cannot be paid", func(t *testing.T) {
+		svc, pay := newService(t)
+		o := pendingOrder(t, svc)
+		_, err := svc.PayOrder(ctx, o.ID(), o.TotalCents()-1)
+		require.ErrorIs(t, err, order.ErrAmountMismatch, "PayOrder(wrong amount)")
+		require.Equal(t, 0, pay.count(), "charges after PayOrder(wrong amount): ask the aggregate before charging")
+
+		_, err = svc.PayOrder(ctx, o.ID(), o.TotalCents())
+		require.NoError(t, err, "PayOrder(total)")
+		_, err = svc.PayOrder(ctx, o.ID(), o.TotalCents())
+		require.ErrorIs(t, err, order.ErrIllegalTransition, "PayOrder on a paid order")
+		require.Equal(t, 1, pay.count(), "charges after paying a paid order again: the customer was charged twice")
+
+		_, err = svc.PayOrder(ctx, 4242, 100)
+		require.ErrorIs(t, err, domain.ErrNotFound, "PayOrder(unknown order)")
+		require.Equal(t, 1, pay.count(), "charges after PayOrder(unknown order)")
+	})
+	t.Run("a failed charge leaves the order pending", func(t *testing.T) {
+		svc, pay := newService(t)
+		o := pendingOrder(t, svc)
+		declined := errors.New("card declined")
+		pay.fail = declined
+		_, err := svc.PayOrder(ctx, o.ID(), o.TotalCents())
+		require.ErrorIs(t, err, declined, "PayOrder with the charge failing")
+		got, err := svc.GetOrder(ctx, o.ID())
+		require.NoError(t, err)
+		require.Equal(t, order.StatusPending, got.Status(), "status after a failed charge")
+
+		pay.fail = nil
+		_, err = svc.PayOrder(ctx, o.ID(), o.TotalCents())
+		require.NoError(t, err, "PayOrder after the provider recovered")
+	})
+	t.Run("concurrent payments charge once", func(t *testing.T) {
+		svc, pay := newService(t)
+		o := pendingOrder(t, svc)
+		pay.delay = 5 * time.Millisecond
+		var wg sync.WaitGroup
+		start := make(chan struct{})
+		for range 8 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				<-start
+				_, _ = svc.PayOrder(ctx, o.ID(), o.TotalCents())
+			}()
+		}
+		close(start)
+		wg.Wait()
+		require.Equal(t, 1, pay.count(), "8 concurrent PayOrder: %d charges, want 1 (charge inside UpdateOrder)", pay.count())
+	})
+}

@@ -1,0 +1,262 @@
+package hotconfig_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/consul/api"
+	"github.com/stretchr/testify/require"
+
+	"github.com/gomicrolab/microlab/chapters/05-discovery/hotconfig"
+	"github.com/gomicrolab/microlab/chapters/05-discovery/internal/consultest"
+	"github.com/gomicrolab/microlab/infra"
+)
+
+func TestMain(m *testing.M) { os.Exit(infra.Main(m)) }
+
+func put(t *testing.T, kv *api.KV, key, value string) {
+	t.Helper()
+	_, err := kv.Put(&api.KVPair{Key: key, Value: []byte(value)}, nil)
+	require.NoError(t, err, "put %s", key)
+}
+
+func putLimits(t *testing.T, kv *api.KV, key string, l hotconfig.Limits) {
+	t.Helper()
+	b, err := json.Marshal(l)
+	require.NoError(t, err)
+	put(t, kv, key, string(b))
+}
+
+// current reads the watcher's value and fails (instead of panicking) when there is none.
+func current(t *testing.T, w *hotconfig.Watcher) hotconfig.Limits {
+	t.Helper()
+	p := w.Current()
+	require.NotNil(t, p, "Watcher.Current() = nil, want the limits in force")
+	return *p
+}
+
+func waitFor(t *testing.T, w *hotconfig.Watcher, want hotconfig.Limits, limit time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(limit)
+	for {
+		got := current(t, w)
+		if got == want {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("Watcher.Current() = %+v %v after the change, want %+v", got, limit, want)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// start watches key until the test ends, and checks that the watch stops when its context does.
+func start(t *testing.T, kv *api.KV, key string, opts hotconfig.Options) *hotconfig.Watcher {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	w, err := hotconfig.Watch(ctx, kv, key, opts)
+	if err != nil {
+		cancel()
+		require.NoError(t, err, "Watch(%s)", key)
+	}
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case <-w.Done():
+		case <-time.After(2 * time.Second):
+			t.Errorf("the watch on %s had not stopped 2s after its context was cancelled", key)
+		}
+	})
+	return w
+}
+
+var base = hotconfig.Limits{MinOrderCents: 100, MaxOrderCents: 50_000, MaxItems: 10}
+
+func TestConfigStartup(t *testing.T) {
+	ce := infra.Consul(t)
+	kv := consultest.Client(t, ce.Addr).KV()
+	tests := []struct {
+		name    string
+		value   *string // nil: the key does not exist
+		wantErr error
+	}{
+		{"valid value", ptr(`{"min_order_cents": 100, "max_order_cents": 50000, "max_items": 10}`), nil},
+		{"missing key", nil, hotconfig.ErrMissing},
+		{"malformed JSON", ptr(`{"min_order_cents": 100,`), hotconfig.ErrInvalid},
+		{"breaks a rule (max below min)", ptr(`{"min_order_cents": 100, "max_order_cents": 50, "max_items": 10}`), hotconfig.ErrInvalid},
+		{"unknown field (a typo)", ptr(`{"min_order_cents": 100, "max_order_cent": 50000, "max_items": 10}`), hotconfig.ErrInvalid},
+	}
+	for i, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			key := fmt.Sprintf("%sstartup/%d", ce.Prefix, i)
+			if tt.value != nil {
+				put(t, kv, key, *tt.value)
+			}
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			w, err := hotconfig.Watch(ctx, kv, key, hotconfig.Options{})
+			if tt.wantErr != nil {
+				require.ErrorIs(t, err, tt.wantErr, "Watch(%s = %v)", key, deref(tt.value))
+				return
+			}
+			require.NoError(t, err, "Watch(%s = %s)", key, *tt.value)
+			require.Equal(t, base, current(t, w), "Watcher.Current() after start")
+		})
+	}
+}
+
+func ptr(s string) *string { return &s }
+
+func deref(s *string) string {
+	if s == nil {
+		return "<no key>"
+	}
+	return *s
+}
+
+func TestConfigHotReloadsWithBlockingQueries(t *testing.T) {
+	ce := infra.Consul(t)
+	rec := consultest.NewRecorder(t, ce.Addr)
+	kv := consultest.Client(t, ce.Addr).KV()
+	key := ce.Prefix + "limits"
+	putLimits(t, kv, key, base)
+
+	w := start(t, consultest.Client(t, rec.Addr).KV(), key, hotconfig.Options{WaitTime: 20 * time.Second})
+	require.Equal(t, base, current(t, w))
+
+	quietFrom := time.Now()
+	time.Sleep(1500 * time.Millisecond)
+	path := "/v1/kv/" + key
+	reqs := rec.Requests(path, quietFrom)
+	require.LessOrEqual(t, len(reqs), 2, "%d reads of %s in 1.5s while nothing changed; want a blocking query (WaitIndex, long WaitTime), not polling", len(reqs), path)
+	all := rec.Requests(path, time.Time{})
+	require.NotEmpty(t, all, "no request reached Consul through the client Watch was given")
+	for _, r := range all[1:] {
+		require.NotZero(t, r.Index(), "a read after the first asked %s?%s; want index=<last X-Consul-Index> (WaitIndex)", r.Path, r.Query.Encode())
+	}
+
+	next := hotconfig.Limits{MinOrderCents: 200, MaxOrderCents: 80_000, MaxItems: 20}
+	putLimits(t, kv, key, next)
+	waitFor(t, w, next, time.Second)
+}
+
+func TestConfigRejectsInvalidAndKeepsOld(t *testing.T) {
+	ce := infra.Consul(t)
+	kv := consultest.Client(t, ce.Addr).KV()
+	key := ce.Prefix + "limits"
+	putLimits(t, kv, key, base)
+
+	rejected := make(chan error, 16)
+	w := start(t, kv, key, hotconfig.Options{WaitTime: 20 * time.Second, OnReject: func(err error) { rejected <- err }})
+
+	tests := []struct {
+		name    string
+		bad     func(t *testing.T) // makes the key bad
+		wantErr error
+	}{
+		{"malformed JSON", func(t *testing.T) { put(t, kv, key, `{"min_order_cents": 1`) }, hotconfig.ErrInvalid},
+		{"fails half-way (a good field, then a wrong type)", func(t *testing.T) {
+			put(t, kv, key, `{"min_order_cents": 7, "max_order_cents": "lots", "max_items": 1}`)
+		}, hotconfig.ErrInvalid},
+		{"breaks a rule (max below min)", func(t *testing.T) {
+			put(t, kv, key, `{"min_order_cents": 900, "max_order_cents": 800, "max_items": 5}`)
+		}, hotconfig.ErrInvalid},
+		{"zero max_items", func(t *testing.T) { put(t, kv, key, `{"min_order_cents": 1, "max_order_cents": 2, "max_items": 0}`) }, hotconfig.ErrInvalid},
+		{"key deleted", func(t *testing.T) {
+			_, err := kv.Delete(key, nil)
+			require.NoError(t, err)
+		}, hotconfig.ErrMissing},
+	}
+	for i, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			good := hotconfig.Limits{MinOrderCents: int64(100 + i), MaxOrderCents: 50_000, MaxItems: 10 + i}
+			putLimits(t, kv, key, good)
+			waitFor(t, w, good, time.Second)
+			drain(rejected)
+
+			tt.bad(t)
+			select {
+			case err := <-rejected:
+				require.ErrorIs(t, err, tt.wantErr, "the error OnReject was given")
+			case <-time.After(2 * time.Second):
+				t.Fatalf("OnReject was not called within 2s of the %s; want every rejected value reported", tt.name)
+			}
+			require.Equal(t, good, current(t, w), "Watcher.Current() after a rejected value; want the last good one kept")
+		})
+	}
+
+	// The watch goes on after rejections.
+	final := hotconfig.Limits{MinOrderCents: 300, MaxOrderCents: 90_000, MaxItems: 30}
+	putLimits(t, kv, key, final)
+	waitFor(t, w, final, time.Second)
+}
+
+func drain(ch chan error) {
+	for {
+		select {
+		case <-ch:
+		default:
+			return
+		}
+	}
+}
+
+// TestConfigSwapIsAtomic reads the limits from several goroutines while they change. A reader must always get
+// one whole version, and a value it holds must never change under it. Run with -race.
+func TestConfigSwapIsAtomic(t *testing.T) {
+	ce := infra.Consul(t)
+	kv := consultest.Client(t, ce.Addr).KV()
+	key := ce.Prefix + "limits"
+	versions := []hotconfig.Limits{
+		{MinOrderCents: 100, MaxOrderCents: 200, MaxItems: 1},
+		{MinOrderCents: 1000, MaxOrderCents: 2000, MaxItems: 2},
+	}
+	putLimits(t, kv, key, versions[0])
+	w := start(t, kv, key, hotconfig.Options{WaitTime: 20 * time.Second})
+
+	ctx, stop := context.WithCancel(context.Background())
+	var (
+		wg       sync.WaitGroup
+		mu       sync.Mutex
+		problems []string
+	)
+	for range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for ctx.Err() == nil {
+				p := w.Current()
+				if p == nil {
+					continue
+				}
+				held := *p
+				if held != versions[0] && held != versions[1] {
+					mu.Lock()
+					problems = append(problems, fmt.Sprintf("read %+v, a mix of two versions", held))
+					mu.Unlock()
+				}
+				time.Sleep(100 * time.Microsecond)
+				if *p != held {
+					mu.Lock()
+					problems = append(problems, fmt.Sprintf("a value read as %+v changed to %+v under its reader", held, *p))
+					mu.Unlock()
+				}
+			}
+		}()
+	}
+	for i := 1; i <= 12; i++ {
+		v := versions[i%2]
+		putLimits(t, kv, key, v)
+		waitFor(t, w, v, time.Second)
+	}
+	stop()
+	wg.Wait()
+	if len(problems) > 0 {
+		t.Fatalf("%d bad reads while the limits changed, the first: %s; want each reload to swap one whole new value in", len(problems), problems[0])
+	}
+}

@@ -1,0 +1,41 @@
+// Package instance runs one instance of the whoami service and keeps its Consul registration
+// in step with its lifetime: the registry lists it only while it can answer.
+package instance
+
+import (
+	"context"
+	"errors"
+	"net"
+	"time"
+
+	"github.com/hashicorp/consul/api"
+)
+
+// Config says what to run and where to register it.
+type Config struct {
+	Consul  *api.Client // the local Consul agent
+	Service string      // service name in Consul, shared by all instances
+	ID      string      // this instance's id, unique per instance
+	Addr    string      // where to listen, e.g. "127.0.0.1:0" for any free port
+	// DrainDelay is how long the instance keeps serving after it has deregistered,
+	// so that clients holding a slightly stale list stop sending to it before it goes away.
+	DrainDelay time.Duration
+	// Listen opens the listener; nil means net.Listen. Tests wrap it to watch the order of events.
+	Listen func(network, address string) (net.Listener, error)
+}
+
+func (c Config) listen() func(network, address string) (net.Listener, error) {
+	if c.Listen != nil {
+		return c.Listen
+	}
+	return net.Listen
+}
+
+// Run serves whoami until ctx is done, and returns nil after a clean shutdown.
+// The registry must list the instance only while it can answer.
+func Run(ctx context.Context, cfg Config) error {
+	// TODO(05-register): listen with cfg.listen(), serve whoami.NewServer(cfg.ID) in a goroutine, and only then
+	// register the address the listener got (cfg.Consul.Agent().ServiceRegisterOpts). When ctx is done:
+	// deregister first, keep serving for cfg.DrainDelay, then GracefulStop.
+	return errors.New("TODO(05-register): Run does not listen, serve or register yet")
+}

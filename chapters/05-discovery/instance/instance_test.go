@@ -1,0 +1,245 @@
+package instance_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/consul/api"
+	"github.com/stretchr/testify/require"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+
+	"github.com/gomicrolab/microlab/chapters/05-discovery/instance"
+	"github.com/gomicrolab/microlab/chapters/05-discovery/internal/consultest"
+	"github.com/gomicrolab/microlab/chapters/05-discovery/whoami"
+	"github.com/gomicrolab/microlab/infra"
+)
+
+func TestMain(m *testing.M) { os.Exit(infra.Main(m)) }
+
+const drainDelay = 400 * time.Millisecond
+
+// running is one instance.Run in the background.
+type running struct {
+	cancel   context.CancelFunc
+	finished chan struct{} // closed when Run has returned err
+	err      error
+}
+
+func start(t *testing.T, cfg instance.Config) *running {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	r := &running{cancel: cancel, finished: make(chan struct{})}
+	go func() {
+		defer close(r.finished)
+		r.err = instance.Run(ctx, cfg)
+	}()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case <-r.finished:
+		case <-time.After(10 * time.Second):
+		}
+	})
+	return r
+}
+
+// stop cancels the instance and waits for Run to return.
+func (r *running) stop(t *testing.T) error {
+	t.Helper()
+	r.cancel()
+	limit := drainDelay + 5*time.Second
+	select {
+	case <-r.finished:
+		return r.err
+	case <-time.After(limit):
+		t.Fatalf("instance.Run did not return within %v after its context was cancelled", limit)
+		return nil
+	}
+}
+
+// watchInstance blocks (with Consul blocking queries) until instance id's presence in the registry equals want,
+// and returns its registration when present. It fails the test if Run returns first.
+func watchInstance(t *testing.T, c *api.Client, service, id string, want bool, r *running) *api.AgentService {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	var index uint64
+	for {
+		q := (&api.QueryOptions{WaitIndex: index, WaitTime: 200 * time.Millisecond}).WithContext(ctx)
+		entries, meta, err := c.Health().Service(service, "", false, q)
+		require.NoError(t, err, "watching %s in Consul", service)
+		index = meta.LastIndex
+		var found *api.AgentService
+		for _, e := range entries {
+			if e.Service.ID == id {
+				found = e.Service
+			}
+		}
+		if (found != nil) == want {
+			return found
+		}
+		select {
+		case <-r.finished:
+			if want {
+				t.Fatalf("instance.Run returned %v before %s appeared in Consul; want it to serve and register", r.err, id)
+			}
+			t.Fatalf("instance.Run returned %v while %s is still registered in Consul; want it to deregister before it stops", r.err, id)
+		default:
+		}
+	}
+}
+
+// whoAt calls whoami at addr once, failing fast: no waiting for the server to come up.
+func whoAt(ctx context.Context, addr string) (string, error) {
+	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		return "", err
+	}
+	defer conn.Close()
+	ctx, cancel := context.WithTimeout(ctx, time.Second)
+	defer cancel()
+	return whoami.Who(ctx, conn)
+}
+
+func hostPort(s *api.AgentService) string { return net.JoinHostPort(s.Address, fmt.Sprint(s.Port)) }
+
+func TestRegisterAfterListening(t *testing.T) {
+	ce := infra.Consul(t)
+	c := consultest.Client(t, ce.Addr)
+	service, id := ce.Prefix+"whoami", ce.Prefix+"a"
+
+	var (
+		listened  atomic.Value // the address the instance really listens on
+		listenErr atomic.Value // set when the instance was registered before it listened
+	)
+	cfg := instance.Config{
+		Consul: c, Service: service, ID: id, Addr: "127.0.0.1:0", DrainDelay: drainDelay,
+		Listen: func(network, address string) (net.Listener, error) {
+			if s, _, err := c.Agent().Service(id, nil); err == nil && s != nil {
+				listenErr.Store("the instance was registered in Consul before it listened; register only once you serve")
+			}
+			lis, err := net.Listen(network, address)
+			if err == nil {
+				listened.Store(lis.Addr().String())
+			}
+			return lis, err
+		},
+	}
+	r := start(t, cfg)
+
+	reg := watchInstance(t, c, service, id, true, r)
+	// Dial the very moment the registry shows the instance, as a client would.
+	got, err := whoAt(context.Background(), hostPort(reg))
+	require.NoError(t, err, "Who(%s) right after %s appeared in Consul; want an answer: register only once you serve", hostPort(reg), id)
+	require.Equal(t, id, got, "Who(%s)", hostPort(reg))
+	require.Nil(t, listenErr.Load())
+	require.Equal(t, listened.Load(), hostPort(reg), "registered address = %s, want the address the listener got", hostPort(reg))
+
+	require.NoError(t, r.stop(t), "instance.Run after cancel")
+}
+
+func TestRegisterDeregistersBeforeStopping(t *testing.T) {
+	ce := infra.Consul(t)
+	c := consultest.Client(t, ce.Addr)
+	service, id := ce.Prefix+"whoami", ce.Prefix+"a"
+
+	r := start(t, instance.Config{Consul: c, Service: service, ID: id, Addr: "127.0.0.1:0", DrainDelay: drainDelay})
+	reg := watchInstance(t, c, service, id, true, r)
+	addr := hostPort(reg)
+	time.Sleep(100 * time.Millisecond) // Consul lists it a moment before Run's register call returns
+
+	r.cancel()
+	stopAsked := time.Now()
+	watchInstance(t, c, service, id, false, r)
+	// The registry no longer lists the instance; clients with an older list may still call it for a moment.
+	got, err := whoAt(context.Background(), addr)
+	require.NoError(t, err, "Who(%s) the moment %s left Consul; want it still serving for DrainDelay after deregistering", addr, id)
+	require.Equal(t, id, got)
+
+	require.NoError(t, r.stop(t), "instance.Run after cancel")
+	require.GreaterOrEqual(t, time.Since(stopAsked), drainDelay, "instance.Run returned before DrainDelay had passed since deregistering")
+	_, err = whoAt(context.Background(), addr)
+	require.Error(t, err, "Who(%s) after instance.Run returned = nil error; want the server stopped", addr)
+}
+
+// TestRegisterRollingRestartFailsNoRequest replaces both instances of a service one by one while a client keeps calling,
+// always through a fresh look at the registry (passing instances only). Not one call may fail.
+func TestRegisterRollingRestartFailsNoRequest(t *testing.T) {
+	ce := infra.Consul(t)
+	c := consultest.Client(t, ce.Addr)
+	service := ce.Prefix + "whoami"
+	cfg := func(id string) instance.Config {
+		return instance.Config{Consul: c, Service: service, ID: ce.Prefix + id, Addr: "127.0.0.1:0", DrainDelay: drainDelay}
+	}
+
+	live := map[string]*running{}
+	for _, id := range []string{"v1-a", "v1-b"} {
+		live[id] = start(t, cfg(id))
+		watchInstance(t, c, service, ce.Prefix+id, true, live[id])
+	}
+
+	var (
+		mu       sync.Mutex
+		calls    int
+		failures []error
+		answered = map[string]int{}
+	)
+	ctx, stopClient := context.WithCancel(context.Background())
+	clientDone := make(chan struct{})
+	go func() {
+		defer close(clientDone)
+		for n := 0; ctx.Err() == nil; n++ {
+			entries, _, err := c.Health().Service(service, "", true, (&api.QueryOptions{}).WithContext(ctx))
+			if ctx.Err() != nil {
+				return
+			}
+			if err == nil && len(entries) == 0 {
+				err = errors.New("no passing instance in Consul")
+			}
+			if err == nil {
+				addr := hostPort(entries[n%len(entries)].Service)
+				var id string
+				id, err = whoAt(context.Background(), addr)
+				if err != nil {
+					err = fmt.Errorf("Who(%s): %w", addr, err)
+				}
+				mu.Lock()
+				answered[id]++
+				mu.Unlock()
+			}
+			mu.Lock()
+			calls++
+			if err != nil {
+				failures = append(failures, err)
+			}
+			mu.Unlock()
+		}
+	}()
+
+	roll := [][2]string{{"v1-a", "v2-a"}, {"v1-b", "v2-b"}}
+	for _, step := range roll {
+		old, next := step[0], step[1]
+		live[next] = start(t, cfg(next))
+		watchInstance(t, c, service, ce.Prefix+next, true, live[next])
+		time.Sleep(100 * time.Millisecond)
+		require.NoError(t, live[old].stop(t), "instance.Run(%s) after cancel", old)
+		time.Sleep(100 * time.Millisecond)
+	}
+	stopClient()
+	<-clientDone
+
+	mu.Lock()
+	defer mu.Unlock()
+	if len(failures) > 0 {
+		t.Fatalf("%d of %d calls failed during the rolling restart, want none; the first: %v", len(failures), calls, failures[0])
+	}
+	require.Greater(t, answered[ce.Prefix+"v2-a"]+answered[ce.Prefix+"v2-b"], 0, "no call reached the new instances; answers: %v", answered)
+}

@@ -1,0 +1,183 @@
+// Package consultest holds what this chapter's tests share: a Consul client for an address,
+// a recording proxy that shows how code talks to Consul, and whoami instances the tests run themselves.
+// It has no exercise in it; the learner never edits it.
+package consultest
+
+import (
+	"context"
+	"errors"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/consul/api"
+	"google.golang.org/grpc"
+
+	"github.com/gomicrolab/microlab/chapters/05-discovery/whoami"
+)
+
+// Client returns a Consul API client for the HTTP API at addr (host:port).
+func Client(t testing.TB, addr string) *api.Client {
+	t.Helper()
+	cfg := api.DefaultConfig()
+	cfg.Address = addr
+	c, err := api.NewClient(cfg)
+	if err != nil {
+		t.Fatalf("consul client for %s: %v", addr, err)
+	}
+	return c
+}
+
+// Request is one HTTP request that reached Consul through a Recorder.
+type Request struct {
+	Path  string
+	Query url.Values
+	At    time.Time
+}
+
+// Index is the blocking-query index the request asked for, 0 if none.
+func (r Request) Index() uint64 {
+	n, _ := strconv.ParseUint(r.Query.Get("index"), 10, 64)
+	return n
+}
+
+// Recorder is a reverse proxy in front of Consul that records every request and counts those in flight.
+// Point a Consul client at Addr to see whether code polls or uses blocking queries, and whether it
+// cancels its long-running queries when it is closed.
+type Recorder struct {
+	Addr string
+
+	mu       sync.Mutex
+	reqs     []Request
+	inFlight int
+}
+
+// NewRecorder starts a recording proxy for the Consul HTTP API at consulAddr, stopped at cleanup.
+func NewRecorder(t testing.TB, consulAddr string) *Recorder {
+	t.Helper()
+	target := &url.URL{Scheme: "http", Host: consulAddr}
+	rec := &Recorder{}
+	proxy := httputil.NewSingleHostReverseProxy(target)
+	proxy.FlushInterval = -1
+	// Cancelled long polls are normal here (a closed resolver ends its query); answer them quietly.
+	proxy.ErrorHandler = func(w http.ResponseWriter, _ *http.Request, _ error) { w.WriteHeader(http.StatusBadGateway) }
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rec.mu.Lock()
+		rec.reqs = append(rec.reqs, Request{Path: r.URL.Path, Query: r.URL.Query(), At: time.Now()})
+		rec.inFlight++
+		rec.mu.Unlock()
+		defer func() {
+			rec.mu.Lock()
+			rec.inFlight--
+			rec.mu.Unlock()
+		}()
+		proxy.ServeHTTP(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	rec.Addr = strings.TrimPrefix(srv.URL, "http://")
+	return rec
+}
+
+// Requests returns the recorded requests whose path starts with pathPrefix, made at or after since.
+func (r *Recorder) Requests(pathPrefix string, since time.Time) []Request {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []Request
+	for _, q := range r.reqs {
+		if strings.HasPrefix(q.Path, pathPrefix) && !q.At.Before(since) {
+			out = append(out, q)
+		}
+	}
+	return out
+}
+
+// InFlight is the number of requests that are still waiting for Consul's answer.
+func (r *Recorder) InFlight() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.inFlight
+}
+
+// Instance is a whoami server that a test runs on loopback.
+type Instance struct {
+	ID     string
+	Addr   *net.TCPAddr
+	Server *grpc.Server
+}
+
+// StartInstance serves whoami (answering id) on a fresh loopback port until Stop or cleanup.
+func StartInstance(t testing.TB, id string) *Instance {
+	t.Helper()
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("listen: %v", err)
+	}
+	srv := whoami.NewServer(id)
+	go func() {
+		if err := srv.Serve(lis); err != nil && !errors.Is(err, grpc.ErrServerStopped) {
+			t.Errorf("serve %s: %v", id, err)
+		}
+	}()
+	t.Cleanup(srv.Stop)
+	return &Instance{ID: id, Addr: lis.Addr().(*net.TCPAddr), Server: srv}
+}
+
+// Stop kills the instance abruptly: open connections are closed and nothing is deregistered (like kill -9).
+func (i *Instance) Stop() { i.Server.Stop() }
+
+// Register registers the instance in Consul under service with a TTL check that starts passing,
+// and deregisters it at cleanup. Tests fail the check with Agent().UpdateTTL(TTLCheckID(id), "", "fail").
+func Register(t testing.TB, c *api.Client, service string, i *Instance) {
+	t.Helper()
+	reg := &api.AgentServiceRegistration{
+		ID:      i.ID,
+		Name:    service,
+		Address: i.Addr.IP.String(),
+		Port:    i.Addr.Port,
+		Check: &api.AgentServiceCheck{
+			CheckID: TTLCheckID(i.ID),
+			TTL:     "10m",
+			Status:  api.HealthPassing,
+		},
+	}
+	if err := c.Agent().ServiceRegister(reg); err != nil {
+		t.Fatalf("register %s: %v", i.ID, err)
+	}
+	t.Cleanup(func() { _ = c.Agent().ServiceDeregister(i.ID) })
+}
+
+// TTLCheckID is the id of the TTL check that Register gives instance id.
+func TTLCheckID(id string) string { return "ttl-" + id }
+
+// Registered returns the instances of service that Consul knows, passing or not, keyed by instance id.
+func Registered(ctx context.Context, c *api.Client, service string) (map[string]*api.AgentService, error) {
+	entries, _, err := c.Health().Service(service, "", false, (&api.QueryOptions{}).WithContext(ctx))
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]*api.AgentService, len(entries))
+	for _, e := range entries {
+		out[e.Service.ID] = e.Service
+	}
+	return out, nil
+}
+
+// Passing returns the ids of the instances of service whose checks all pass.
+func Passing(ctx context.Context, c *api.Client, service string) (map[string]bool, error) {
+	entries, _, err := c.Health().Service(service, "", true, (&api.QueryOptions{}).WithContext(ctx))
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]bool, len(entries))
+	for _, e := range entries {
+		out[e.Service.ID] = true
+	}
+	return out, nil
+}

@@ -1,0 +1,107 @@
+package infra
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/go-sql-driver/mysql"
+)
+
+// Environment variables of the env provider. `labctl infra up` prints them, and labctl sets them for the
+// tests it runs, so that every test binary uses the same long-running servers.
+const (
+	EnvMySQLDSN     = "LAB_MYSQL_DSN"     // admin DSN (go-sql-driver format), e.g. root@tcp(127.0.0.1:3306)/
+	EnvRedisAddr    = "LAB_REDIS_ADDR"    // host:port
+	EnvConsulAddr   = "LAB_CONSUL_ADDR"   // host:port of the HTTP API
+	EnvKafkaBrokers = "LAB_KAFKA_BROKERS" // comma-separated host:port list
+)
+
+// envVar returns the variable that names svc's endpoint.
+func envVar(svc Service) string {
+	switch svc {
+	case MySQLService:
+		return EnvMySQLDSN
+	case RedisService:
+		return EnvRedisAddr
+	case ConsulService:
+		return EnvConsulAddr
+	case KafkaService:
+		return EnvKafkaBrokers
+	}
+	return ""
+}
+
+// EnvFor returns the env-provider variable that points a child process at inst.
+func EnvFor(inst *Instance) string {
+	switch inst.Service {
+	case MySQLService:
+		return EnvMySQLDSN + "=" + inst.AdminDSN
+	case KafkaService:
+		brokers := inst.Brokers
+		if len(brokers) == 0 {
+			brokers = []string{inst.Addr}
+		}
+		return EnvKafkaBrokers + "=" + strings.Join(brokers, ",")
+	default:
+		return envVar(inst.Service) + "=" + inst.Addr
+	}
+}
+
+// envProvider serves the endpoints given in the environment. It starts nothing, so Stop is nil.
+type envProvider struct{}
+
+func (envProvider) Name() string { return ProviderEnv }
+
+func (envProvider) Available(_ context.Context, svc Service) error {
+	name := envVar(svc)
+	if name == "" {
+		return fmt.Errorf("unknown service %q", svc)
+	}
+	if os.Getenv(name) == "" {
+		return fmt.Errorf("%s is not set", name)
+	}
+	return nil
+}
+
+func (envProvider) Start(ctx context.Context, svc Service) (*Instance, error) {
+	begin := time.Now()
+	value := strings.TrimSpace(os.Getenv(envVar(svc)))
+	inst := &Instance{Service: svc, Provider: ProviderEnv}
+	var err error
+	switch svc {
+	case MySQLService:
+		cfg, perr := mysql.ParseDSN(value)
+		if perr != nil {
+			return nil, fmt.Errorf("%s: %w", EnvMySQLDSN, perr)
+		}
+		inst.Addr, inst.AdminDSN = cfg.Addr, value
+		inst.Version, err = mysqlVersion(ctx, value)
+	case RedisService:
+		inst.Addr = value
+		inst.Version, err = redisVersion(ctx, value)
+	case ConsulService:
+		inst.Addr = strings.TrimPrefix(value, "http://")
+		inst.Version, err = consulVersion(ctx, inst.Addr)
+	case KafkaService:
+		for _, b := range strings.Split(value, ",") {
+			if b = strings.TrimSpace(b); b != "" {
+				inst.Brokers = append(inst.Brokers, b)
+			}
+		}
+		if len(inst.Brokers) == 0 {
+			return nil, fmt.Errorf("%s lists no broker", EnvKafkaBrokers)
+		}
+		inst.Addr = inst.Brokers[0]
+		inst.Version, err = kafkaVersion(ctx, inst.Brokers)
+	default:
+		return nil, fmt.Errorf("unknown service %q", svc)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%s=%s does not answer (is `labctl infra up` still running?): %w", envVar(svc), value, err)
+	}
+	inst.Started = time.Since(begin)
+	return inst, nil
+}

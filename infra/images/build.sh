@@ -1,0 +1,179 @@
+#!/usr/bin/env bash
+# Builds the local stand-in images that the Docker provider of infra/ runs when the official images
+# (mysql, redis, hashicorp/consul, confluentinc/confluent-local) are not on this machine.
+# Nothing here talks to a container registry: Debian-packaged servers come from a root filesystem
+# made with debootstrap from the machine's own apt mirror, Go servers are static binaries.
+#
+#   infra/images/build.sh [--force] [mariadb|redis|consul|kafka ...]   (default: all four)
+#
+# Idempotent: an image whose tag already exists is skipped unless --force is given.
+# Settings (environment):
+#   LAB_DEBIAN_MIRROR  Debian mirror for debootstrap (default: the first non-security Debian source in /etc/apt)
+#   LAB_DEBIAN_SUITE   Debian suite (default: bookworm)
+#   LAB_DEBOOTSTRAP_CACHE  where downloaded .deb files are kept between builds (default: $HOME/.cache/microlab/debootstrap)
+#   LAB_CONSUL_BIN     static consul binary (default: $HOME/.cache/microlab/bin/consul, as built by `labctl infra install consul`)
+#   DOCKER             docker CLI (default: docker)
+# The tags below must match the stand-in names in infra/docker_images.go.
+set -euo pipefail
+
+MARIADB_IMAGE=microlab/mariadb:10.11
+REDIS_IMAGE=microlab/redis:7.0
+CONSUL_IMAGE=microlab/consul:1.20.6
+KAFKA_IMAGE=microlab/kafka-kfake:1
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+root=$(cd "$here/../.." && pwd)
+docker=${DOCKER:-docker}
+suite=${LAB_DEBIAN_SUITE:-bookworm}
+deb_cache=${LAB_DEBOOTSTRAP_CACHE:-$HOME/.cache/microlab/debootstrap}
+consul_bin=${LAB_CONSUL_BIN:-$HOME/.cache/microlab/bin/consul}
+force=0
+wanted=()
+for arg in "$@"; do
+	case $arg in
+	--force) force=1 ;;
+	mariadb | mysql) wanted+=(mariadb) ;;
+	redis | consul | kafka) wanted+=("$arg") ;;
+	-h | --help) sed -n '2,15p' "$0"; exit 0 ;;
+	*) echo "build.sh: unknown argument $arg (want --force, mariadb, redis, consul, kafka)" >&2; exit 2 ;;
+	esac
+done
+[ ${#wanted[@]} -gt 0 ] || wanted=(mariadb redis consul kafka)
+
+log() { printf '[images %s] %s\n' "$(date +%H:%M:%S)" "$*"; }
+die() { printf 'build.sh: %s\n' "$*" >&2; exit 1; }
+
+"$docker" info >/dev/null 2>&1 || die "the Docker daemon does not answer; run infra/scripts/provision-docker.sh (or start Docker) first"
+
+work=$(mktemp -d "${TMPDIR:-/var/tmp}/microlab-images.XXXXXX")
+trap 'rm -rf "$work"' EXIT
+
+exists() { "$docker" image inspect "$1" >/dev/null 2>&1; }
+
+# need IMAGE succeeds when IMAGE must be built (missing, or --force).
+need() {
+	if [ "$force" = 0 ] && exists "$1"; then
+		log "$1 exists, skipped ($(size "$1"))"
+		return 1
+	fi
+	log "$1: building"
+	return 0
+}
+
+size() { "$docker" image inspect -f '{{.Size}}' "$1" | awk '{ printf "%.0f MB", $1 / 1000000 }'; }
+
+# debian_mirror prints the first Debian (non-security) archive URL apt is configured with.
+debian_mirror() {
+	if [ -n "${LAB_DEBIAN_MIRROR:-}" ]; then echo "$LAB_DEBIAN_MIRROR"; return; fi
+	local url
+	# one-line format: deb [options] URL suite components
+	url=$(cat /etc/apt/sources.list /etc/apt/sources.list.d/*.list 2>/dev/null |
+		awk '$1 == "deb" { for (i = 2; i <= NF; i++) if ($i ~ /^[a-z]+:\/\//) { if ($(i+1) !~ /security/) { print $i; exit } } }')
+	if [ -z "$url" ]; then
+		# deb822 format: blocks of "Key: value" lines separated by blank lines
+		url=$(cat /etc/apt/sources.list.d/*.sources 2>/dev/null |
+			awk 'BEGIN { RS = ""; FS = "\n" }
+			{ uri = ""; suites = ""
+			  for (i = 1; i <= NF; i++) { if ($i ~ /^URIs:/) uri = $i; if ($i ~ /^Suites:/) suites = $i }
+			  if (uri != "" && suites !~ /security/) { sub(/^URIs:[ \t]*/, "", uri); split(uri, u, /[ \t]+/); print u[1]; exit } }')
+	fi
+	echo "${url:-http://deb.debian.org/debian}"
+}
+
+# import_dir DIR IMAGE CHANGE... packs DIR as the whole root filesystem of IMAGE.
+import_dir() {
+	local dir=$1 image=$2
+	shift 2
+	local changes=()
+	for c in "$@"; do changes+=(-c "$c"); done
+	tar --numeric-owner -C "$dir" -c . | "$docker" import "${changes[@]}" - "$image" >/dev/null
+}
+
+# rootfs DIR PACKAGES builds a minimal Debian root filesystem with PACKAGES and trims what a server never reads.
+rootfs() {
+	local dir=$1 packages=$2 mirror
+	mirror=$(debian_mirror)
+	command -v debootstrap >/dev/null || die "debootstrap is missing: apt-get install -y debootstrap"
+	[ "$(id -u)" = 0 ] || die "debootstrap needs root: sudo $0 ${wanted[*]}"
+	mkdir -p "$deb_cache"
+	log "debootstrap --variant=minbase --include=$packages $suite from $mirror"
+	# The cache keeps the packages both images share, and makes a rebuild need no download.
+	debootstrap --variant=minbase --cache-dir="$deb_cache" --include="$packages" "$suite" "$dir" "$mirror" >"$work/debootstrap.log" 2>&1 ||
+		{ tail -20 "$work/debootstrap.log" >&2; die "debootstrap failed (log above)"; }
+	chroot "$dir" apt-get clean
+	rm -rf "$dir"/var/lib/apt/lists/* "$dir"/usr/share/doc/* "$dir"/usr/share/man/* "$dir"/usr/share/info/* \
+		"$dir"/usr/share/locale/* "$dir"/var/log/*.log "$dir"/var/cache/debconf/*-old "$dir"/tmp/*
+}
+
+build_mariadb() {
+	local dir=$work/mariadb
+	rootfs "$dir" mariadb-server
+	# The server initialises its data directory on first start from the same variables as the official
+	# mysql image (MYSQL_ROOT_PASSWORD, MYSQL_ALLOW_EMPTY_PASSWORD, MYSQL_DATABASE, MYSQL_USER, MYSQL_PASSWORD).
+	rm -rf "$dir"/var/lib/mysql/*
+	install -m 0755 "$here/mariadb-entrypoint.sh" "$dir/usr/local/bin/microlab-entrypoint"
+	import_dir "$dir" "$MARIADB_IMAGE" \
+		'ENTRYPOINT ["/usr/local/bin/microlab-entrypoint"]' 'CMD ["mariadbd"]' 'EXPOSE 3306' \
+		'ENV LANG=C.UTF-8' 'LABEL org.opencontainers.image.description="MariaDB 10.11 from Debian, a local stand-in for mysql"'
+}
+
+build_redis() {
+	local dir=$work/redis
+	rootfs "$dir" redis-server
+	# Like the official image: listen on every interface of the container, no protected mode, no persistence.
+	import_dir "$dir" "$REDIS_IMAGE" \
+		'ENTRYPOINT ["redis-server", "--bind", "0.0.0.0", "--protected-mode", "no", "--save", "", "--appendonly", "no"]' \
+		'EXPOSE 6379' 'LABEL org.opencontainers.image.description="redis-server 7.0 from Debian, a local stand-in for redis"'
+}
+
+# scratch_image IMAGE BINARY NAME CHANGE... makes an image holding only BINARY (as /NAME) and an empty /tmp.
+scratch_image() {
+	local image=$1 bin=$2 name=$3
+	shift 3
+	local dir=$work/$name
+	mkdir -p "$dir/tmp" "$dir/data"
+	chmod 1777 "$dir/tmp"
+	install -m 0755 "$bin" "$dir/$name"
+	import_dir "$dir" "$image" "$@"
+}
+
+build_consul() {
+	[ -x "$consul_bin" ] || die "no consul binary at $consul_bin: build it with \`labctl infra install consul\` or set LAB_CONSUL_BIN"
+	file -b "$consul_bin" 2>/dev/null | grep -q 'statically linked' ||
+		log "warning: $consul_bin may not be static (build it with CGO_ENABLED=0)"
+	scratch_image "$CONSUL_IMAGE" "$consul_bin" consul \
+		'ENTRYPOINT ["/consul"]' 'CMD ["agent", "-dev", "-client", "0.0.0.0"]' 'EXPOSE 8500 8600' \
+		'LABEL org.opencontainers.image.description="consul 1.20.6 built from source, a local stand-in for hashicorp/consul"'
+}
+
+build_kafka() {
+	command -v go >/dev/null || die "go is missing; it builds the kfake broker"
+	log "go build ./infra/images/kfake (CGO_ENABLED=0)"
+	(cd "$root" && CGO_ENABLED=0 go build -trimpath -ldflags='-s -w' -o "$work/kfake-bin" ./infra/images/kfake)
+	scratch_image "$KAFKA_IMAGE" "$work/kfake-bin" kfake \
+		'ENTRYPOINT ["/kfake"]' 'EXPOSE 9092' 'ENV KFAKE_LISTEN=0.0.0.0:9092 KFAKE_ADVERTISED=127.0.0.1:9092' \
+		'LABEL org.opencontainers.image.description="franz-go kfake, a local stand-in for confluentinc/confluent-local"'
+}
+
+total_start=$(date +%s)
+failed=()
+for svc in "${wanted[@]}"; do
+	case $svc in
+	mariadb) image=$MARIADB_IMAGE ;;
+	redis) image=$REDIS_IMAGE ;;
+	consul) image=$CONSUL_IMAGE ;;
+	kafka) image=$KAFKA_IMAGE ;;
+	esac
+	need "$image" || continue
+	start=$(date +%s)
+	if ("build_$svc"); then
+		log "$image built in $(($(date +%s) - start)) s ($(size "$image"))"
+	else
+		log "$image FAILED after $(($(date +%s) - start)) s"
+		failed+=("$image")
+	fi
+done
+log "done in $(($(date +%s) - total_start)) s"
+if [ ${#failed[@]} -gt 0 ]; then
+	die "not built: ${failed[*]}"
+fi

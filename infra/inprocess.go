@@ -1,0 +1,78 @@
+package infra
+
+import (
+	"context"
+	"fmt"
+	"runtime/debug"
+	"strings"
+	"time"
+
+	"github.com/alicebob/miniredis/v2"
+	"github.com/twmb/franz-go/pkg/kfake"
+)
+
+// inprocessProvider runs servers inside the test binary, where a library speaks the real protocol soundly
+// (measured in ../shared/environment.md): Redis on miniredis, Kafka on kfake. There is no in-process MySQL:
+// go-mysql-server loses committed writes under concurrency and does not block on SELECT ... FOR UPDATE.
+// Consul has no in-process server either.
+type inprocessProvider struct{}
+
+func (inprocessProvider) Name() string { return ProviderInprocess }
+
+func (inprocessProvider) Available(_ context.Context, svc Service) error {
+	switch svc {
+	case RedisService, KafkaService:
+		return nil
+	case MySQLService:
+		return fmt.Errorf("no in-process MySQL, because no embeddable server keeps transactions and row locks correct: %w", ErrUnsupported)
+	default:
+		return fmt.Errorf("no in-process %s: %w", svc, ErrUnsupported)
+	}
+}
+
+func (p inprocessProvider) Start(_ context.Context, svc Service) (*Instance, error) {
+	begin := time.Now()
+	switch svc {
+	case RedisService:
+		m := miniredis.NewMiniRedis()
+		m.ClockTTL(true) // keys expire in real time, as on a real server
+		if err := m.StartAddr("127.0.0.1:0"); err != nil {
+			return nil, fmt.Errorf("start miniredis: %w", err)
+		}
+		return &Instance{
+			Service: svc, Provider: ProviderInprocess, Addr: m.Addr(),
+			Version: strings.TrimSpace("miniredis " + moduleVersion("github.com/alicebob/miniredis/v2")),
+			Started: time.Since(begin),
+			Stop:    func(context.Context) error { m.Close(); return nil },
+		}, nil
+	case KafkaService:
+		c, err := kfake.NewCluster(
+			kfake.NumBrokers(1),
+			kfake.AllowAutoTopicCreation(), // as a broker with default settings does
+			kfake.DefaultNumPartitions(1),
+		)
+		if err != nil {
+			return nil, fmt.Errorf("start kfake: %w", err)
+		}
+		addrs := c.ListenAddrs()
+		return &Instance{
+			Service: svc, Provider: ProviderInprocess, Addr: addrs[0], Brokers: addrs,
+			Version: strings.TrimSpace("kfake " + moduleVersion("github.com/twmb/franz-go/pkg/kfake")),
+			Started: time.Since(begin),
+			Stop:    func(context.Context) error { c.Close(); return nil },
+		}, nil
+	}
+	return nil, p.Available(context.Background(), svc)
+}
+
+// moduleVersion returns the version of a module linked into this binary.
+func moduleVersion(path string) string {
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		for _, m := range bi.Deps {
+			if m.Path == path {
+				return m.Version
+			}
+		}
+	}
+	return "" // test binaries carry no dependency list
+}

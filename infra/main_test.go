@@ -1,0 +1,13 @@
+package infra
+
+import (
+	"os"
+	"testing"
+)
+
+func TestMain(m *testing.M) {
+	if phase := os.Getenv(envInterruptChild); phase != "" {
+		interruptChild(phase) // never returns
+	}
+	os.Exit(Main(m))
+}

@@ -1,0 +1,238 @@
+package infra
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Native servers keep their files under workRoot, one directory per server named <service>-<owner pid>-<random>.
+// A server dies with the process that started it (see childAttr), but nothing removes its directory when a test
+// binary is killed; so every new start first sweeps the directories whose owner process is gone.
+func workRoot() string { return filepath.Join(os.TempDir(), "microlab-infra") }
+
+// newWorkDir makes a fresh directory for one server of svc, owned by this process.
+func newWorkDir(svc Service) (string, error) {
+	root := workRoot()
+	if err := os.MkdirAll(root, 0o755); err != nil {
+		return "", fmt.Errorf("make %s: %w", root, err)
+	}
+	sweepStale(root)
+	dir, err := os.MkdirTemp(root, fmt.Sprintf("%s-%d-", svc, os.Getpid()))
+	if err != nil {
+		return "", fmt.Errorf("make work directory: %w", err)
+	}
+	return dir, nil
+}
+
+// ownerPID returns the pid encoded in a work directory name, or 0 if the name is not one of ours.
+func ownerPID(name string) int {
+	parts := strings.Split(name, "-")
+	if len(parts) != 3 {
+		return 0
+	}
+	pid, err := strconv.Atoi(parts[1])
+	if err != nil {
+		return 0
+	}
+	return pid
+}
+
+// sweepStale removes work directories whose owner process no longer exists.
+func sweepStale(root string) {
+	entries, err := os.ReadDir(root)
+	if err != nil {
+		return
+	}
+	for _, e := range entries {
+		if pid := ownerPID(e.Name()); pid > 0 && !pidAlive(pid) {
+			_ = os.RemoveAll(filepath.Join(root, e.Name()))
+		}
+	}
+}
+
+// proc is a server process started by this package.
+type proc struct {
+	cmd     *exec.Cmd
+	logPath string
+	done    chan struct{} // closed when the process has exited
+	waitErr error         // valid once done is closed
+}
+
+// startProc starts bin in dir with its output in dir/<logName>. The process is not tied to a context:
+// it lives until stop, or until this process dies.
+func startProc(dir, logName, bin string, args ...string) (*proc, error) {
+	logPath := filepath.Join(dir, logName)
+	out, err := os.Create(logPath)
+	if err != nil {
+		return nil, fmt.Errorf("create log: %w", err)
+	}
+	defer out.Close() // the child has its own copy
+	cmd := exec.Command(bin, args...)
+	cmd.Dir = dir
+	cmd.Stdout = out
+	cmd.Stderr = out
+	cmd.SysProcAttr = childAttr()
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("start %s: %w", bin, err)
+	}
+	p := &proc{cmd: cmd, logPath: logPath, done: make(chan struct{})}
+	go func() {
+		p.waitErr = cmd.Wait()
+		close(p.done)
+	}()
+	return p, nil
+}
+
+// exited reports whether the process has ended.
+func (p *proc) exited() bool {
+	select {
+	case <-p.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// stop asks the process group to end, then kills it if it has not ended in time or ctx is done.
+func (p *proc) stop(ctx context.Context) error {
+	if p.exited() {
+		return nil
+	}
+	_ = terminateGroup(p.cmd.Process.Pid)
+	grace := time.NewTimer(5 * time.Second)
+	defer grace.Stop()
+	select {
+	case <-p.done:
+		return nil
+	case <-grace.C:
+	case <-ctx.Done():
+	}
+	if err := killGroup(p.cmd.Process.Pid); err != nil && !p.exited() {
+		return fmt.Errorf("kill %s: %w", p.cmd.Path, err)
+	}
+	<-p.done
+	return nil
+}
+
+// tail returns the end of the process output, for error messages.
+func (p *proc) tail() string {
+	f, err := os.Open(p.logPath)
+	if err != nil {
+		return ""
+	}
+	defer f.Close()
+	const max = 1500
+	if st, err := f.Stat(); err == nil && st.Size() > max {
+		_, _ = f.Seek(st.Size()-max, io.SeekStart)
+	}
+	b, _ := io.ReadAll(f)
+	return strings.TrimSpace(string(b))
+}
+
+// beforeReadyHook, when set (by tests only), runs before waitReady polls: it holds a start half-way.
+var beforeReadyHook func()
+
+// waitReady polls probe until it succeeds, the process exits, or ctx ends.
+func (p *proc) waitReady(ctx context.Context, probe func(context.Context) error) error {
+	if beforeReadyHook != nil {
+		beforeReadyHook()
+	}
+	var last error
+	for {
+		if p.exited() {
+			return fmt.Errorf("%s exited during start (%v); its output ends with:\n%s", filepath.Base(p.cmd.Path), p.waitErr, p.tail())
+		}
+		probeCtx, cancel := context.WithTimeout(ctx, time.Second)
+		last = probe(probeCtx)
+		cancel()
+		if last == nil {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%s not ready: %w (last probe: %v)", filepath.Base(p.cmd.Path), ctx.Err(), last)
+		case <-time.After(25 * time.Millisecond):
+		}
+	}
+}
+
+// freePort asks the kernel for a free TCP port on loopback.
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, fmt.Errorf("find a free port: %w", err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// findBinary looks for the first of names on PATH and then in extra directories.
+func findBinary(names []string, extraDirs ...string) (string, error) {
+	for _, n := range names {
+		if p, err := exec.LookPath(n); err == nil {
+			return p, nil
+		}
+	}
+	for _, d := range extraDirs {
+		for _, n := range names {
+			p := filepath.Join(d, n)
+			if st, err := os.Stat(p); err == nil && !st.IsDir() && st.Mode()&0o111 != 0 {
+				return p, nil
+			}
+		}
+	}
+	return "", fmt.Errorf("none of %s found on PATH or in %s: %w", strings.Join(names, ", "), strings.Join(extraDirs, ", "), errNotInstalled)
+}
+
+var errNotInstalled = errors.New("not installed")
+
+// copyTree copies the regular files and directories under src to dst.
+func copyTree(src, dst string) error {
+	return filepath.WalkDir(src, func(path string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, err := filepath.Rel(src, path)
+		if err != nil {
+			return err
+		}
+		target := filepath.Join(dst, rel)
+		if d.IsDir() {
+			return os.MkdirAll(target, 0o750)
+		}
+		if !d.Type().IsRegular() {
+			return nil
+		}
+		return copyFile(path, target)
+	})
+}
+
+func copyFile(src, dst string) error {
+	in, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	st, err := in.Stat()
+	if err != nil {
+		return err
+	}
+	out, err := os.OpenFile(dst, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, st.Mode().Perm()|0o200)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		out.Close()
+		return err
+	}
+	return out.Close()
+}

@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# Provisions what the native providers of infra/ need: MariaDB and Redis from the distribution's packages,
+# and a Consul build from the Go module proxy (cached in ~/.cache/microlab/bin/consul).
+# Idempotent: whatever is already there is left alone. Safe to run on every CI job.
+#
+#   infra/scripts/provision-native.sh [--no-consul]
+#
+# Packages are installed only when they are missing, apt-get exists and this runs as root; otherwise the
+# script prints what to install and goes on. The Consul build takes a few minutes on two cores, once.
+set -euo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+root=$(cd "$here/../.." && pwd)
+build_consul=1
+for arg in "$@"; do
+	case $arg in
+	--no-consul) build_consul=0 ;;
+	-h | --help) sed -n '2,9p' "$0"; exit 0 ;;
+	*) echo "provision-native.sh: unknown argument $arg" >&2; exit 2 ;;
+	esac
+done
+
+have() { command -v "$1" >/dev/null 2>&1 || [ -x "/usr/sbin/$1" ] || [ -x "/usr/local/sbin/$1" ]; }
+
+missing=()
+if ! have mariadbd && ! have mysqld; then missing+=(mariadb-server); fi
+if ! have redis-server; then missing+=(redis-server); fi
+
+if [ ${#missing[@]} -eq 0 ]; then
+	echo "provision-native: mariadb-server and redis-server are installed"
+elif [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
+	echo "provision-native: installing ${missing[*]}"
+	export DEBIAN_FRONTEND=noninteractive
+	# The package lists may be missing on a fresh machine; refresh them only then.
+	if ! apt-cache show "${missing[0]}" >/dev/null 2>&1; then apt-get update -q; fi
+	apt-get install -y -q --no-install-recommends "${missing[@]}"
+else
+	echo "provision-native: please install: ${missing[*]}" >&2
+	echo "  Debian/Ubuntu: sudo apt-get install ${missing[*]}" >&2
+	echo "  macOS:         brew install mariadb redis" >&2
+fi
+
+consul_cache="${HOME}/.cache/microlab/bin/consul"
+if [ "$build_consul" -eq 0 ]; then
+	:
+elif [ -n "${LAB_CONSUL_BIN:-}" ] && [ -x "$LAB_CONSUL_BIN" ]; then
+	echo "provision-native: consul from LAB_CONSUL_BIN=$LAB_CONSUL_BIN"
+elif command -v consul >/dev/null 2>&1; then
+	echo "provision-native: consul on PATH: $(command -v consul)"
+elif [ -x "$consul_cache" ]; then
+	echo "provision-native: consul cached at $consul_cache"
+else
+	echo "provision-native: building Consul into $consul_cache (a few minutes, once)"
+	(cd "$root" && go run ./labctl infra install consul)
+fi

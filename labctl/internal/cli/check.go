@@ -1,0 +1,70 @@
+package cli
+
+import (
+	"encoding/json"
+	"fmt"
+
+	"github.com/spf13/cobra"
+
+	"github.com/gomicrolab/microlab/labctl/internal/lab"
+)
+
+func (a *app) newCheckCmd() *cobra.Command {
+	var asJSON, solution, noCache bool
+	cmd := &cobra.Command{
+		Use:   "check [chapter|exercise]",
+		Short: "Run the tests of a chapter, an exercise, or the whole course",
+		Long: "check runs `go test` on the learner's code in chapters/ and reports each exercise as\n" +
+			"pass, fail, compile-error, infra-error, timeout, skip (never a pass), no-tests or not-run.\n\n" + exitCodesHelp,
+		Args: cobra.MaximumNArgs(1),
+	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print a JSON document (stable; see check_json.go) instead of text")
+	cmd.Flags().BoolVar(&solution, "solution", false, "check the reference solution instead of your code (nothing on disk changes)")
+	cmd.Flags().BoolVar(&noCache, "no-cache", false, "run the tests even if go's test cache has a result")
+	cmd.RunE = a.runE(func(cmd *cobra.Command, args []string) error {
+		l, err := a.open()
+		if err != nil {
+			return err
+		}
+		exercises, err := l.Resolve(firstArg(args))
+		if err != nil {
+			return err
+		}
+		var warnings []string
+		opts := lab.CheckOptions{Solution: solution, NoCache: noCache, Logf: func(f string, args ...any) {
+			msg := fmt.Sprintf(f, args...)
+			warnings = append(warnings, msg)
+			if !asJSON {
+				fmt.Fprintln(a.stderr, msg)
+			}
+		}}
+		results, err := l.Check(cmd.Context(), exercises, opts, nil)
+		if results == nil && err != nil {
+			return err
+		}
+		if asJSON {
+			enc := json.NewEncoder(a.stdout)
+			enc.SetIndent("", "  ")
+			if encErr := enc.Encode(toCheckJSON(l.Course(), results, solution, warnings)); encErr != nil {
+				return encErr
+			}
+		} else {
+			a.renderResults(a.stdout, l.Course(), results)
+			if solution {
+				fmt.Fprintln(a.stdout, a.t("check.solution"))
+			}
+		}
+		if err != nil { // interrupted: the partial results are shown, the code says why
+			return err
+		}
+		return quietExit(outcome(results))
+	})
+	return cmd
+}
+
+func firstArg(args []string) string {
+	if len(args) == 0 {
+		return ""
+	}
+	return args[0]
+}

@@ -1,0 +1,68 @@
+package cli
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/spf13/cobra"
+)
+
+func (a *app) newResetCmd() *cobra.Command {
+	var all, yes bool
+	cmd := &cobra.Command{
+		Use:   "reset <chapter|exercise> | --all",
+		Short: "Restore the starter code from git (your files are backed up first)",
+		Args:  cobra.MaximumNArgs(1),
+	}
+	cmd.Flags().BoolVar(&all, "all", false, "reset every chapter")
+	cmd.Flags().BoolVarP(&yes, "yes", "y", false, "do not ask for confirmation")
+	cmd.RunE = a.runE(func(cmd *cobra.Command, args []string) error {
+		if all == (len(args) == 1) {
+			return badInput(errors.New("reset needs a chapter or exercise, or --all (not both)"))
+		}
+		target, name := firstArg(args), firstArg(args)
+		if all {
+			name = "the whole course"
+		}
+		l, err := a.open()
+		if err != nil {
+			return err
+		}
+		if _, err := l.Resolve(target); err != nil {
+			return err
+		}
+		if !yes {
+			ok, err := a.confirm(a.t("reset.confirm", name))
+			if err != nil {
+				return err
+			}
+			if !ok {
+				fmt.Fprintln(a.stdout, a.t("reset.cancelled"))
+				return nil
+			}
+		}
+		ch, err := l.Reset(cmd.Context(), target)
+		if err != nil {
+			return err
+		}
+		a.printChange(ch)
+		return nil
+	})
+	return cmd
+}
+
+// confirm asks a y/N question on a terminal; without one it refuses rather than guess.
+func (a *app) confirm(question string) (bool, error) {
+	if !isTTY(a.stdin) {
+		return false, badInput(errors.New("refusing to reset without confirmation: stdin is not a terminal (pass --yes)"))
+	}
+	fmt.Fprint(a.stdout, question)
+	line, err := bufio.NewReader(a.stdin).ReadString('\n')
+	if err != nil && line == "" {
+		return false, nil
+	}
+	answer := strings.ToLower(strings.TrimSpace(line))
+	return answer == "y" || answer == "yes" || answer == "是", nil
+}

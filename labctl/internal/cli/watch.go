@@ -1,0 +1,85 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+
+	"github.com/spf13/cobra"
+
+	"github.com/gomicrolab/microlab/labctl/internal/lab"
+	"github.com/gomicrolab/microlab/labctl/internal/runner"
+)
+
+func (a *app) newWatchCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "watch [chapter]",
+		Short: "Check a chapter every time you save (default: the first chapter not yet done)",
+		Args:  cobra.MaximumNArgs(1),
+		RunE: a.runE(func(cmd *cobra.Command, args []string) error {
+			l, err := a.open()
+			if err != nil {
+				return err
+			}
+			ctx := cmd.Context()
+			chapterID := firstArg(args)
+			if chapterID == "" {
+				chapterID = firstUnfinished(l)
+			}
+			ch, err := l.Course().ResolveChapter(chapterID)
+			if err != nil {
+				return err
+			}
+			changes, err := l.Watch(ctx, ch.ID)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintln(a.stdout, a.t("watch.start", "chapters/"+ch.Dir))
+			a.watchCheck(ctx, l, ch.ID)
+			for path := range changes {
+				if a.color() {
+					fmt.Fprint(a.stdout, "\x1b[H\x1b[2J") // clear the screen between runs on a terminal
+				}
+				rel, _ := filepath.Rel(l.Root(), path)
+				fmt.Fprintln(a.stdout, a.t("watch.changed", rel))
+				a.watchCheck(ctx, l, ch.ID)
+			}
+			return nil // Ctrl-C ends a watch normally
+		}),
+	}
+}
+
+// watchCheck runs one check and prints it; errors are printed, never fatal, so the watch goes on.
+func (a *app) watchCheck(ctx context.Context, l *lab.Lab, chapterID string) {
+	exercises, err := l.Resolve(chapterID)
+	if err != nil {
+		fmt.Fprintln(a.stderr, "labctl: "+err.Error())
+		return
+	}
+	opts := lab.CheckOptions{Logf: func(f string, args ...any) { fmt.Fprintf(a.stderr, f+"\n", args...) }}
+	results, err := l.Check(ctx, exercises, opts, nil)
+	if errors.Is(err, context.Canceled) {
+		return
+	}
+	if err != nil && results == nil {
+		fmt.Fprintln(a.stderr, "labctl: "+err.Error())
+		return
+	}
+	a.renderResults(a.stdout, l.Course(), results)
+}
+
+// firstUnfinished is the first chapter with an exercise whose last check did not pass.
+func firstUnfinished(l *lab.Lab) string {
+	for _, ch := range l.Course().Chapters {
+		for _, ex := range ch.Exercises {
+			if l.Status(ex.ID) != runner.StatusPass {
+				return ch.ID
+			}
+		}
+	}
+	if len(l.Course().Chapters) > 0 {
+		return l.Course().Chapters[0].ID
+	}
+	return ""
+}

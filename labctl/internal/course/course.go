@@ -1,0 +1,43 @@
+// Package course loads and validates the course manifest (chapters/course.toml) and resolves ids.
+package course
+
+// Text is a string in the two languages of the course.
+type Text struct {
+	En string `toml:"en"`
+	Zh string `toml:"zh"`
+}
+
+// Hints are the progressive hints of an exercise, in both languages.
+type Hints struct {
+	En []string `toml:"en"`
+	Zh []string `toml:"zh"`
+}
+
+// Chapter is one chapter directory under chapters/.
+type Chapter struct {
+	ID        string      `toml:"id"`  // "00"
+	Dir       string      `toml:"dir"` // "00-go-for-services", relative to chapters/
+	Title     Text        `toml:"title"`
+	Exercises []*Exercise `toml:"-"` // filled from the [[exercise]] entries, in order
+}
+
+// Exercise is one checkable unit: the top-level tests of Package whose names match Tests.
+type Exercise struct {
+	ID      string   `toml:"id"`      // "00-cancel"
+	Chapter string   `toml:"chapter"` // "00"
+	Title   Text     `toml:"title"`
+	Package string   `toml:"package"` // "./00-go-for-services/cancel", relative to chapters/
+	Tests   string   `toml:"tests"`   // go test -run regexp
+	Infra   []string `toml:"infra"`   // "mysql", "redis", "consul", "kafka"
+	Minutes int      `toml:"minutes"`
+	Race    bool     `toml:"race"` // run the package under the race detector (go test -race; needs cgo)
+	Hints   Hints    `toml:"hints"`
+}
+
+// Course is the validated manifest plus where it lives on disk.
+type Course struct {
+	Version  int        `toml:"version"`
+	Chapters []*Chapter `toml:"chapter"`
+	// Root is the repository root; ChaptersDir and SolutionsDir are derived from it.
+	Root string `toml:"-"`
+}

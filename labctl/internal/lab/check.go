@@ -1,0 +1,107 @@
+package lab
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/gomicrolab/microlab/labctl/internal/course"
+	"github.com/gomicrolab/microlab/labctl/internal/progress"
+	"github.com/gomicrolab/microlab/labctl/internal/runner"
+)
+
+// CheckOptions change how Check runs.
+type CheckOptions struct {
+	Solution bool                          // apply the solution overlay instead of the learner's code
+	NoCache  bool                          // go test -count=1
+	Logf     func(format string, a ...any) // warnings and infrastructure progress; nil drops them
+}
+
+func (o CheckOptions) logf(format string, a ...any) {
+	if o.Logf != nil {
+		o.Logf(format, a...)
+	}
+}
+
+// Check runs the exercises' tests and returns one result per exercise, in order. It warns (through
+// opts.Logf) about edited test files, starts the infrastructure the exercises need, and records the
+// statuses in the progress file unless opts.Solution is set. When ctx is cancelled the partial results
+// come back with ctx's error; exercises that did not finish are StatusNotRun.
+func (l *Lab) Check(ctx context.Context, exercises []*course.Exercise, opts CheckOptions,
+	events chan<- runner.Event) ([]runner.ExerciseResult, error) {
+	if len(exercises) == 0 {
+		return nil, nil
+	}
+	chapters := l.chaptersOf(exercises)
+	if edited, err := l.EditedTests(chapters...); err == nil {
+		for _, e := range edited {
+			opts.logf("warning: test file %s was %s; checks use your copy (restore it with `labctl reset`)", e.Path, e.Change)
+		}
+	}
+	req := runner.RequestFor(exercises)
+	req.NoCache = opts.NoCache
+	if opts.Solution {
+		path, cleanup, err := l.SolutionOverlay(chapters)
+		if err != nil {
+			return nil, err
+		}
+		defer cleanup()
+		req.Overlay = path
+	}
+	if services := infraOf(exercises); len(services) > 0 && l.StartInfra != nil {
+		env, stop, err := l.StartInfra(ctx, services, opts.logf)
+		if err != nil {
+			return nil, fmt.Errorf("%w: %w", ErrInfraUnavailable, err)
+		}
+		defer func() { _ = stop(context.WithoutCancel(ctx)) }()
+		req.Env = env
+	}
+	rep, runErr := l.runner.Run(ctx, req, events)
+	if rep == nil {
+		return nil, runErr
+	}
+	results := runner.Fold(rep, exercises)
+	if !opts.Solution {
+		l.record(results)
+	}
+	return results, runErr
+}
+
+// record caches the statuses; a failure to write the cache is not a failed check.
+func (l *Lab) record(results []runner.ExerciseResult) {
+	now := time.Now().UTC()
+	for _, r := range results {
+		if r.Status == runner.StatusNotRun {
+			continue // a cancelled run says nothing about the code
+		}
+		l.progress.Update(r.ExerciseID, func(e *progress.Entry) {
+			e.Status, e.CheckedAt = string(r.Status), now
+		})
+	}
+	_ = l.progress.Save()
+}
+
+func (l *Lab) chaptersOf(exercises []*course.Exercise) []*course.Chapter {
+	var out []*course.Chapter
+	for _, ex := range exercises {
+		if ch := l.course.Chapter(ex.Chapter); ch != nil && !slices.Contains(out, ch) {
+			out = append(out, ch)
+		}
+	}
+	return out
+}
+
+// infraOf is the sorted union of the exercises' infrastructure needs.
+func infraOf(exercises []*course.Exercise) []string {
+	var out []string
+	for _, ex := range exercises {
+		for _, s := range ex.Infra {
+			if !slices.Contains(out, s) {
+				out = append(out, s)
+			}
+		}
+	}
+	slices.Sort(out)
+	return out
+}

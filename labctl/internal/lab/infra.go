@@ -1,0 +1,31 @@
+package lab
+
+import (
+	"context"
+	"errors"
+
+	"github.com/gomicrolab/microlab/infra"
+)
+
+// ErrInfraUnavailable means the infrastructure a check needs could not be started.
+var ErrInfraUnavailable = errors.New("infrastructure unavailable")
+
+// InfraStarter starts the shared servers for services ("mysql", "redis", ...) and returns the
+// environment that points child test processes at them, and a function that stops them.
+type InfraStarter func(ctx context.Context, services []string, logf func(string, ...any)) (env []string, stop func(context.Context) error, err error)
+
+// defaultInfraStarter starts an infra.Session: one server per service, shared by every test binary of
+// the check through the environment (the infra package's env provider reads it).
+var defaultInfraStarter InfraStarter = startInfraSession
+
+func startInfraSession(ctx context.Context, services []string, logf func(string, ...any)) ([]string, func(context.Context) error, error) {
+	svcs := make([]infra.Service, 0, len(services))
+	for _, s := range services {
+		svcs = append(svcs, infra.Service(s))
+	}
+	s, err := infra.StartSession(ctx, svcs, logf)
+	if err != nil {
+		return nil, nil, err
+	}
+	return s.Env, s.Close, nil
+}

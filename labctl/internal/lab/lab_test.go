@@ -1,0 +1,219 @@
+package lab
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gomicrolab/microlab/labctl/internal/course"
+	"github.com/gomicrolab/microlab/labctl/internal/lab/labtest"
+	"github.com/gomicrolab/microlab/labctl/internal/runner"
+)
+
+func open(t *testing.T, root string) *Lab {
+	t.Helper()
+	l, err := Open(root)
+	if err != nil {
+		t.Fatalf("Open() = %v", err)
+	}
+	return l
+}
+
+func statuses(rs []runner.ExerciseResult) map[string]runner.Status {
+	m := map[string]runner.Status{}
+	for _, r := range rs {
+		m[r.ExerciseID] = r.Status
+	}
+	return m
+}
+
+func TestCheck(t *testing.T) {
+	l := open(t, labtest.Course(t))
+	all, err := l.Resolve("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name     string
+		solution bool
+		want     runner.Status
+	}{
+		{"starter fails", false, runner.StatusFail},
+		{"solution overlay passes", true, runner.StatusPass},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rs, err := l.Check(context.Background(), all, CheckOptions{Solution: tt.solution}, nil)
+			if err != nil {
+				t.Fatalf("Check() error = %v", err)
+			}
+			for id, s := range statuses(rs) {
+				if s != tt.want {
+					t.Errorf("%s: status = %s, want %s", id, s, tt.want)
+				}
+			}
+		})
+	}
+	// Only the learner's run is recorded; the solution run must not mark anything passed.
+	if got := l.Status("00-add"); got != runner.StatusFail {
+		t.Errorf("Status(00-add) = %s, want %s", got, runner.StatusFail)
+	}
+	if got := open(t, l.Root()).Status("00-greet"); got != runner.StatusFail {
+		t.Errorf("Status(00-greet) after reopening = %s, want %s", got, runner.StatusFail)
+	}
+}
+
+func TestCheckWarnsAboutEditedTests(t *testing.T) {
+	root := labtest.Course(t)
+	labtest.Write(t, root, "chapters/00-demo/greet/greet_test.go", "package greet\n\nimport \"testing\"\n\nfunc TestGreet(t *testing.T) {}\n")
+	l := open(t, root)
+	exs, _ := l.Resolve("00-greet")
+	var warnings []string
+	rs, err := l.Check(context.Background(), exs, CheckOptions{Logf: func(f string, a ...any) {
+		warnings = append(warnings, f)
+	}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(warnings) != 1 {
+		t.Fatalf("warnings = %v, want one about the edited test", warnings)
+	}
+	if rs[0].Status != runner.StatusPass {
+		t.Errorf("status = %s, want pass (the warning must not fail the check)", rs[0].Status)
+	}
+	changes, err := l.EditedTests()
+	if err != nil || len(changes) != 1 || changes[0] != (TestFileChange{Path: "00-demo/greet/greet_test.go", Change: "edited"}) {
+		t.Errorf("EditedTests() = %v, %v, want greet_test.go edited", changes, err)
+	}
+}
+
+func TestCheckStartsInfra(t *testing.T) {
+	l := open(t, labtest.Course(t))
+	l.Course().Exercise("00-greet").Infra = []string{"redis", "mysql"}
+	exs, _ := l.Resolve("00")
+	var got []string
+	stopped := false
+	l.StartInfra = func(ctx context.Context, services []string, logf func(string, ...any)) ([]string, func(context.Context) error, error) {
+		got = services
+		return []string{"LAB_REDIS_ADDR=127.0.0.1:1"}, func(context.Context) error { stopped = true; return nil }, nil
+	}
+	if _, err := l.Check(context.Background(), exs, CheckOptions{}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(got, []string{"mysql", "redis"}) || !stopped {
+		t.Errorf("StartInfra got %v (stopped %v), want [mysql redis] and a stop", got, stopped)
+	}
+	l.StartInfra = func(context.Context, []string, func(string, ...any)) ([]string, func(context.Context) error, error) {
+		return nil, nil, errors.New("docker is not running")
+	}
+	if _, err := l.Check(context.Background(), exs, CheckOptions{}, nil); !errors.Is(err, ErrInfraUnavailable) {
+		t.Errorf("Check() with failing infra = %v, want ErrInfraUnavailable", err)
+	}
+}
+
+func TestNextHint(t *testing.T) {
+	l := open(t, labtest.Course(t))
+	for i, want := range []int{1, 2, 2} {
+		idx, total, h, err := l.NextHint("00-add")
+		if err != nil || idx != want || total != 2 || h.En == "" || h.Zh == "" {
+			t.Errorf("NextHint call %d = %d/%d %+v %v, want %d/2 with both languages", i+1, idx, total, h, err, want)
+		}
+	}
+	if got := len(open(t, l.Root()).RevealedHints("00-add")); got != 2 {
+		t.Errorf("RevealedHints after reopening = %d, want 2", got)
+	}
+	if _, _, _, err := l.NextHint("00-nope"); !errors.Is(err, course.ErrUnknownTarget) {
+		t.Errorf("NextHint(unknown) = %v, want ErrUnknownTarget", err)
+	}
+}
+
+func TestLesson(t *testing.T) {
+	l := open(t, labtest.Course(t))
+	for lang, want := range map[string]string{"en": "# Demo", "zh": "# 演示"} {
+		md, err := l.Lesson("00", lang)
+		if err != nil || !strings.HasPrefix(md, want) {
+			t.Errorf("Lesson(00, %s) = %q, %v, want it to start with %q", lang, md, err, want)
+		}
+	}
+}
+
+func TestResetNeedsGit(t *testing.T) {
+	l := open(t, labtest.Course(t))
+	if _, err := l.Reset(context.Background(), "00"); !errors.Is(err, ErrNotGitCheckout) {
+		t.Errorf("Reset() outside git = %v, want ErrNotGitCheckout", err)
+	}
+}
+
+func TestResetAndSolution(t *testing.T) {
+	root := labtest.Course(t)
+	labtest.GitCommit(t, root)
+	l := open(t, root)
+	ctx := context.Background()
+	starterAdd := labtest.Read(t, root, "chapters/00-demo/calc/add.go")
+	starterSub := labtest.Read(t, root, "chapters/00-demo/calc/sub.go")
+
+	diff, err := l.SolutionDiff("00-add")
+	if err != nil || !strings.Contains(diff, "+\treturn a + b") || !strings.Contains(diff, "-\treturn 0") {
+		t.Fatalf("SolutionDiff(00-add) = %q, %v, want a diff from return 0 to return a + b", diff, err)
+	}
+	if strings.Contains(diff, "sub.go") {
+		t.Errorf("SolutionDiff(00-add) = %q, want only add.go (the file marked TODO(00-add))", diff)
+	}
+	if got := labtest.Read(t, root, "chapters/00-demo/calc/add.go"); got != starterAdd {
+		t.Fatal("SolutionDiff changed the learner's file")
+	}
+
+	ch, err := l.ApplySolution(ctx, "00")
+	if err != nil {
+		t.Fatalf("ApplySolution(00) = %v", err)
+	}
+	if len(ch.Written) != 3 || ch.BackupDir == "" {
+		t.Fatalf("ApplySolution(00) = %+v, want 3 files written and a backup", ch)
+	}
+	if got := labtest.Read(t, root, filepath.Join(ch.BackupDir, "chapters/00-demo/calc/add.go")); got != starterAdd {
+		t.Errorf("backup of add.go = %q, want the learner's version", got)
+	}
+
+	time.Sleep(2 * time.Millisecond) // a distinct backup directory
+	ch, err = l.Reset(ctx, "00-add")
+	if err != nil {
+		t.Fatalf("Reset(00-add) = %v", err)
+	}
+	if !slices.Equal(ch.Written, []string{"chapters/00-demo/calc/add.go"}) {
+		t.Errorf("Reset(00-add) wrote %v, want only add.go (the file with TODO(00-add))", ch.Written)
+	}
+	if got := labtest.Read(t, root, "chapters/00-demo/calc/add.go"); got != starterAdd {
+		t.Errorf("add.go after reset = %q, want the starter", got)
+	}
+	if got := labtest.Read(t, root, "chapters/00-demo/calc/sub.go"); got == starterSub {
+		t.Error("Reset(00-add) also reset sub.go")
+	}
+	if _, err := os.Stat(filepath.Join(root, ch.BackupDir, "chapters/00-demo/calc/add.go")); err != nil {
+		t.Errorf("no backup of the solved add.go: %v", err)
+	}
+}
+
+func TestWatch(t *testing.T) {
+	root := labtest.Course(t)
+	l := open(t, root)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	ch, err := l.Watch(ctx, "00")
+	if err != nil {
+		t.Fatal(err)
+	}
+	labtest.Write(t, root, "chapters/00-demo/greet/greet.go", "package greet\n")
+	select {
+	case p := <-ch:
+		if filepath.Base(p) != "greet.go" {
+			t.Errorf("Watch sent %q, want greet.go", p)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Watch sent nothing within 5s of a save")
+	}
+}

@@ -1,0 +1,67 @@
+package lab
+
+import (
+	"encoding/json"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/gomicrolab/microlab/labctl/internal/course"
+)
+
+// SolutionFiles maps each file of the chapters' solutions to the chapters/ file it replaces or adds,
+// both absolute. Solutions never hold tests, so _test.go files are left out (verify reports them).
+func (l *Lab) SolutionFiles(chapters []*course.Chapter) (map[string]string, error) {
+	out := map[string]string{}
+	for _, ch := range chapters {
+		src := filepath.Join(l.course.SolutionsDir(), ch.Dir)
+		err := filepath.WalkDir(src, func(path string, d fs.DirEntry, err error) error {
+			if err != nil {
+				return err
+			}
+			if d.IsDir() || strings.HasSuffix(path, "_test.go") || !d.Type().IsRegular() {
+				return nil
+			}
+			rel, err := filepath.Rel(src, path)
+			if err != nil {
+				return err
+			}
+			out[filepath.Join(l.course.ChaptersDir(), ch.Dir, rel)] = path
+			return nil
+		})
+		if err != nil && !os.IsNotExist(err) {
+			return nil, fmt.Errorf("read solutions of chapter %s: %w", ch.ID, err)
+		}
+	}
+	return out, nil
+}
+
+// SolutionOverlay writes a `go test -overlay` file that puts the chapters' solutions in place of the
+// learner's files, without touching them. The caller runs cleanup when the check is over.
+func (l *Lab) SolutionOverlay(chapters []*course.Chapter) (path string, cleanup func(), err error) {
+	files, err := l.SolutionFiles(chapters)
+	if err != nil {
+		return "", nil, err
+	}
+	data, err := json.Marshal(struct{ Replace map[string]string }{files})
+	if err != nil {
+		return "", nil, fmt.Errorf("encode overlay: %w", err)
+	}
+	f, err := os.CreateTemp("", "labctl-overlay-*.json")
+	if err != nil {
+		return "", nil, fmt.Errorf("write overlay: %w", err)
+	}
+	cleanup = func() { os.Remove(f.Name()) }
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		cleanup()
+		return "", nil, fmt.Errorf("write overlay: %w", err)
+	}
+	if err := f.Close(); err != nil {
+		cleanup()
+		return "", nil, fmt.Errorf("write overlay: %w", err)
+	}
+	return f.Name(), cleanup, nil
+}

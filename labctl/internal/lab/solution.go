@@ -1,0 +1,115 @@
+package lab
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/aymanbagabas/go-udiff"
+)
+
+// ErrNoSolution means the target has no solution files.
+var ErrNoSolution = errors.New("no solution files for this target")
+
+// solutionFilesFor returns the solution files of a target: a chapter's (or the course's) all, an
+// exercise's those in its package directory (see narrowToMarked). Keys are chapters/ paths, values solutions/ paths.
+func (l *Lab) solutionFilesFor(target string) (map[string]string, error) {
+	exercises, err := l.Resolve(target)
+	if err != nil {
+		return nil, err
+	}
+	files, err := l.SolutionFiles(l.chaptersOf(exercises))
+	if err != nil {
+		return nil, err
+	}
+	if ex := l.course.Exercise(strings.TrimSpace(target)); ex != nil {
+		pkg := l.course.PackageDir(ex)
+		for dst := range files {
+			if filepath.Dir(dst) != pkg {
+				delete(files, dst)
+			}
+		}
+		narrowToMarked(files, ex.ID)
+	}
+	if len(files) == 0 {
+		return nil, fmt.Errorf("%w: %s", ErrNoSolution, targetName(target))
+	}
+	return files, nil
+}
+
+// narrowToMarked keeps the files whose chapters/ version still has TODO(id), when there are any:
+// an exercise usually owns only some files of its package. Without markers (solved, or the learner
+// deleted them) the whole package's solution stays.
+func narrowToMarked(files map[string]string, id string) {
+	marker := []byte("TODO(" + id + ")")
+	marked := map[string]bool{}
+	for dst := range files {
+		if data, err := os.ReadFile(dst); err == nil && bytes.Contains(data, marker) {
+			marked[dst] = true
+		}
+	}
+	if len(marked) == 0 {
+		return
+	}
+	for dst := range files {
+		if !marked[dst] {
+			delete(files, dst)
+		}
+	}
+}
+
+// ApplySolution copies the target's solution files over the learner's files, after backing those up.
+func (l *Lab) ApplySolution(ctx context.Context, target string) (*Change, error) {
+	files, err := l.solutionFilesFor(target)
+	if err != nil {
+		return nil, err
+	}
+	contents := map[string][]byte{}
+	for dst, src := range files {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		data, err := os.ReadFile(src)
+		if err != nil {
+			return nil, fmt.Errorf("read solution: %w", err)
+		}
+		contents[dst] = data
+	}
+	return l.write(contents)
+}
+
+// SolutionDiff returns a unified diff from the learner's files to the target's solution
+// ("" when they are the same). It changes nothing.
+func (l *Lab) SolutionDiff(target string) (string, error) {
+	files, err := l.solutionFilesFor(target)
+	if err != nil {
+		return "", err
+	}
+	var b strings.Builder
+	for _, dst := range sortedKeys(files) {
+		mine, err := os.ReadFile(dst)
+		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return "", fmt.Errorf("read your file: %w", err)
+		}
+		sol, err := os.ReadFile(files[dst])
+		if err != nil {
+			return "", fmt.Errorf("read solution: %w", err)
+		}
+		rel, _ := filepath.Rel(l.Root(), dst)
+		srel, _ := filepath.Rel(l.Root(), files[dst])
+		b.WriteString(udiff.Unified(filepath.ToSlash(rel), filepath.ToSlash(srel), string(mine), string(sol)))
+	}
+	return b.String(), nil
+}
+
+func targetName(target string) string {
+	if target == "" {
+		return "the whole course"
+	}
+	return target
+}

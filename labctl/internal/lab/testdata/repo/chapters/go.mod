@@ -1,0 +1,3 @@
+module example.com/fixture/chapters
+
+go 1.26

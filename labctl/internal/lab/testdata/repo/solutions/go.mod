@@ -1,0 +1,3 @@
+module example.com/fixture/solutions
+
+go 1.26
