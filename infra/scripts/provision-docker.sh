@@ -29,6 +29,12 @@ if command -v dockerd >/dev/null && command -v docker >/dev/null; then
 elif [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
 	log "installing docker.io with apt"
 	DEBIAN_FRONTEND=noninteractive apt-get update -qq
+	# Keep the package from starting its own daemon: step 2 starts one whose PID we know, so it can be stopped.
+	policy=/usr/sbin/policy-rc.d
+	if [ ! -e "$policy" ]; then
+		printf '#!/bin/sh\nexit 101\n' >"$policy" && chmod +x "$policy"
+		trap 'rm -f "$policy"' EXIT
+	fi
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker.io >/dev/null
 	step "apt-get install docker.io" "$t"
 else

@@ -33,6 +33,13 @@ elif [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
 	export DEBIAN_FRONTEND=noninteractive
 	# The package lists may be missing on a fresh machine; refresh them only then.
 	if ! apt-cache show "${missing[0]}" >/dev/null 2>&1; then apt-get update -q; fi
+	# The tests start their own servers on free loopback ports: keep the packages' system services from
+	# starting (they would listen on the default ports for nothing). policy-rc.d is Debian's switch for that.
+	policy=/usr/sbin/policy-rc.d
+	if [ ! -e "$policy" ]; then
+		printf '#!/bin/sh\nexit 101\n' >"$policy" && chmod +x "$policy"
+		trap 'rm -f "$policy"' EXIT
+	fi
 	apt-get install -y -q --no-install-recommends "${missing[@]}"
 else
 	echo "provision-native: please install: ${missing[*]}" >&2
