@@ -67,17 +67,7 @@ func startNativeConsul(ctx context.Context) (*Instance, error) {
 		}
 	}
 	a := &consulAgent{bin: bin, dir: dir, node: "lab-" + randomID(4), addr: "127.0.0.1:" + strconv.Itoa(ports[0])}
-	a.args = []string{
-		"agent", "-dev", "-client", "127.0.0.1", "-bind", "127.0.0.1", "-advertise", "127.0.0.1",
-		"-node", a.node, "-log-level", "warn", "-disable-host-node-id",
-		"-http-port", strconv.Itoa(ports[0]),
-		"-dns-port", strconv.Itoa(ports[1]),
-		"-grpc-port", strconv.Itoa(ports[2]),
-		"-grpc-tls-port", "-1",
-		"-serf-lan-port", strconv.Itoa(ports[3]),
-		"-serf-wan-port", strconv.Itoa(ports[4]),
-		"-server-port", strconv.Itoa(ports[5]),
-	}
+	a.args = consulDevArgs(a.node, [6]int(ports))
 	version, err := a.start(ctx)
 	if err != nil {
 		_ = os.RemoveAll(dir)

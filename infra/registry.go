@@ -103,27 +103,49 @@ func providersFor(svc Service, setting string) ([]Provider, error) {
 // startFirst starts svc with the first provider, in LAB_INFRA order, that is available and starts.
 // Its error lists why each provider could not serve, and what to install or start.
 func startFirst(ctx context.Context, svc Service, skip ...string) (*Instance, error) {
+	return startVia(ctx, svc, func(p Provider) (Provider, string) {
+		if slices.Contains(skip, p.Name()) {
+			return nil, ""
+		}
+		return p, ""
+	}, nil)
+}
+
+// startVia is the provider loop behind startFirst and startRestartable. pick may refuse a provider (nil,
+// with a reason or none) or swap it for a variant; keep may refuse a started instance with a reason, and
+// the instance is then stopped.
+func startVia(ctx context.Context, svc Service, pick func(Provider) (Provider, string), keep func(*Instance) string) (*Instance, error) {
 	providers, err := providersFor(svc, os.Getenv("LAB_INFRA"))
 	if err != nil {
 		return nil, err
 	}
 	var reasons []string
 	for _, p := range providers {
-		if slices.Contains(skip, p.Name()) {
+		name := p.Name()
+		p, why := pick(p)
+		if p == nil {
+			if why != "" {
+				reasons = append(reasons, fmt.Sprintf("  %s: %s", name, why))
+			}
 			continue
 		}
 		if err := p.Available(ctx, svc); err != nil {
-			reasons = append(reasons, fmt.Sprintf("  %s: %v", p.Name(), err))
+			reasons = append(reasons, fmt.Sprintf("  %s: %v", name, err))
 			continue
-		}
-		// A shared (reused) server can't be paused for one test: ask for a private one where the provider can.
-		if o, ok := p.(interface{ withOwnContainers() Provider }); ok {
-			p = o.withOwnContainers()
 		}
 		inst, err := p.Start(ctx, svc)
 		if err != nil {
-			reasons = append(reasons, fmt.Sprintf("  %s: start failed: %v", p.Name(), err))
+			reasons = append(reasons, fmt.Sprintf("  %s: start failed: %v", name, err))
 			continue
+		}
+		if keep != nil {
+			if why := keep(inst); why != "" {
+				if inst.Stop != nil {
+					_ = inst.Stop(ctx)
+				}
+				reasons = append(reasons, fmt.Sprintf("  %s: %s", name, why))
+				continue
+			}
 		}
 		return inst, nil
 	}
@@ -162,37 +184,21 @@ func installHint(svc Service) string {
 func startRestartable(svc Service) (*Instance, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), startTimeout)
 	defer cancel()
-	providers, err := providersFor(svc, os.Getenv("LAB_INFRA"))
-	if err != nil {
-		return nil, err
-	}
-	var reasons []string
-	for _, p := range providers {
+	pick := func(p Provider) (Provider, string) {
 		if p.Name() == ProviderEnv {
-			reasons = append(reasons, "  env: cannot give a private server")
-			continue
-		}
-		if err := p.Available(ctx, svc); err != nil {
-			reasons = append(reasons, fmt.Sprintf("  %s: %v", p.Name(), err))
-			continue
+			return nil, "cannot give a private server"
 		}
 		// A shared (reused) server can't be paused for one test: ask for a private one where the provider can.
 		if o, ok := p.(interface{ withOwnContainers() Provider }); ok {
-			p = o.withOwnContainers()
+			return o.withOwnContainers(), ""
 		}
-		inst, err := p.Start(ctx, svc)
-		if err != nil {
-			reasons = append(reasons, fmt.Sprintf("  %s: start failed: %v", p.Name(), err))
-			continue
-		}
-		if inst.Pause == nil || inst.Resume == nil {
-			if inst.Stop != nil {
-				_ = inst.Stop(ctx)
-			}
-			reasons = append(reasons, fmt.Sprintf("  %s: cannot stop and restart a server at the same address", p.Name()))
-			continue
-		}
-		return inst, nil
+		return p, ""
 	}
-	return nil, &UnavailableError{Service: svc, Reasons: reasons}
+	keep := func(inst *Instance) string {
+		if inst.Pause == nil || inst.Resume == nil {
+			return "cannot stop and restart a server at the same address"
+		}
+		return ""
+	}
+	return startVia(ctx, svc, pick, keep)
 }

@@ -3,6 +3,7 @@ package pool
 import (
 	"context"
 	"runtime"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -14,12 +15,12 @@ import (
 // gauge measures how many calls run at once and the highest value it reached.
 type gauge struct{ now, max atomic.Int64 }
 
-func (g *gauge) enter() {
+func (g *gauge) enter() int64 {
 	n := g.now.Add(1)
 	for {
 		m := g.max.Load()
 		if n <= m || g.max.CompareAndSwap(m, n) {
-			return
+			return n
 		}
 	}
 }
@@ -46,9 +47,22 @@ func TestPoolBoundAndOrder(t *testing.T) {
 				items[i] = i
 			}
 			var g gauge
+			want := int64(min(tt.workers, tt.items))
+			// The first calls wait until want of them run at once (or give up after a while), so that the
+			// parallelism check does not depend on how fast a busy machine schedules the workers.
+			allIn, gaveUp := make(chan struct{}), make(chan struct{})
+			var allInOnce, gaveUpOnce sync.Once
 			square := func(ctx context.Context, x int) int {
-				g.enter()
+				if g.enter() == want {
+					allInOnce.Do(func() { close(allIn) })
+				}
 				defer g.leave()
+				select {
+				case <-allIn:
+				case <-gaveUp:
+				case <-time.After(2 * time.Second):
+					gaveUpOnce.Do(func() { close(gaveUp) }) // a serial Map pays this once, not per item
+				}
 				// Early items take longest, so results finish out of order.
 				time.Sleep(time.Duration(1+(tt.items-x)%5) * time.Millisecond)
 				return x * x
@@ -61,7 +75,6 @@ func TestPoolBoundAndOrder(t *testing.T) {
 			for i, v := range got {
 				require.Equal(t, i*i, v, "Map(...)[%d] = %d, want %d: results must be in input order, not completion order", i, v, i*i)
 			}
-			want := int64(min(tt.workers, tt.items))
 			require.LessOrEqual(t, g.max.Load(), want,
 				"Map(workers=%d) ran %d calls at once, want at most %d", tt.workers, g.max.Load(), want)
 			require.Equal(t, want, g.max.Load(),

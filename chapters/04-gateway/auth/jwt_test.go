@@ -1,0 +1,198 @@
+package auth
+
+import (
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/golang-jwt/jwt/v5"
+	"github.com/stretchr/testify/require"
+)
+
+func init() { gin.SetMode(gin.TestMode) }
+
+// backendSeen is what the handler behind Authenticate received.
+type backendSeen struct {
+	called bool
+	userID string
+	roles  string
+	id     Identity
+}
+
+// authRouter serves GET /orders behind Authenticate and records what reached the handler.
+func authRouter(v *Verifier, seen *backendSeen) *gin.Engine {
+	r := gin.New()
+	r.Use(Authenticate(v))
+	r.GET("/orders", func(c *gin.Context) {
+		seen.called = true
+		seen.userID = c.Request.Header.Get(HeaderUserID)
+		seen.roles = c.Request.Header.Get(HeaderUserRoles)
+		seen.id, _ = IdentityFrom(c)
+		c.Status(http.StatusOK)
+	})
+	return r
+}
+
+func get(r http.Handler, header http.Header) *httptest.ResponseRecorder {
+	req := httptest.NewRequest(http.MethodGet, "/orders", nil)
+	for k, vs := range header {
+		req.Header[k] = vs
+	}
+	rec := httptest.NewRecorder()
+	r.ServeHTTP(rec, req)
+	return rec
+}
+
+func bearer(tok string) http.Header { return http.Header{"Authorization": {"Bearer " + tok}} }
+
+// TestJWTRejects: every way a token can be wrong is its own case, and each one gets 401 without
+// reaching the backend. Where golang-jwt has a specific error, Verify must wrap it.
+func TestJWTRejects(t *testing.T) {
+	issuer, attacker := keys(t)
+	v := testVerifier(t)
+	with := func(edit func(*Claims)) Claims { c := goodClaims(); edit(&c); return c }
+
+	tests := []struct {
+		name    string
+		header  http.Header
+		wantErr error // also checked on Verify, unless nil
+	}{
+		{name: "missing Authorization header", header: http.Header{}},
+		{name: "empty bearer token", header: http.Header{"Authorization": {"Bearer "}}},
+		{name: "Basic scheme instead of Bearer", header: http.Header{"Authorization": {"Basic dTpw"}}},
+		{name: "malformed: not a JWT", header: bearer("not-a-jwt"), wantErr: jwt.ErrTokenMalformed},
+		{name: "malformed: bad base64 in payload", header: bearer(b64(`{"alg":"RS256"}`) + ".%%%." + b64("sig")), wantErr: jwt.ErrTokenMalformed},
+		{name: "expired", header: bearer(sign(t, jwt.SigningMethodRS256, issuer, with(func(c *Claims) {
+			c.ExpiresAt = jwt.NewNumericDate(time.Now().Add(-time.Minute))
+		}))), wantErr: jwt.ErrTokenExpired},
+		{name: "not valid yet (nbf in the future)", header: bearer(sign(t, jwt.SigningMethodRS256, issuer, with(func(c *Claims) {
+			c.NotBefore = jwt.NewNumericDate(time.Now().Add(time.Hour))
+		}))), wantErr: jwt.ErrTokenNotValidYet},
+		{name: "no exp claim: a token that never expires", header: bearer(sign(t, jwt.SigningMethodRS256, issuer, with(func(c *Claims) {
+			c.ExpiresAt = nil
+		}))), wantErr: jwt.ErrTokenRequiredClaimMissing},
+		{name: "alg none", header: bearer(sign(t, jwt.SigningMethodNone, jwt.UnsafeAllowNoneSignatureType, goodClaims()))},
+		{name: "alg NONE, hand-crafted", header: bearer(unsignedWithAlg(t, "NONE", goodClaims()))},
+		{name: "HS256 signed with the issuer's public key (HS/RS confusion)",
+			header: bearer(sign(t, jwt.SigningMethodHS256, publicKeyPEM(t, &issuer.PublicKey), goodClaims()))},
+		{name: "RS256 signed by the wrong key", header: bearer(sign(t, jwt.SigningMethodRS256, attacker, goodClaims())),
+			wantErr: jwt.ErrTokenSignatureInvalid},
+		{name: "valid signature, payload swapped", header: func() http.Header {
+			good := sign(t, jwt.SigningMethodRS256, issuer, goodClaims())
+			admin := sign(t, jwt.SigningMethodRS256, attacker, with(func(c *Claims) { c.Roles = []string{"admin"} }))
+			h, p := splitJWT(good), splitJWT(admin)
+			return bearer(h[0] + "." + p[1] + "." + h[2])
+		}(), wantErr: jwt.ErrTokenSignatureInvalid},
+		{name: "wrong issuer", header: bearer(sign(t, jwt.SigningMethodRS256, issuer, with(func(c *Claims) {
+			c.Issuer = "https://evil.test"
+		}))), wantErr: jwt.ErrTokenInvalidIssuer},
+		{name: "wrong audience", header: bearer(sign(t, jwt.SigningMethodRS256, issuer, with(func(c *Claims) {
+			c.Audience = jwt.ClaimStrings{"another-service"}
+		}))), wantErr: jwt.ErrTokenInvalidAudience},
+		{name: "no subject", header: bearer(sign(t, jwt.SigningMethodRS256, issuer, with(func(c *Claims) {
+			c.Subject = ""
+		})))},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var seen backendSeen
+			rec := get(authRouter(v, &seen), tt.header)
+
+			require.Equal(t, http.StatusUnauthorized, rec.Code, "GET /orders with %s: status = %d, want 401 (body %s)", tt.name, rec.Code, rec.Body)
+			require.False(t, seen.called, "GET /orders with %s reached the backend, want it stopped at the gateway", tt.name)
+			require.Contains(t, rec.Header().Get("WWW-Authenticate"), "Bearer", "a 401 must carry a WWW-Authenticate: Bearer challenge")
+
+			if tt.wantErr != nil {
+				raw := tt.header.Get("Authorization")[len("Bearer "):]
+				_, err := v.Verify(raw)
+				require.ErrorIs(t, err, ErrUnauthenticated, "Verify(%s) error = %v, want it to wrap ErrUnauthenticated", tt.name, err)
+				require.ErrorIs(t, err, tt.wantErr, "Verify(%s) error = %v, want it to wrap %v", tt.name, err, tt.wantErr)
+			}
+		})
+	}
+}
+
+func splitJWT(s string) [3]string {
+	var out [3]string
+	for i := range 2 {
+		j := 0
+		for j < len(s) && s[j] != '.' {
+			j++
+		}
+		out[i], s = s[:j], s[j+1:]
+	}
+	out[2] = s
+	return out
+}
+
+func TestJWTValidTokenReachesBackend(t *testing.T) {
+	issuer, _ := keys(t)
+	v := testVerifier(t)
+	c := goodClaims()
+	c.Roles = []string{"customer", "support"}
+	var seen backendSeen
+
+	rec := get(authRouter(v, &seen), bearer(sign(t, jwt.SigningMethodRS256, issuer, c)))
+
+	require.Equal(t, http.StatusOK, rec.Code, "GET /orders with a valid token: status = %d, want 200 (body %s)", rec.Code, rec.Body)
+	require.True(t, seen.called, "a valid token must reach the backend")
+	require.Equal(t, Identity{UserID: "u-42", Roles: []string{"customer", "support"}}, seen.id, "IdentityFrom(c) in the backend handler")
+	require.Equal(t, "u-42", seen.userID, "backend header %s = %q, want the token's subject", HeaderUserID, seen.userID)
+	require.Equal(t, "customer,support", seen.roles, "backend header %s = %q, want the token's roles", HeaderUserRoles, seen.roles)
+
+	claims, err := v.Verify(sign(t, jwt.SigningMethodRS256, issuer, c))
+	require.NoError(t, err, "Verify(valid token)")
+	require.Equal(t, "u-42", claims.Subject)
+}
+
+func TestJWTLeewayAllowsSmallClockSkew(t *testing.T) {
+	issuer, _ := keys(t)
+	c := goodClaims()
+	c.ExpiresAt = jwt.NewNumericDate(time.Now().Add(-2 * time.Second)) // within the verifier's 5 s leeway
+	_, err := testVerifier(t).Verify(sign(t, jwt.SigningMethodRS256, issuer, c))
+	require.NoError(t, err, "Verify(token expired 2 s ago, leeway 5 s): the leeway must absorb small clock skew")
+}
+
+// TestJWTStripsSpoofedIdentity: a client-sent X-User-Id must never reach a backend, whether the
+// token is valid (the gateway's value wins) or not (nothing reaches the backend at all).
+func TestJWTStripsSpoofedIdentity(t *testing.T) {
+	issuer, _ := keys(t)
+	v := testVerifier(t)
+	var seen backendSeen
+	h := bearer(sign(t, jwt.SigningMethodRS256, issuer, goodClaims()))
+	h.Set(HeaderUserID, "u-admin")
+	h.Set(HeaderUserRoles, "admin")
+
+	rec := get(authRouter(v, &seen), h)
+
+	require.Equal(t, http.StatusOK, rec.Code, "valid token plus spoofed headers: status = %d, want 200", rec.Code)
+	require.Equal(t, "u-42", seen.userID, "backend saw %s = %q, want the token's subject u-42: delete client-sent identity headers", HeaderUserID, seen.userID)
+	require.Equal(t, "customer", seen.roles, "backend saw %s = %q, want the token's roles", HeaderUserRoles, seen.roles)
+
+	// A token without roles sets no roles header, so a spoofed one survives unless it was deleted first.
+	var seen3 backendSeen
+	noRoles := goodClaims()
+	noRoles.Roles = nil
+	h3 := bearer(sign(t, jwt.SigningMethodRS256, issuer, noRoles))
+	h3.Set(HeaderUserRoles, "admin")
+	get(authRouter(v, &seen3), h3)
+	require.Empty(t, seen3.roles, "token without roles plus a spoofed %s: admin: backend saw %q, want nothing: delete client-sent identity headers before setting your own", HeaderUserRoles, seen3.roles)
+
+	// A second copy of the header (the client sends it twice) must not survive either.
+	var seen2 backendSeen
+	h2 := bearer(sign(t, jwt.SigningMethodRS256, issuer, goodClaims()))
+	h2[HeaderUserID] = []string{"u-admin", "u-root"}
+	get(authRouter(v, &seen2), h2)
+	require.Equal(t, "u-42", seen2.userID, "backend saw %s = %q with the header sent twice, want u-42", HeaderUserID, seen2.userID)
+}
+
+func TestJWT401BodyIsJSON(t *testing.T) {
+	var seen backendSeen
+	rec := get(authRouter(testVerifier(t), &seen), http.Header{})
+	var body map[string]string
+	require.NoError(t, json.Unmarshal(rec.Body.Bytes(), &body), "401 body %q is not JSON", rec.Body)
+	require.Equal(t, "unauthenticated", body["error"], "401 body = %v, want {\"error\":\"unauthenticated\"}", body)
+}
