@@ -458,37 +458,3 @@ func TestStripDockerHub(t *testing.T) {
 		})
 	}
 }
-
-// BenchmarkDockerStart measures a cold start (a new container, removed after) and a warm start (the reused
-// container is running) for each service. Run it with -run '^$' -bench DockerStart -benchtime 3x.
-func BenchmarkDockerStart(b *testing.B) {
-	for _, svc := range Services {
-		b.Run(string(svc)+"/cold", func(b *testing.B) {
-			dockerOrSkip(b, svc)
-			p := &dockerProvider{reuse: false, session: randomID(6)}
-			for b.Loop() {
-				inst, err := p.Start(b.Context(), svc)
-				if err != nil {
-					b.Fatalf("docker Start(%s): %v", svc, err)
-				}
-				b.StopTimer()
-				if err := inst.Stop(context.Background()); err != nil {
-					b.Fatalf("stop: %v", err)
-				}
-				b.StartTimer()
-			}
-		})
-		b.Run(string(svc)+"/warm", func(b *testing.B) {
-			dockerOrSkip(b, svc)
-			p := &dockerProvider{reuse: true, session: processSession}
-			if _, err := p.Start(b.Context(), svc); err != nil { // make sure the reused container runs
-				b.Fatalf("docker Start(%s): %v", svc, err)
-			}
-			for b.Loop() {
-				if _, err := p.Start(b.Context(), svc); err != nil {
-					b.Fatalf("docker Start(%s): %v", svc, err)
-				}
-			}
-		})
-	}
-}
