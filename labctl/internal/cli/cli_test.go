@@ -43,6 +43,7 @@ func TestExitCodes(t *testing.T) {
 		{"reset without a terminal", nil, []string{"reset", "00"}, ExitBadInput, "stdin is not a terminal (pass --yes)"},
 		{"reset outside git", nil, []string{"reset", "00", "--yes"}, ExitBadInput, "not a git checkout"},
 		{"reset needs a target", nil, []string{"reset"}, ExitBadInput, "reset needs a chapter or exercise, or --all"},
+		{"TUI without a terminal", nil, nil, ExitBadInput, "the lab's UI needs a terminal"},
 		{"verify the fixture", nil, []string{"verify"}, ExitOK, "verifying chapter 00"},
 	}
 	for _, tt := range tests {
