@@ -110,6 +110,9 @@ func Serve(ctx context.Context, services []Service, statePath string, logf func(
 	return nil
 }
 
+// upStopGrace is how long Up waits for a serving process it gives up on to stop by itself before killing it.
+const upStopGrace = 30 * time.Second
+
 // Up starts command (a labctl binary and the arguments that make it call Serve) detached from this process,
 // and waits until it has written statePath. If servers are already up, it returns their state.
 // The serving process gets this environment minus the env-provider variables, so that it starts servers of its
@@ -152,7 +155,14 @@ func Up(ctx context.Context, statePath string, command []string) (*State, error)
 			tail, _ := os.ReadFile(logPath)
 			return nil, fmt.Errorf("infrastructure process exited (%v):\n%s", err, lastLines(string(tail), 20))
 		case <-ctx.Done():
-			_ = killGroup(cmd.Process.Pid)
+			// Ask it to stop first, so that it removes the containers and directories it has made so far.
+			_ = terminateGroup(cmd.Process.Pid)
+			select {
+			case <-exited:
+			case <-time.After(upStopGrace):
+				_ = killGroup(cmd.Process.Pid)
+				<-exited
+			}
 			return nil, fmt.Errorf("waiting for the infrastructure to start: %w", ctx.Err())
 		case <-time.After(50 * time.Millisecond):
 		}
@@ -162,6 +172,21 @@ func Up(ctx context.Context, statePath string, command []string) (*State, error)
 // Down stops what Up started and removes the Docker containers this lab created. It returns one line per
 // thing it stopped or removed.
 func Down(ctx context.Context, statePath string) ([]string, error) {
+	done, err := stopServing(ctx, statePath)
+	errs := []error{err}
+	removed, err := dockerDown(ctx)
+	if err != nil && !errors.Is(err, errDockerUnavailable) {
+		errs = append(errs, fmt.Errorf("remove containers: %w", err))
+	}
+	for _, r := range removed {
+		done = append(done, "removed container "+r)
+	}
+	return done, errors.Join(errs...)
+}
+
+// stopServing stops the serving process of statePath, makes sure its native servers are gone, and removes their
+// directories and the state file.
+func stopServing(ctx context.Context, statePath string) ([]string, error) {
 	var done []string
 	var errs []error
 	st, err := ReadState(statePath)
@@ -180,7 +205,8 @@ func Down(ctx context.Context, statePath string) ([]string, error) {
 	if st != nil {
 		// The servers die with the serving process; make sure, and remove their directories.
 		for _, in := range st.Instances {
-			if in.PID > 0 && pidAlive(in.PID) {
+			// The PID may belong to another process by now: kill it only if it still runs in the server's directory.
+			if in.PID > 0 && pidAlive(in.PID) && runsIn(in.PID, in.Dir) {
 				_ = killGroup(in.PID)
 				done = append(done, fmt.Sprintf("killed %s process %d", in.Service, in.PID))
 			}
@@ -193,13 +219,6 @@ func Down(ctx context.Context, statePath string) ([]string, error) {
 	}
 	if err := os.Remove(statePath); err == nil {
 		done = append(done, "removed "+statePath)
-	}
-	removed, err := dockerDown(ctx)
-	if err != nil && !errors.Is(err, errDockerUnavailable) {
-		errs = append(errs, fmt.Errorf("remove containers: %w", err))
-	}
-	for _, r := range removed {
-		done = append(done, "removed container "+r)
 	}
 	return done, errors.Join(errs...)
 }

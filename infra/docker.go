@@ -15,7 +15,6 @@ import (
 	"time"
 
 	cerrdefs "github.com/containerd/errdefs"
-	"github.com/go-sql-driver/mysql"
 	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/api/types/network"
 	"github.com/moby/moby/client"
@@ -92,7 +91,7 @@ var (
 // configuration once per process):
 //   - TESTCONTAINERS_RYUK_DISABLED=true: the Ryuk reaper is one more image to pull, and it would remove the
 //     containers that are meant to be reused; this provider cleans up after itself instead.
-//   - TESTCONTAINERS_HOST_OVERRIDE=127.0.0.1 unless set to a loopback name: otherwise testcontainers may guess
+//   - TESTCONTAINERS_HOST_OVERRIDE=127.0.0.1, see hostOverride: otherwise testcontainers may guess
 //     a gateway address when it thinks it runs inside a container. Tests talk to loopback only.
 func prepareDockerEnv() error {
 	dockerEnvOnce.Do(func() {
@@ -102,13 +101,12 @@ func prepareDockerEnv() error {
 			dockerEnvErr = fmt.Errorf("%w: TESTCONTAINERS_RYUK_DISABLED=%s asks for the Ryuk reaper, whose image would be pulled; set it to true", errDockerUnavailable, v)
 			return
 		}
-		switch v, ok := os.LookupEnv("TESTCONTAINERS_HOST_OVERRIDE"); {
-		case !ok || v == "":
-			os.Setenv("TESTCONTAINERS_HOST_OVERRIDE", "127.0.0.1")
-		case !isLoopbackHost(v):
-			dockerEnvErr = fmt.Errorf("%w: TESTCONTAINERS_HOST_OVERRIDE=%s is not a loopback address; tests talk to 127.0.0.1 only", errDockerUnavailable, v)
+		host, err := hostOverride(os.Getenv("TESTCONTAINERS_HOST_OVERRIDE"))
+		if err != nil {
+			dockerEnvErr = err
 			return
 		}
+		os.Setenv("TESTCONTAINERS_HOST_OVERRIDE", host)
 		if os.Getenv("LAB_DOCKER_DEBUG") == "" {
 			tclog.SetDefault(tclog.NewNoopLogger())
 		}
@@ -116,12 +114,17 @@ func prepareDockerEnv() error {
 	return dockerEnvErr
 }
 
-func isLoopbackHost(h string) bool {
-	if h == "localhost" {
-		return true
+// hostOverride returns the TESTCONTAINERS_HOST_OVERRIDE to use, given the one set (maybe empty): always
+// 127.0.0.1, the address every port is published on. A loopback setting ("localhost", which may resolve to
+// ::1 first, or ::1) becomes 127.0.0.1, so that wait strategies dial where the ports are; anything else is an error.
+func hostOverride(set string) (string, error) {
+	if set == "" || set == "localhost" {
+		return "127.0.0.1", nil
 	}
-	a, err := netip.ParseAddr(h)
-	return err == nil && a.IsLoopback()
+	if a, err := netip.ParseAddr(set); err == nil && a.IsLoopback() {
+		return "127.0.0.1", nil
+	}
+	return "", fmt.Errorf("%w: TESTCONTAINERS_HOST_OVERRIDE=%s is not a loopback address; tests talk to 127.0.0.1 only", errDockerUnavailable, set)
 }
 
 // dockerClient connects to the daemon testcontainers would use (DOCKER_HOST, Docker contexts, Colima, Podman...).
@@ -386,6 +389,19 @@ func bindLoopback(fixed map[string]int) testcontainers.CustomizeRequestOption {
 	}
 }
 
+// serving returns the instance behind a container port once probe, given its loopback address, answers.
+func serving(ctx context.Context, ctr testcontainers.Container, port string, probe func(ctx context.Context, addr string) (string, error)) (*Instance, error) {
+	addr, err := loopbackEndpoint(ctx, ctr, port)
+	if err != nil {
+		return nil, err
+	}
+	version, err := retryProbe(ctx, func(ctx context.Context) (string, error) { return probe(ctx, addr) })
+	if err != nil {
+		return nil, err
+	}
+	return &Instance{Addr: addr, Version: version}, nil
+}
+
 // loopbackEndpoint returns 127.0.0.1:<host port> of a container port.
 func loopbackEndpoint(ctx context.Context, ctr testcontainers.Container, port string) (string, error) {
 	p, err := ctr.MappedPort(ctx, port)
@@ -414,28 +430,20 @@ func startMySQL(ctx context.Context, choice imageChoice, opts []testcontainers.C
 	if err != nil {
 		return ctr, nil, err
 	}
-	addr, err := loopbackEndpoint(ctx, ctr, "3306/tcp")
+	inst, err := serving(ctx, ctr, "3306/tcp", func(ctx context.Context, addr string) (string, error) {
+		return mysqlVersion(ctx, mysqlAdminDSN(addr))
+	})
 	if err != nil {
 		return ctr, nil, err
 	}
-	dsn := mysqlAdminDSN(addr)
-	version, err := retryProbe(ctx, func(ctx context.Context) (string, error) { return mysqlVersion(ctx, dsn) })
-	if err != nil {
-		return ctr, nil, err
+	inst.AdminDSN = mysqlAdminDSN(inst.Addr)
+	if !strings.Contains(inst.Version, "MariaDB") {
+		inst.Version = "MySQL " + inst.Version
 	}
-	if !strings.Contains(version, "MariaDB") {
-		version = "MySQL " + version
-	}
-	return ctr, &Instance{Addr: addr, AdminDSN: dsn, Version: version}, nil
+	return ctr, inst, nil
 }
 
-func mysqlAdminDSN(addr string) string {
-	cfg := mysql.NewConfig()
-	cfg.User, cfg.Passwd = "root", mysqlRootPassword
-	cfg.Net, cfg.Addr = "tcp", addr
-	cfg.ParseTime = true
-	return cfg.FormatDSN()
-}
+func mysqlAdminDSN(addr string) string { return mysqlRootDSN(addr, mysqlRootPassword) }
 
 func startRedis(ctx context.Context, choice imageChoice, opts []testcontainers.ContainerCustomizer) (testcontainers.Container, *Instance, error) {
 	// The stand-in's entrypoint already runs redis-server as the official image does; the module's
@@ -445,15 +453,8 @@ func startRedis(ctx context.Context, choice imageChoice, opts []testcontainers.C
 	if err != nil {
 		return ctr, nil, err
 	}
-	addr, err := loopbackEndpoint(ctx, ctr, "6379/tcp")
-	if err != nil {
-		return ctr, nil, err
-	}
-	version, err := retryProbe(ctx, func(ctx context.Context) (string, error) { return redisVersion(ctx, addr) })
-	if err != nil {
-		return ctr, nil, err
-	}
-	return ctr, &Instance{Addr: addr, Version: version}, nil
+	inst, err := serving(ctx, ctr, "6379/tcp", redisVersion)
+	return ctr, inst, err
 }
 
 // startConsul runs Consul on Docker's bridge network with its HTTP port published on 127.0.0.1. This serves
@@ -477,15 +478,8 @@ func startConsul(ctx context.Context, choice imageChoice, opts []testcontainers.
 	if err != nil {
 		return ctr, nil, err
 	}
-	addr, err := loopbackEndpoint(ctx, ctr, "8500/tcp")
-	if err != nil {
-		return ctr, nil, err
-	}
-	version, err := retryProbe(ctx, func(ctx context.Context) (string, error) { return consulVersion(ctx, addr) })
-	if err != nil {
-		return ctr, nil, err
-	}
-	return ctr, &Instance{Addr: addr, Version: version}, nil
+	inst, err := serving(ctx, ctr, "8500/tcp", consulVersion)
+	return ctr, inst, err
 }
 
 // consulHostNetwork reports whether Consul runs with host networking: on Linux, where the daemon's host network
@@ -532,13 +526,11 @@ func consulDevArgs(node string, ports [6]int) []string {
 // before the start (nothing is published: there is no bridge). A reused container keeps the ports it was
 // created with, which may differ from the ones chosen here, so its address is always read from its labels.
 func startConsulHostNetwork(ctx context.Context, choice imageChoice, opts []testcontainers.ContainerCustomizer) (testcontainers.Container, *Instance, error) {
-	var ports [6]int
-	for i := range ports {
-		var err error
-		if ports[i], err = freePort(); err != nil {
-			return nil, nil, fmt.Errorf("pick ports for Consul: %w", err)
-		}
+	picked, err := freePorts(6)
+	if err != nil {
+		return nil, nil, fmt.Errorf("pick ports for Consul: %w", err)
 	}
+	ports := [6]int(picked)
 	node := "microlab-" + randomID(4)
 	c, err := testcontainers.Run(ctx, choice.ref, append(opts,
 		testcontainers.WithLabels(map[string]string{labelConsulHTTP: strconv.Itoa(ports[0]), labelConsulNode: node}),
@@ -669,16 +661,14 @@ func startKafka(ctx context.Context, choice imageChoice, opts []testcontainers.C
 	if err != nil {
 		return ctr, nil, err
 	}
-	addr, err := loopbackEndpoint(ctx, ctr, port)
+	inst, err := serving(ctx, ctr, port, func(ctx context.Context, addr string) (string, error) {
+		return kafkaVersion(ctx, []string{addr})
+	})
 	if err != nil {
 		return ctr, nil, err
 	}
-	brokers := []string{addr}
-	version, err := retryProbe(ctx, func(ctx context.Context) (string, error) { return kafkaVersion(ctx, brokers) })
-	if err != nil {
-		return ctr, nil, err
-	}
-	return ctr, &Instance{Addr: addr, Brokers: brokers, Version: version}, nil
+	inst.Brokers = []string{inst.Addr}
+	return ctr, inst, nil
 }
 
 // orNil turns a nil module container into a nil interface, so that "is there a container to clean up" is ctr != nil.

@@ -3,6 +3,7 @@ package infra
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -455,6 +456,29 @@ func TestStripDockerHub(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			got := stripDockerHub(tt.prefix, tt.image)
 			require.Equal(t, tt.want, got, "stripDockerHub(%q, %q) = %q, want %q", tt.prefix, tt.image, got, tt.want)
+		})
+	}
+}
+
+func TestHostOverrideIsAlwaysIPv4Loopback(t *testing.T) {
+	tests := []struct {
+		set     string
+		want    string
+		wantErr error
+	}{
+		{"", "127.0.0.1", nil},
+		{"localhost", "127.0.0.1", nil},
+		{"127.0.0.1", "127.0.0.1", nil},
+		{"::1", "127.0.0.1", nil},
+		{"172.17.0.1", "", errDockerUnavailable},
+		{"host.docker.internal", "", errDockerUnavailable},
+	}
+	for _, tt := range tests {
+		t.Run(tt.set, func(t *testing.T) {
+			got, err := hostOverride(tt.set)
+			if got != tt.want || !errors.Is(err, tt.wantErr) || (tt.wantErr == nil && err != nil) {
+				t.Errorf("hostOverride(%q) = %q, %v; want %q, %v", tt.set, got, err, tt.want, tt.wantErr)
+			}
 		})
 	}
 }

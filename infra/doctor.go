@@ -52,7 +52,10 @@ func Doctor(ctx context.Context, services []Service) []DoctorReport {
 		} else {
 			r.Provider, r.Version, r.Started = inst.Provider, inst.Version, inst.Started
 			if inst.Stop != nil {
-				if err := inst.Stop(sctx); err != nil {
+				stopCtx, stopCancel := context.WithTimeout(ctx, cleanupTimeout) // not sctx: the start may have spent it
+				err := inst.Stop(stopCtx)
+				stopCancel()
+				if err != nil {
 					r.Err = fmt.Errorf("stop after the check: %w", err)
 				}
 			}

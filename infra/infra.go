@@ -50,25 +50,25 @@ type KafkaEndpoint struct {
 // The database is dropped at cleanup.
 func MySQL(t testing.TB) string {
 	t.Helper()
-	return mysqlFor(t)
+	return mysqlNamespace(t, need(t, MySQLService))
 }
 
 // Redis returns a namespace on a shared Redis server.
 func Redis(t testing.TB) RedisEndpoint {
 	t.Helper()
-	return redisFor(t)
+	return redisNamespace(t, need(t, RedisService))
 }
 
 // Consul returns a namespace on a shared Consul agent.
 func Consul(t testing.TB) ConsulEndpoint {
 	t.Helper()
-	return consulFor(t)
+	return consulNamespace(t, need(t, ConsulService))
 }
 
 // Kafka returns a namespace on a shared Kafka cluster.
 func Kafka(t testing.TB) KafkaEndpoint {
 	t.Helper()
-	return kafkaFor(t)
+	return kafkaNamespace(t, need(t, KafkaService))
 }
 
 // OwnedConsul is a Consul agent of the test's own, which the test may stop and start again.

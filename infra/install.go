@@ -99,6 +99,7 @@ func run(ctx context.Context, dir string, env []string, each func(string), name 
 	cmd := exec.CommandContext(ctx, name, args...)
 	cmd.Dir, cmd.Env = dir, env
 	cmd.SysProcAttr = childAttr()
+	cmd.Cancel = func() error { return killGroup(cmd.Process.Pid) } // go build's compilers too
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		return err

@@ -9,5 +9,8 @@ func TestMain(m *testing.M) {
 	if phase := os.Getenv(envInterruptChild); phase != "" {
 		interruptChild(phase) // never returns
 	}
+	if statePath := os.Getenv(envServeChild); statePath != "" {
+		serveChild(statePath) // never returns
+	}
 	os.Exit(Main(m))
 }

@@ -33,16 +33,21 @@ func (nativeProvider) Available(ctx context.Context, svc Service) error {
 	return err
 }
 
+// Start starts svc on ports picked free just before; if another process takes one of them before the server
+// binds it, it tries again on new ports.
 func (nativeProvider) Start(ctx context.Context, svc Service) (*Instance, error) {
+	var start func(context.Context) (*Instance, error)
 	switch svc {
 	case MySQLService:
-		return startNativeMySQL(ctx)
+		start = startNativeMySQL
 	case RedisService:
-		return startNativeRedis(ctx)
+		start = startNativeRedis
 	case ConsulService:
-		return startNativeConsul(ctx)
+		start = startNativeConsul
+	default:
+		return nil, fmt.Errorf("no native %s: %w", svc, ErrUnsupported)
 	}
-	return nil, fmt.Errorf("no native %s: %w", svc, ErrUnsupported)
+	return retryPortTaken(func() (*Instance, error) { return start(ctx) })
 }
 
 func findRedis() (string, error) {

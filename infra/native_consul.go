@@ -59,12 +59,10 @@ func startNativeConsul(ctx context.Context) (*Instance, error) {
 	if err != nil {
 		return nil, err
 	}
-	ports := make([]int, 6)
-	for i := range ports {
-		if ports[i], err = freePort(); err != nil {
-			_ = os.RemoveAll(dir)
-			return nil, err
-		}
+	ports, err := freePorts(6)
+	if err != nil {
+		_ = os.RemoveAll(dir)
+		return nil, err
 	}
 	a := &consulAgent{bin: bin, dir: dir, node: "lab-" + randomID(4), addr: "127.0.0.1:" + strconv.Itoa(ports[0])}
 	a.args = consulDevArgs(a.node, [6]int(ports))

@@ -75,6 +75,8 @@ func mysqlTemplate(ctx context.Context, b mysqlBinary) (string, error) {
 	}
 	cmd.Dir = tmp
 	cmd.SysProcAttr = childAttr()
+	// mariadb-install-db is a script that runs the server: on cancel, kill its whole group, not the script alone.
+	cmd.Cancel = func() error { return killGroup(cmd.Process.Pid) }
 	cmd.WaitDelay = 5 * time.Second
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return "", fmt.Errorf("initialize MySQL data directory with %s: %w\n%s", cmd.Path, err, lastLines(string(out), 15))
@@ -155,12 +157,8 @@ func startNativeMySQL(ctx context.Context) (*Instance, error) {
 	if err != nil {
 		return fail(err)
 	}
-	cfg := mysql.NewConfig()
-	cfg.User = "root"
-	cfg.Net = "tcp"
-	cfg.Addr = "127.0.0.1:" + strconv.Itoa(port)
-	cfg.ParseTime = true
-	dsn := cfg.FormatDSN()
+	addr := "127.0.0.1:" + strconv.Itoa(port)
+	dsn := mysqlRootDSN(addr, "") // the template's root has no password and listens on loopback only
 	var version string
 	readyCtx, cancel := context.WithTimeout(ctx, 60*time.Second)
 	defer cancel()
@@ -175,8 +173,8 @@ func startNativeMySQL(ctx context.Context) (*Instance, error) {
 	}
 	return &Instance{
 		Service:  MySQLService,
-		Provider: "native",
-		Addr:     cfg.Addr,
+		Provider: ProviderNative,
+		Addr:     addr,
 		AdminDSN: dsn,
 		Version:  version,
 		Started:  time.Since(begin),
@@ -187,6 +185,15 @@ func startNativeMySQL(ctx context.Context) (*Instance, error) {
 		pid: p.cmd.Process.Pid,
 		dir: dir,
 	}, nil
+}
+
+// mysqlRootDSN returns the DSN of root at addr, with parseTime=true.
+func mysqlRootDSN(addr, password string) string {
+	cfg := mysql.NewConfig()
+	cfg.User, cfg.Passwd = "root", password
+	cfg.Net, cfg.Addr = "tcp", addr
+	cfg.ParseTime = true
+	return cfg.FormatDSN()
 }
 
 // mysqlVersion connects with dsn and returns what the server calls itself.

@@ -10,3 +10,7 @@ func childAttr() *syscall.SysProcAttr { return &syscall.SysProcAttr{Setpgid: tru
 
 // detachedAttr starts a server that outlives its parent (labctl infra up).
 func detachedAttr() *syscall.SysProcAttr { return &syscall.SysProcAttr{Setsid: true} }
+
+// runsIn cannot see another process's working directory here without cgo, so it trusts a live pid that has a
+// work directory recorded.
+func runsIn(pid int, dir string) bool { return dir != "" }

@@ -22,3 +22,6 @@ func terminateGroup(pid int) error { return killGroup(pid) }
 
 // pidAlive is conservative on Windows: a directory is never swept as stale.
 func pidAlive(int) bool { return true }
+
+// runsIn is conservative on Windows: a recorded process is never killed by pid.
+func runsIn(int, string) bool { return false }

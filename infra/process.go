@@ -149,7 +149,12 @@ func (p *proc) waitReady(ctx context.Context, probe func(context.Context) error)
 	var last error
 	for {
 		if p.exited() {
-			return fmt.Errorf("%s exited during start (%v); its output ends with:\n%s", filepath.Base(p.cmd.Path), p.waitErr, p.tail())
+			tail := p.tail()
+			err := fmt.Errorf("%s exited during start (%v); its output ends with:\n%s", filepath.Base(p.cmd.Path), p.waitErr, tail)
+			if strings.Contains(strings.ToLower(tail), "address already in use") {
+				err = fmt.Errorf("%w: %w", errPortTaken, err)
+			}
+			return err
 		}
 		probeCtx, cancel := context.WithTimeout(ctx, time.Second)
 		last = probe(probeCtx)
@@ -165,14 +170,59 @@ func (p *proc) waitReady(ctx context.Context, probe func(context.Context) error)
 	}
 }
 
-// freePort asks the kernel for a free TCP port on loopback.
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, fmt.Errorf("find a free port: %w", err)
+// freePorts asks the kernel for n distinct ports that are free on 127.0.0.1 for TCP and for UDP (Consul's DNS
+// and Serf ports bind both). It holds every socket until all n are chosen, so that no port is given twice.
+// Another process can still take a port before the server binds it; retryPortTaken covers that.
+func freePorts(n int) ([]int, error) {
+	var held []io.Closer
+	defer func() {
+		for _, c := range held {
+			_ = c.Close()
+		}
+	}()
+	ports := make([]int, 0, n)
+	for tries := 0; len(ports) < n; tries++ {
+		if tries == 20*n {
+			return nil, fmt.Errorf("find %d free ports on 127.0.0.1: only %d after %d tries", n, len(ports), tries)
+		}
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return nil, fmt.Errorf("find a free port: %w", err)
+		}
+		held = append(held, l)
+		port := l.Addr().(*net.TCPAddr).Port
+		u, err := net.ListenPacket("udp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
+		if err != nil {
+			continue // busy for UDP: keep the TCP socket held so that the kernel offers another port
+		}
+		held = append(held, u)
+		ports = append(ports, port)
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
+	return ports, nil
+}
+
+// freePort returns one port that freePorts would give.
+func freePort() (int, error) {
+	ports, err := freePorts(1)
+	if err != nil {
+		return 0, err
+	}
+	return ports[0], nil
+}
+
+// errPortTaken means that a server exited during its start because another process bound a port picked for it
+// between freePorts and the server's own bind.
+var errPortTaken = errors.New("a port picked for the server was taken meanwhile")
+
+// retryPortTaken calls start, which picks its ports afresh on every call, up to three times while it fails
+// with errPortTaken.
+func retryPortTaken(start func() (*Instance, error)) (*Instance, error) {
+	for attempt := 1; ; attempt++ {
+		inst, err := start()
+		if !errors.Is(err, errPortTaken) || attempt == 3 {
+			return inst, err
+		}
+	}
 }
 
 // findBinary looks for the first of names on PATH and then in extra directories.

@@ -141,7 +141,9 @@ func startVia(ctx context.Context, svc Service, pick func(Provider) (Provider, s
 		if keep != nil {
 			if why := keep(inst); why != "" {
 				if inst.Stop != nil {
-					_ = inst.Stop(ctx)
+					stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout) // ctx may be nearly spent
+					_ = inst.Stop(stopCtx)
+					cancel()
 				}
 				reasons = append(reasons, fmt.Sprintf("  %s: %s", name, why))
 				continue

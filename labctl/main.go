@@ -12,8 +12,9 @@ import (
 )
 
 func main() {
-	// Ctrl-C cancels the context: a running check kills its go test process group and exits 130.
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	// Ctrl-C (and a closed terminal, SIGHUP) cancels the context: a running check kills its go test
+	// process group, which lives in a group of its own and would otherwise outlive labctl.
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
 	code := cli.Main(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
 	stop()
 	os.Exit(code)

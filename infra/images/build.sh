@@ -6,12 +6,17 @@
 #
 #   infra/images/build.sh [--force] [mariadb|redis|consul|kafka ...]   (default: all four)
 #
-# Idempotent: an image whose tag already exists is skipped unless --force is given.
+# Idempotent: an image whose tag already exists is skipped unless --force is given, and so is a service whose
+# official image is on this machine (the Docker provider prefers it).
+# Exit status: 0 when every requested service has an image; 1 when a build failed; 3 when some stand-ins cannot
+# be built on this machine (the script says why and what to do instead, e.g. `docker pull` the official image).
+# As root with apt-get it installs debootstrap if missing.
 # Settings (environment):
 #   LAB_DEBIAN_MIRROR  Debian mirror for debootstrap (default: the first non-security Debian source in /etc/apt)
 #   LAB_DEBIAN_SUITE   Debian suite (default: bookworm)
 #   LAB_DEBOOTSTRAP_CACHE  where downloaded .deb files are kept between builds (default: $HOME/.cache/microlab/debootstrap)
-#   LAB_CONSUL_BIN     static consul binary (default: $HOME/.cache/microlab/bin/consul, as built by `labctl infra install consul`)
+#   LAB_CONSUL_BIN     static Linux consul binary (default: $HOME/.cache/microlab/bin/consul, as built by `labctl infra install consul`)
+#   TESTCONTAINERS_HUB_IMAGE_NAME_PREFIX  registry mirror prefix, as the Docker provider applies it to official images
 #   DOCKER             docker CLI (default: docker)
 # The tags below must match the stand-in names in infra/docker_images.go.
 set -euo pipefail
@@ -23,6 +28,8 @@ KAFKA_IMAGE=microlab/kafka-kfake:1
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 root=$(cd "$here/../.." && pwd)
+# shellcheck source=../scripts/common.sh
+. "$root/infra/scripts/common.sh"
 docker=${DOCKER:-docker}
 suite=${LAB_DEBIAN_SUITE:-bookworm}
 deb_cache=${LAB_DEBOOTSTRAP_CACHE:-$HOME/.cache/microlab/debootstrap}
@@ -34,7 +41,7 @@ for arg in "$@"; do
 	--force) force=1 ;;
 	mariadb | mysql) wanted+=(mariadb) ;;
 	redis | consul | kafka) wanted+=("$arg") ;;
-	-h | --help) sed -n '2,15p' "$0"; exit 0 ;;
+	-h | --help) sed -n '2,20p' "$0"; exit 0 ;;
 	*) echo "build.sh: unknown argument $arg (want --force, mariadb, redis, consul, kafka)" >&2; exit 2 ;;
 	esac
 done
@@ -42,18 +49,33 @@ done
 
 log() { printf '[images %s] %s\n' "$(date +%H:%M:%S)" "$*"; }
 die() { printf 'build.sh: %s\n' "$*" >&2; exit 1; }
+# cannot REASON: this machine cannot build the current stand-in (exit status 3 of a build function).
+cannot() { printf 'build.sh: cannot build here: %s\n' "$*" >&2; exit 3; }
 
 "$docker" info >/dev/null 2>&1 || die "the Docker daemon does not answer; run infra/scripts/provision-docker.sh (or start Docker) first"
+# The platform the images must be built for: the daemon's, which is Linux even where docker runs on macOS.
+server_arch=$("$docker" version --format '{{.Server.Arch}}' 2>/dev/null || true)
+[ -n "$server_arch" ] || server_arch=$(uname -m | sed -e 's/^x86_64$/amd64/' -e 's/^aarch64$/arm64/')
 
 work=$(mktemp -d "${TMPDIR:-/var/tmp}/microlab-images.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 
 exists() { "$docker" image inspect "$1" >/dev/null 2>&1; }
 
-# need IMAGE succeeds when IMAGE must be built (missing, or --force).
+# hub_name IMAGE prints the name the Docker provider looks for: IMAGE under TESTCONTAINERS_HUB_IMAGE_NAME_PREFIX.
+hub_name() {
+	local prefix=${TESTCONTAINERS_HUB_IMAGE_NAME_PREFIX:-}
+	if [ -z "$prefix" ]; then echo "$1"; else echo "${prefix%/}/$1"; fi
+}
+
+# need IMAGE OFFICIAL succeeds when IMAGE must be built: missing (or --force), and OFFICIAL not on this machine.
 need() {
 	if [ "$force" = 0 ] && exists "$1"; then
 		log "$1 exists, skipped ($(size "$1"))"
+		return 1
+	fi
+	if [ "$force" = 0 ] && exists "$(hub_name "$2")"; then
+		log "$(hub_name "$2") is on this machine and serves instead; $1 skipped"
 		return 1
 	fi
 	log "$1: building"
@@ -93,8 +115,13 @@ import_dir() {
 rootfs() {
 	local dir=$1 packages=$2 mirror
 	mirror=$(debian_mirror)
-	command -v debootstrap >/dev/null || die "debootstrap is missing: apt-get install -y debootstrap"
-	[ "$(id -u)" = 0 ] || die "debootstrap needs root: sudo $0 ${wanted[*]}"
+	if ! command -v debootstrap >/dev/null; then
+		can_provision || cannot "debootstrap is missing (Debian/Ubuntu: sudo apt-get install debootstrap; it needs Linux)"
+		log "installing debootstrap with apt"
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq debootstrap >/dev/null ||
+			{ DEBIAN_FRONTEND=noninteractive apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq debootstrap >/dev/null; }
+	fi
+	[ "$(id -u)" = 0 ] || cannot "debootstrap needs root: sudo $0 ${wanted[*]}"
 	mkdir -p "$deb_cache"
 	log "debootstrap --variant=minbase --include=$packages $suite from $mirror"
 	# The cache keeps the packages both images share, and makes a rebuild need no download.
@@ -138,18 +165,24 @@ scratch_image() {
 }
 
 build_consul() {
-	[ -x "$consul_bin" ] || die "no consul binary at $consul_bin: build it with \`labctl infra install consul\` or set LAB_CONSUL_BIN"
-	file -b "$consul_bin" 2>/dev/null | grep -q 'statically linked' ||
-		log "warning: $consul_bin may not be static (build it with CGO_ENABLED=0)"
+	[ -x "$consul_bin" ] || cannot "no consul binary at $consul_bin: build it with \`go run ./labctl infra install consul\` or set LAB_CONSUL_BIN"
+	# It runs alone in the image: it must be a static Linux binary of the daemon's architecture.
+	local info
+	info=$(go version -m "$consul_bin" 2>/dev/null || true)
+	case $info in
+	*"GOOS=linux"*"GOARCH=$server_arch"* | *"GOARCH=$server_arch"*"GOOS=linux"*) ;;
+	*) cannot "$consul_bin is not a linux/$server_arch Go binary (it was built for this machine, not for the Docker daemon's Linux)" ;;
+	esac
+	case $info in *"CGO_ENABLED=0"*) ;; *) log "warning: $consul_bin may not be static (build it with CGO_ENABLED=0)" ;; esac
 	scratch_image "$CONSUL_IMAGE" "$consul_bin" consul \
 		'ENTRYPOINT ["/consul"]' 'CMD ["agent", "-dev", "-client", "0.0.0.0"]' 'EXPOSE 8500 8600' \
 		'LABEL org.opencontainers.image.description="consul 1.20.6 built from source, a local stand-in for hashicorp/consul"'
 }
 
 build_kafka() {
-	command -v go >/dev/null || die "go is missing; it builds the kfake broker"
-	log "go build ./infra/images/kfake (CGO_ENABLED=0)"
-	(cd "$root" && CGO_ENABLED=0 go build -trimpath -ldflags='-s -w' -o "$work/kfake-bin" ./infra/images/kfake)
+	command -v go >/dev/null || cannot "go is missing; it builds the kfake broker"
+	log "go build ./infra/images/kfake (CGO_ENABLED=0 GOOS=linux GOARCH=$server_arch)"
+	(cd "$root" && CGO_ENABLED=0 GOOS=linux GOARCH=$server_arch go build -trimpath -ldflags='-s -w' -o "$work/kfake-bin" ./infra/images/kfake)
 	scratch_image "$KAFKA_IMAGE" "$work/kfake-bin" kfake \
 		'ENTRYPOINT ["/kfake"]' 'EXPOSE 9092' 'ENV KFAKE_LISTEN=0.0.0.0:9092 KFAKE_ADVERTISED=127.0.0.1:9092' \
 		'LABEL org.opencontainers.image.description="franz-go kfake, a local stand-in for confluentinc/confluent-local"'
@@ -157,17 +190,29 @@ build_kafka() {
 
 total_start=$(date +%s)
 failed=()
+unbuildable=()
 for svc in "${wanted[@]}"; do
 	case $svc in
-	mariadb) image=$MARIADB_IMAGE ;;
-	redis) image=$REDIS_IMAGE ;;
-	consul) image=$CONSUL_IMAGE ;;
-	kafka) image=$KAFKA_IMAGE ;;
+	mariadb) image=$MARIADB_IMAGE official=mysql:8.0.36 ;;
+	redis) image=$REDIS_IMAGE official=redis:7 ;;
+	consul) image=$CONSUL_IMAGE official=hashicorp/consul:1.15 ;;
+	kafka) image=$KAFKA_IMAGE official=confluentinc/confluent-local:7.5.0 ;;
 	esac
-	need "$image" || continue
+	need "$image" "$official" || continue
 	start=$(date +%s)
-	if ("build_$svc"); then
+	# A subshell with errexit of its own: in an `if` or `||` context bash would ignore set -e inside it,
+	# and a failed step would go unnoticed.
+	set +e
+	(
+		set -e
+		"build_$svc"
+	)
+	status=$?
+	set -e
+	if [ "$status" = 0 ]; then
 		log "$image built in $(($(date +%s) - start)) s ($(size "$image"))"
+	elif [ "$status" = 3 ]; then
+		unbuildable+=("$official")
 	else
 		log "$image FAILED after $(($(date +%s) - start)) s"
 		failed+=("$image")
@@ -176,4 +221,13 @@ done
 log "done in $(($(date +%s) - total_start)) s"
 if [ ${#failed[@]} -gt 0 ]; then
 	die "not built: ${failed[*]}"
+fi
+if [ ${#unbuildable[@]} -gt 0 ]; then
+	printf 'build.sh: instead of the stand-ins this machine cannot build, pull the official images where a registry is reachable
+' >&2
+	printf '  (behind a registry block, through your mirror: TESTCONTAINERS_HUB_IMAGE_NAME_PREFIX=<mirror>/ names them <mirror>/...):
+' >&2
+	for image in "${unbuildable[@]}"; do printf '    docker pull %s
+' "$(hub_name "$image")" >&2; done
+	exit 3
 fi

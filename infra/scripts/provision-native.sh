@@ -7,15 +7,18 @@
 #
 # Packages are installed only when they are missing, apt-get exists and this runs as root; otherwise the
 # script prints what to install and goes on. The Consul build takes a few minutes on two cores, once.
+# As root with apt-get (CI) every failure is an error; elsewhere the script exits 0 after saying what is missing.
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 root=$(cd "$here/../.." && pwd)
+# shellcheck source=common.sh
+. "$here/common.sh"
 build_consul=1
 for arg in "$@"; do
 	case $arg in
 	--no-consul) build_consul=0 ;;
-	-h | --help) sed -n '2,9p' "$0"; exit 0 ;;
+	-h | --help) sed -n '2,10p' "$0"; exit 0 ;;
 	*) echo "provision-native.sh: unknown argument $arg" >&2; exit 2 ;;
 	esac
 done
@@ -28,7 +31,7 @@ if ! have redis-server; then missing+=(redis-server); fi
 
 if [ ${#missing[@]} -eq 0 ]; then
 	echo "provision-native: mariadb-server and redis-server are installed"
-elif [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
+elif can_provision; then
 	echo "provision-native: installing ${missing[*]}"
 	export DEBIAN_FRONTEND=noninteractive
 	# The package lists may be missing on a fresh machine; refresh them only then.
@@ -45,6 +48,8 @@ else
 	echo "provision-native: please install: ${missing[*]}" >&2
 	echo "  Debian/Ubuntu: sudo apt-get install ${missing[*]}" >&2
 	echo "  macOS:         brew install mariadb redis" >&2
+	echo "  (or let Docker serve them: infra/scripts/provision-docker.sh)" >&2
+	conformance_hint
 fi
 
 consul_cache="${HOME}/.cache/microlab/bin/consul"
@@ -57,6 +62,17 @@ elif command -v consul >/dev/null 2>&1; then
 elif [ -x "$consul_cache" ]; then
 	echo "provision-native: consul cached at $consul_cache"
 else
-	echo "provision-native: building Consul into $consul_cache (a few minutes, once)"
-	(cd "$root" && go run ./labctl infra install consul)
+	if ! command -v go >/dev/null 2>&1; then
+		consul_err="the go command is missing"
+	else
+		echo "provision-native: building Consul into $consul_cache (a few minutes, once)"
+		(cd "$root" && go run ./labctl infra install consul) || consul_err="the build failed (output above)"
+	fi
+	if [ -n "${consul_err:-}" ]; then
+		can_provision && { echo "provision-native.sh: cannot build Consul: $consul_err" >&2; exit 1; }
+		echo "provision-native: no native Consul: $consul_err." >&2
+		echo "  Try again with: go run ./labctl infra install consul   (needs the Go module proxy)" >&2
+		echo "  or install it:  brew install hashicorp/tap/consul (macOS), or put a consul binary on PATH" >&2
+		conformance_hint
+	fi
 fi

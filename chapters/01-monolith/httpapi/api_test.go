@@ -34,6 +34,12 @@ func TestAPIValidationFieldErrors(t *testing.T) {
 			map[string]any{"product_id": 1, "quantity": 1}, map[string]any{"product_id": 2, "quantity": 0},
 		}}, []string{"items[1].quantity"}},
 		{"payment: zero amount", "/orders/1/payments", map[string]any{"amount_cents": 0}, []string{"amount_cents"}},
+		// `required` on a number only means "not zero": negative ids and amounts need min=1.
+		{"product: negative price", "/products", map[string]any{"name": "pen", "price_cents": -5, "stock": 1}, []string{"price_cents"}},
+		{"order: negative ids", "/orders", map[string]any{"user_id": -1, "items": []any{
+			map[string]any{"product_id": -2, "quantity": 1},
+		}}, []string{"items[0].product_id", "user_id"}},
+		{"payment: negative amount", "/orders/1/payments", map[string]any{"amount_cents": -100}, []string{"amount_cents"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

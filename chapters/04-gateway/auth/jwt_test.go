@@ -78,6 +78,12 @@ func TestJWTRejects(t *testing.T) {
 		{name: "alg NONE, hand-crafted", header: bearer(unsignedWithAlg(t, "NONE", goodClaims()))},
 		{name: "HS256 signed with the issuer's public key (HS/RS confusion)",
 			header: bearer(sign(t, jwt.SigningMethodHS256, publicKeyPEM(t, &issuer.PublicKey), goodClaims()))},
+		// Signed by the issuer's own key, so the signature checks out: only a pinned algorithm refuses these.
+		// A verifier that lets the token's alg header choose accepts them, and tomorrow's weaker alg too.
+		{name: "RS512 by the issuer's key (algorithm not pinned)", header: bearer(sign(t, jwt.SigningMethodRS512, issuer, goodClaims())),
+			wantErr: jwt.ErrTokenSignatureInvalid},
+		{name: "PS256 by the issuer's key (algorithm not pinned)", header: bearer(sign(t, jwt.SigningMethodPS256, issuer, goodClaims())),
+			wantErr: jwt.ErrTokenSignatureInvalid},
 		{name: "RS256 signed by the wrong key", header: bearer(sign(t, jwt.SigningMethodRS256, attacker, goodClaims())),
 			wantErr: jwt.ErrTokenSignatureInvalid},
 		{name: "valid signature, payload swapped", header: func() http.Header {

@@ -23,7 +23,9 @@ import (
 const ReadyLine = "microlab kfake ready"
 
 func main() {
-	listen := envOr("KFAKE_LISTEN", "0.0.0.0:9092")
+	// Loopback unless told otherwise: the image sets KFAKE_LISTEN=0.0.0.0:9092, which inside a container
+	// reaches only the container's own interfaces, published on the host's 127.0.0.1.
+	listen := envOr("KFAKE_LISTEN", "127.0.0.1:9092")
 	advertised := envOr("KFAKE_ADVERTISED", "127.0.0.1:9092")
 	if err := run(listen, advertised); err != nil {
 		log.Fatalf("kfake: %v", err)

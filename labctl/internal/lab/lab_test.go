@@ -3,6 +3,7 @@ package lab
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -65,6 +66,16 @@ func TestCheck(t *testing.T) {
 	}
 	if got := open(t, l.Root()).Status("00-greet"); got != runner.StatusFail {
 		t.Errorf("Status(00-greet) after reopening = %s, want %s", got, runner.StatusFail)
+	}
+}
+
+// TestCRLFCheckoutIsNotAnEdit: git with core.autocrlf (Windows) checks out every file with CRLF line ends.
+func TestCRLFCheckoutIsNotAnEdit(t *testing.T) {
+	root := labtest.Course(t)
+	rel := "chapters/00-demo/calc/calc_test.go"
+	labtest.Write(t, root, rel, strings.ReplaceAll(labtest.Read(t, root, rel), "\n", "\r\n"))
+	if changes, err := open(t, root).EditedTests(); err != nil || len(changes) != 0 {
+		t.Errorf("EditedTests() after a CRLF checkout = %v, %v, want no changes", changes, err)
 	}
 }
 
@@ -179,8 +190,14 @@ func TestResetAndSolution(t *testing.T) {
 		t.Errorf("backup of add.go = %q, want the learner's version", got)
 	}
 
-	time.Sleep(2 * time.Millisecond) // a distinct backup directory
-	ch, err = l.Reset(ctx, "00-add")
+	if _, err := l.Check(ctx, []*course.Exercise{l.Course().Exercise("00-add")}, CheckOptions{}, nil); err != nil {
+		t.Fatalf("Check(00-add) = %v", err)
+	}
+	if got := l.Status("00-add"); got != runner.StatusPass {
+		t.Fatalf("Status(00-add) after checking the solution = %s, want %s", got, runner.StatusPass)
+	}
+	firstBackup := ch.BackupDir
+	ch, err = l.Reset(ctx, "00-add") // at once: the two backups must still not share a directory
 	if err != nil {
 		t.Fatalf("Reset(00-add) = %v", err)
 	}
@@ -195,6 +212,13 @@ func TestResetAndSolution(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(root, ch.BackupDir, "chapters/00-demo/calc/add.go")); err != nil {
 		t.Errorf("no backup of the solved add.go: %v", err)
+	}
+	if got := labtest.Read(t, root, filepath.Join(firstBackup, "chapters/00-demo/calc/add.go")); got != starterAdd {
+		t.Errorf("first backup of add.go after a second change = %q, want the learner's version still", got)
+	}
+	// The starter is back: the cached pass must not survive it, here or in the state file.
+	if got := open(t, root).Status("00-add"); got != runner.StatusNotRun {
+		t.Errorf("Status(00-add) after Reset = %s, want %s", got, runner.StatusNotRun)
 	}
 }
 
@@ -215,5 +239,29 @@ func TestWatch(t *testing.T) {
 		}
 	case <-time.After(5 * time.Second):
 		t.Fatal("Watch sent nothing within 5s of a save")
+	}
+}
+
+// TestWriteKeepsEveryBackup changes one file several times in quick succession: each change's backup
+// must keep the version it replaced, even when two changes fall in the same millisecond.
+func TestWriteKeepsEveryBackup(t *testing.T) {
+	root := labtest.Course(t)
+	l := open(t, root)
+	path := filepath.Join(root, "chapters", "00-demo", "calc", "add.go")
+	versions := []string{labtest.Read(t, root, "chapters/00-demo/calc/add.go")}
+	var backups []string
+	for i := range 20 {
+		next := fmt.Sprintf("package calc\n\n// version %d\n", i)
+		ch, err := l.write(map[string][]byte{path: []byte(next)})
+		if err != nil {
+			t.Fatalf("write() = %v", err)
+		}
+		backups = append(backups, ch.BackupDir)
+		versions = append(versions, next)
+	}
+	for i, dir := range backups {
+		if got := labtest.Read(t, root, filepath.Join(dir, "chapters/00-demo/calc/add.go")); got != versions[i] {
+			t.Errorf("backup %d (%s) = %q, want %q", i, dir, got, versions[i])
+		}
 	}
 }

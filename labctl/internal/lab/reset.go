@@ -5,7 +5,6 @@ import (
 	"context"
 	"path"
 	"path/filepath"
-	"slices"
 	"strings"
 
 	"github.com/gomicrolab/microlab/labctl/internal/course"
@@ -45,7 +44,9 @@ func (l *Lab) Reset(ctx context.Context, target string) (*Change, error) {
 		}
 		contents[filepath.Join(l.Root(), filepath.FromSlash(f))] = data
 	}
-	return l.write(contents)
+	ch, err := l.write(contents)
+	l.forgetStatuses(ch)
+	return ch, err
 }
 
 // exerciseStarterFiles lists the HEAD files of the exercise's package that belong to it.
@@ -74,13 +75,4 @@ func (l *Lab) exerciseStarterFiles(ctx context.Context, ex *course.Exercise) ([]
 		return own, nil
 	}
 	return code, nil
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
 }

@@ -6,8 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/aymanbagabas/go-udiff"
@@ -80,7 +82,9 @@ func (l *Lab) ApplySolution(ctx context.Context, target string) (*Change, error)
 		}
 		contents[dst] = data
 	}
-	return l.write(contents)
+	ch, err := l.write(contents)
+	l.forgetStatuses(ch)
+	return ch, err
 }
 
 // SolutionDiff returns a unified diff from the learner's files to the target's solution
@@ -91,7 +95,7 @@ func (l *Lab) SolutionDiff(target string) (string, error) {
 		return "", err
 	}
 	var b strings.Builder
-	for _, dst := range sortedKeys(files) {
+	for _, dst := range slices.Sorted(maps.Keys(files)) {
 		mine, err := os.ReadFile(dst)
 		if err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return "", fmt.Errorf("read your file: %w", err)

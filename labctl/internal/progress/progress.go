@@ -45,23 +45,30 @@ type Store struct {
 	path  string
 	mu    sync.Mutex
 	state State
+	dirty map[string]bool // entries changed since the last Save
 }
 
 // Open loads root/.labctl/state.json; a missing, unreadable or foreign file starts an empty state
 // (the file is only a cache). It never creates anything until Save.
 func Open(root string) *Store {
-	s := &Store{path: filepath.Join(root, Dir, FileName)}
-	s.state = State{Header: Header, Version: Version, Exercises: map[string]*Entry{}}
+	s := &Store{path: filepath.Join(root, Dir, FileName), dirty: map[string]bool{}}
+	s.state = s.read()
+	return s
+}
+
+// read returns the state on disk, or an empty one when the file is missing, unreadable or foreign.
+func (s *Store) read() State {
+	empty := State{Header: Header, Version: Version, Exercises: map[string]*Entry{}}
 	data, err := os.ReadFile(s.path)
 	if err != nil {
-		return s
+		return empty
 	}
 	var st State
-	if json.Unmarshal(data, &st) == nil && st.Version == Version && st.Exercises != nil {
-		st.Header = Header
-		s.state = st
+	if json.Unmarshal(data, &st) != nil || st.Version != Version || st.Exercises == nil {
+		return empty
 	}
-	return s
+	st.Header = Header
+	return st
 }
 
 // Path is where the state lives.
@@ -81,6 +88,7 @@ func (s *Store) Get(id string) Entry {
 func (s *Store) Update(id string, fn func(*Entry)) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.dirty[id] = true
 	e := s.state.Exercises[id]
 	if e == nil {
 		e = &Entry{}
@@ -89,12 +97,18 @@ func (s *Store) Update(id string, fn func(*Entry)) {
 	fn(e)
 }
 
-// Save writes the state atomically (a temporary file renamed over the old one), creating .labctl/
-// with a .gitignore that ignores the whole directory.
+// Save writes the entries changed since the last Save into the file as it is now, so that two labctl
+// processes (the UI in one terminal, `labctl hint` in another) keep each other's changes. The write is
+// atomic (a temporary file renamed over the old one); .labctl/ gets a .gitignore that ignores it all.
 func (s *Store) Save() error {
 	s.mu.Lock()
+	defer s.mu.Unlock() // held through the write: two saves of one process must not interleave
+	disk := s.read()
+	for id := range s.dirty {
+		disk.Exercises[id] = s.state.Exercises[id]
+	}
+	s.state, s.dirty = disk, map[string]bool{}
 	data, err := json.MarshalIndent(s.state, "", "  ")
-	s.mu.Unlock()
 	if err != nil {
 		return fmt.Errorf("encode state: %w", err)
 	}

@@ -35,6 +35,27 @@ func TestSaveAndReopen(t *testing.T) {
 	}
 }
 
+// TestTwoProcessesKeepEachOthersChanges: the UI and a CLI command each hold a Store on the same file.
+func TestTwoProcessesKeepEachOthersChanges(t *testing.T) {
+	root := t.TempDir()
+	ui, cli := Open(root), Open(root)
+	cli.Update("00-pool", func(e *Entry) { e.HintsRevealed = 1 })
+	if err := cli.Save(); err != nil {
+		t.Fatalf("Save() = %v", err)
+	}
+	ui.Update("00-cancel", func(e *Entry) { e.Status = "pass" })
+	if err := ui.Save(); err != nil {
+		t.Fatalf("Save() = %v", err)
+	}
+	reopened := Open(root)
+	if got := reopened.Get("00-pool").HintsRevealed; got != 1 {
+		t.Errorf("Get(00-pool).HintsRevealed = %d, want 1 (the other process's hint)", got)
+	}
+	if got := reopened.Get("00-cancel").Status; got != "pass" {
+		t.Errorf("Get(00-cancel).Status = %q, want pass", got)
+	}
+}
+
 func TestOpenIgnoresBrokenFile(t *testing.T) {
 	tests := map[string]string{
 		"not json":      "{",

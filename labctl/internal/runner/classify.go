@@ -31,12 +31,58 @@ func (r *Report) finish() {
 				timedOut = t
 			}
 		}
-		pr.Tests = pr.Tests[:0]
 		for _, tb := range pr.order {
 			classify(tb, timedOut)
+		}
+		if pr.Done && pr.Failed && len(pr.CompileErrors) == 0 && !ranToEnd(pr.Output) {
+			pr.stoppedBy = pr.blameEarlyExit()
+		}
+		pr.Tests = pr.Tests[:0]
+		for _, tb := range pr.order {
 			pr.Tests = append(pr.Tests, tb.TestResult)
 		}
 	}
+}
+
+// ranToEnd reports whether the test binary got to print its verdict ("PASS" or "FAIL" alone on a
+// line, from testing.M.Run). Without it the binary died early and later tests never started.
+func ranToEnd(pkgOutput string) bool {
+	for line := range strings.Lines(pkgOutput) {
+		if l := strings.TrimSpace(line); l == "PASS" || l == "FAIL" {
+			return true
+		}
+	}
+	return false
+}
+
+// blameEarlyExit names the test that ended the binary early: the one that panicked or timed out or,
+// failing that, one that was running when the binary exited (os.Exit, log.Fatal, a panic in a
+// goroutine). A running test that is not to blame keeps StatusNotRun, with the reason as its message.
+func (pr *PackageReport) blameEarlyExit() string {
+	culprit := ""
+	for _, tb := range pr.order {
+		if tb.Panic || tb.Status == StatusTimeout {
+			culprit = tb.Name
+			break
+		}
+	}
+	for _, tb := range pr.order {
+		if tb.Status != StatusNotRun || !strings.Contains(tb.Output, "=== RUN") {
+			continue
+		}
+		if culprit != "" {
+			tb.Message = "did not finish: " + culprit + " stopped the test binary"
+			continue
+		}
+		culprit, tb.Status = tb.Name, StatusFail
+		if p := panicMessage(tb.Output + pr.Output); p != "" {
+			tb.Panic, tb.Message = true, p
+		} else {
+			tb.Message = "the test binary exited while this test ran (os.Exit or log.Fatal?):\n" +
+				lastLines(tb.Output+pr.Output, maxMessageLines)
+		}
+	}
+	return culprit
 }
 
 // classify sets the final status and message of one top-level test.

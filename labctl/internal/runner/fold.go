@@ -79,27 +79,87 @@ func foldOne(rep *Report, ex *course.Exercise) ExerciseResult {
 		}
 	}
 	if len(res.Tests) == 0 {
-		switch {
-		case pr.Done && !pr.Failed:
-			res.Status = StatusNoTests
-			res.Message = fmt.Sprintf("no test in %s matches %q", ex.Package, ex.Tests)
-		case pr.Done:
-			res.Status = StatusFail
-			res.Message = "the test binary failed before these tests ran:\n" + lastLines(pr.Output, maxMessageLines)
-		default:
-			res.Message = "the run stopped before these tests started"
-		}
+		explainNoTests(&res, pr, ex)
 		return res
 	}
 	res.Status = StatusPass
 	for _, t := range res.Tests {
 		res.Status = worse(res.Status, t.Status)
 	}
+	if (res.Status == StatusPass || res.Status == StatusSkip) && pr.Done && pr.Failed {
+		blameFailedPackage(&res, pr, ex.Tests)
+	}
 	return res
 }
 
+// explainNoTests says why none of the exercise's tests reported: the pattern matches nothing, the
+// binary failed first (TestMain, init), or the run stopped.
+func explainNoTests(res *ExerciseResult, pr *PackageReport, ex *course.Exercise) {
+	switch {
+	case pr.Done && !pr.Failed:
+		res.Status = StatusNoTests
+		res.Message = fmt.Sprintf("no test in %s matches %q", ex.Package, ex.Tests)
+	case pr.Done:
+		res.Status = binaryFailure(pr)
+		res.Message = "the test binary failed before these tests ran:\n" + lastLines(pr.Output, maxMessageLines)
+	default:
+		res.Message = "the run stopped before these tests started"
+	}
+}
+
+// blameFailedPackage keeps a package that failed from passing an exercise whose own tests all passed:
+// either the binary died early and some of the exercise's tests may never have started, or it
+// failed outside every test (TestMain, a leak check, os.Exit between tests).
+func blameFailedPackage(res *ExerciseResult, pr *PackageReport, pattern string) {
+	switch {
+	case pr.stoppedBy != "":
+		if !ranAll(pattern, res.Tests) {
+			res.Status = StatusNotRun
+			res.Message = pr.stoppedBy + " stopped the test binary before every test of this exercise could run; " +
+				"fix it first, or check this exercise on its own"
+		}
+	case !slices.ContainsFunc(pr.Tests, func(t TestResult) bool { return t.Status != StatusPass && t.Status != StatusSkip }):
+		res.Status = binaryFailure(pr)
+		res.Message = "its tests passed, but the test binary failed after them (TestMain, a leak check or os.Exit):\n" +
+			lastLines(pr.Output, maxMessageLines)
+	}
+}
+
+// binaryFailure is the status of a failure outside every test: an infrastructure error when the
+// binary said so (a TestMain that starts shared servers), else a failure.
+func binaryFailure(pr *PackageReport) Status {
+	if lineWith(pr.Output, UnavailablePrefix) != "" {
+		return StatusInfraError
+	}
+	return StatusFail
+}
+
+// exactPattern matches -run patterns that name their tests outright: "^TestA$", "^(TestA|TestB)$".
+var exactPattern = regexp.MustCompile(`^\^(?:\((?:\?:)?([\w|]+)\)|(\w+))\$$`)
+
+// ranAll reports whether every test the pattern can select is among the results; only a pattern
+// that lists whole names can promise that.
+func ranAll(pattern string, results []TestResult) bool {
+	m := exactPattern.FindStringSubmatch(pattern)
+	if m == nil {
+		return false
+	}
+	for name := range strings.SplitSeq(m[1]+m[2], "|") {
+		if !slices.ContainsFunc(results, func(t TestResult) bool { return t.Name == name }) {
+			return false
+		}
+	}
+	return true
+}
+
+// lastLines keeps the last n lines of output, without go test's "=== RUN" framing.
 func lastLines(s string, n int) string {
-	lines := regexp.MustCompile(`\r?\n`).Split(s, -1)
+	var lines []string
+	for line := range strings.Lines(strings.ReplaceAll(s, "\r\n", "\n")) {
+		if line = strings.TrimRight(line, "\n"); !strings.HasPrefix(line, "=== ") {
+			lines = append(lines, line)
+		}
+	}
 	for len(lines) > 0 && lines[len(lines)-1] == "" {
 		lines = lines[:len(lines)-1]
 	}

@@ -50,8 +50,9 @@ type PackageReport struct {
 	Failed        bool
 	FailedBuild   string // the import path that failed to build, if any
 
-	index map[string]*testBuild
-	order []*testBuild
+	index     map[string]*testBuild
+	order     []*testBuild
+	stoppedBy string // the test whose crash ended the binary before every test ran, or ""
 }
 
 func newReport(dir, modPath string, pkgs []string) *Report {

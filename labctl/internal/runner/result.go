@@ -15,7 +15,7 @@ const (
 	StatusCompileError Status = "compile-error" // the package or its tests do not build
 	StatusInfraError   Status = "infra-error"   // infra reported UnavailablePrefix
 	StatusTimeout      Status = "timeout"       // the test binary hit its -timeout
-	StatusNotRun       Status = "not-run"       // the manifest names it but no event arrived (cancelled run)
+	StatusNotRun       Status = "not-run"       // it did not run to the end: a cancelled run, or another test crashed the binary
 )
 
 // TestResult is one top-level test.

@@ -46,6 +46,14 @@ func TestRunAndFold(t *testing.T) {
 		{name: "skip is not a pass", exercise: ex("skip", "./skip", "^TestSkipped$"), want: StatusSkip, wantMessage: "not ready"},
 		{name: "infra unavailable", exercise: ex("infra", "./infra", "^TestNeedsRedis$"), want: StatusInfraError, wantMessage: "infra unavailable: redis"},
 		{name: "pattern matches nothing", exercise: ex("none", "./pass", "^TestNothing$"), want: StatusNoTests, wantMessage: "no test in ./pass"},
+		{name: "a crash in another test leaves later tests unrun, not passed", exercise: ex("first", "./crash", "^TestFirst"),
+			want: StatusNotRun, wantMessage: "TestCrash stopped the test binary"},
+		{name: "the crashing test itself", exercise: ex("crash", "./crash", "^TestCrash$"), want: StatusFail, wantMessage: "nil map", wantPanic: true},
+		{name: "TestMain fails after every test passed", exercise: ex("aftermain", "./aftermain", "^TestPasses$"),
+			want: StatusFail, wantMessage: "leak check failed"},
+		{name: "TestMain without its infrastructure", exercise: ex("inframain", "./inframain", "^TestNeedsMySQL$"),
+			want: StatusInfraError, wantMessage: "infra unavailable: mysql"},
+		{name: "os.Exit during a test", exercise: ex("exits", "./exits", "^TestExits$"), want: StatusFail, wantMessage: "exited while this test ran"},
 	}
 	var exercises []*course.Exercise
 	for _, tt := range tests {
@@ -64,7 +72,9 @@ func TestRunAndFold(t *testing.T) {
 			}
 			msg := got.Message
 			if len(got.Tests) > 0 {
-				msg = got.Tests[0].Message
+				if msg == "" {
+					msg = got.Tests[0].Message
+				}
 				if got.Tests[0].Panic != tt.wantPanic {
 					t.Errorf("Panic = %v, want %v", got.Tests[0].Panic, tt.wantPanic)
 				}

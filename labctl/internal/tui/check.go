@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/charmbracelet/bubbles/spinner"
 	tea "github.com/charmbracelet/bubbletea"
@@ -42,8 +43,9 @@ type checker struct {
 	running    bool
 	cancelling bool
 	cancel     context.CancelFunc
-	targets    []string // exercise ids under check
-	lines      []string // streamed output
+	done       chan struct{} // closed when Lab.Check has returned, so its processes are gone
+	targets    []string      // exercise ids under check
+	lines      []string      // streamed output
 	spinner    spinner.Model
 }
 
@@ -54,6 +56,18 @@ func newChecker() checker {
 func (c checker) stopContext() {
 	if c.cancel != nil {
 		c.cancel()
+	}
+}
+
+// wait blocks until the current check has returned, at most limit: a program that exits while
+// Lab.Check is still killing go test would leave the test processes behind.
+func (c checker) wait(limit time.Duration) {
+	if c.done == nil {
+		return
+	}
+	select {
+	case <-c.done:
+	case <-time.After(limit):
 	}
 }
 
@@ -76,7 +90,7 @@ func (m Model) startCheck(exercises []*course.Exercise) (Model, tea.Cmd) {
 	ctx, cancel := context.WithCancel(context.Background())
 	c := m.check
 	c.id++
-	c.running, c.cancelling, c.cancel, c.lines = true, false, cancel, nil
+	c.running, c.cancelling, c.cancel, c.lines, c.done = true, false, cancel, nil, make(chan struct{})
 	c.targets = c.targets[:0:0]
 	for _, ex := range exercises {
 		c.targets = append(c.targets, ex.ID)
@@ -84,7 +98,7 @@ func (m Model) startCheck(exercises []*course.Exercise) (Model, tea.Cmd) {
 	m.check, m.notice = c, ""
 	events := make(chan runner.Event, 64)
 	return m, tea.Batch(
-		runCheckCmd(ctx, m.lab, c.id, exercises, events),
+		runCheckCmd(ctx, m.lab, c.id, exercises, events, c.done),
 		waitEventCmd(c.id, events),
 		m.check.spinner.Tick,
 	)
@@ -163,8 +177,10 @@ func eventLines(ev runner.Event) []string {
 
 // runCheckCmd calls Lab.Check. Events go through a forwarder, so Check never blocks on a UI that has
 // stopped reading: once ctx is cancelled the forwarder drops events instead of waiting.
-func runCheckCmd(ctx context.Context, l Lab, id int, exercises []*course.Exercise, out chan<- runner.Event) tea.Cmd {
+func runCheckCmd(ctx context.Context, l Lab, id int, exercises []*course.Exercise, out chan<- runner.Event,
+	done chan<- struct{}) tea.Cmd {
 	return func() tea.Msg {
+		defer close(done)
 		raw := make(chan runner.Event, 64)
 		go forwardEvents(ctx, raw, out)
 		opts := CheckOptions{Logf: func(format string, a ...any) {

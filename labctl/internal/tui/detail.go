@@ -48,9 +48,13 @@ func (m Model) detailContent() string {
 	return strings.Join(parts, "\n")
 }
 
-// resultText lists compile errors first (nothing else is meaningful then), then each test with its message.
+// resultText gives the exercise's own explanation (why no test could speak for it), compile errors
+// (nothing else is meaningful then), then each test with its message.
 func (m Model) resultText(r runner.ExerciseResult) string {
 	var b strings.Builder
+	if r.Message != "" && len(r.CompileErrors) == 0 {
+		b.WriteString(r.Message + "\n")
+	}
 	if len(r.CompileErrors) > 0 {
 		b.WriteString(headingStyle.Render(m.text.CompileErrors) + "\n")
 		for _, ce := range r.CompileErrors {

@@ -1,6 +1,8 @@
 package tui
 
 import (
+	"time"
+
 	"github.com/charmbracelet/bubbles/help"
 	"github.com/charmbracelet/bubbles/key"
 	"github.com/charmbracelet/bubbles/progress"
@@ -90,8 +92,19 @@ func (m Model) WithLessonStyle(style string) Model {
 	return m
 }
 
-// Close cancels a running check and the watcher. Run calls it when the program ends.
+// closeWait bounds how long Close waits for a cancelled check (go test's WaitDelay is 3 s, and the
+// infrastructure of the check is stopped after it).
+const closeWait = 30 * time.Second
+
+// Close cancels a running check and the watcher, then waits for the check to return, so that no
+// go test outlives the program. Run calls it when the program ends.
 func (m Model) Close() {
+	m.stop()
+	m.check.wait(closeWait)
+}
+
+// stop cancels a running check and the watcher without waiting: Update must not block.
+func (m Model) stop() {
 	m.check.stopContext()
 	m.watch.stopContext()
 }
@@ -191,6 +204,6 @@ func (m Model) handleKey(msg tea.KeyMsg) (Model, tea.Cmd) {
 }
 
 func (m Model) quit() (Model, tea.Cmd) {
-	m.Close()
+	m.stop()
 	return m, tea.Quit
 }

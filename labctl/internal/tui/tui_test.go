@@ -163,7 +163,20 @@ func TestResizeToNarrowWidth(t *testing.T) {
 	teatest.RequireEqualOutput(t, []byte(view))
 }
 
-func TestEscCancelsRunningCheck(t *testing.T) {
+// TestResultWithoutTestsExplainsItself: a result that no test speaks for (no test matched, the binary
+// died first) must show the runner's reason, not just a status.
+func TestResultWithoutTestsExplainsItself(t *testing.T) {
+	tm := start(t, fakelab.New(), "en")
+	waitFor(t, tm, "Press enter to check")
+	tm.Send(tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune("j")})
+	press(tm, tea.KeyEnter)
+	waitFor(t, tm, `no test matches "^TestFanout"`)
+	finalView(t, tm)
+}
+
+// startBlockingCheck presses enter on the resumed exercise with a lab whose check runs until cancelled.
+func startBlockingCheck(t *testing.T) (*fakelab.Lab, *teatest.TestModel) {
+	t.Helper()
 	l := fakelab.New()
 	l.SetBlocking(true)
 	tm := start(t, l, "en")
@@ -172,6 +185,11 @@ func TestEscCancelsRunningCheck(t *testing.T) {
 	if _, err := l.WaitCheck(waitLimit); err != nil {
 		t.Fatal(err)
 	}
+	return l, tm
+}
+
+func TestEscCancelsRunningCheck(t *testing.T) {
+	_, tm := startBlockingCheck(t)
 	waitFor(t, tm, "Checking 00-pool", // the spinner line
 		"checking 1 exercise(s)",  // the lab's Logf, streamed
 		"--- FAIL: TestPoolOrder") // go test output, streamed before the check ends
@@ -183,21 +201,33 @@ func TestEscCancelsRunningCheck(t *testing.T) {
 	}
 }
 
-func TestCtrlCCancelsThenQuits(t *testing.T) {
-	l := fakelab.New()
-	l.SetBlocking(true)
-	tm := start(t, l, "en")
-	waitFor(t, tm, "Press enter to check")
-	press(tm, tea.KeyEnter)
-	if _, err := l.WaitCheck(waitLimit); err != nil {
-		t.Fatal(err)
+// TestQuitDuringCheck quits while a check runs. The program must end, and once Close returns the check
+// must have returned too, or the program could exit while go test is still being killed.
+func TestQuitDuringCheck(t *testing.T) {
+	tests := []struct {
+		name string
+		keys func(t *testing.T, tm *teatest.TestModel)
+	}{
+		{"q", func(t *testing.T, tm *teatest.TestModel) { tm.Send(tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune("q")}) }},
+		{"ctrl+c cancels, a second ctrl+c quits", func(t *testing.T, tm *teatest.TestModel) {
+			press(tm, tea.KeyCtrlC)
+			waitFor(t, tm, "Check cancelled.")
+			press(tm, tea.KeyCtrlC)
+		}},
 	}
-	press(tm, tea.KeyCtrlC)
-	waitFor(t, tm, "Check cancelled.")
-	press(tm, tea.KeyCtrlC) // the second ctrl+c quits: FinalModel returns without Quit
-	fm := tm.FinalModel(t, teatest.WithFinalTimeout(waitLimit))
-	if _, ok := fm.(tui.Model); !ok {
-		t.Fatalf("FinalModel() = %T, want tui.Model", fm)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			l, tm := startBlockingCheck(t)
+			tt.keys(t, tm)
+			fm, ok := tm.FinalModel(t, teatest.WithFinalTimeout(waitLimit)).(tui.Model)
+			if !ok {
+				t.Fatal("FinalModel() is not a tui.Model")
+			}
+			fm.Close()
+			if n := l.InFlight(); n != 0 {
+				t.Errorf("checks still running after Close() = %d, want 0", n)
+			}
+		})
 	}
 }
 

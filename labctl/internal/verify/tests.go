@@ -3,6 +3,7 @@ package verify
 import (
 	"context"
 	"fmt"
+	"maps"
 	"regexp"
 	"slices"
 	"strings"
@@ -78,7 +79,7 @@ func checkSolution(ctx context.Context, l *lab.Lab, ch *course.Chapter, env []st
 		}
 	}
 	for _, ex := range ch.Exercises {
-		if !slices.ContainsFunc(sortedKeys(owners), func(k string) bool { return slices.Contains(owners[k], ex.ID) }) {
+		if !slices.ContainsFunc(slices.Collect(maps.Values(owners)), func(ids []string) bool { return slices.Contains(ids, ex.ID) }) {
 			ps = append(ps, Problem{Chapter: ch.ID, Exercise: ex.ID, Msg: fmt.Sprintf("pattern %q matches no test in %s", ex.Tests, ex.Package)})
 		}
 	}
@@ -127,13 +128,4 @@ func oneLine(s string) string {
 	return s
 }
 
-func sortedPackages(rep *runner.Report) []string { return sortedKeys(rep.Packages) }
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
-}
+func sortedPackages(rep *runner.Report) []string { return slices.Sorted(maps.Keys(rep.Packages)) }

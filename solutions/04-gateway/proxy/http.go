@@ -12,6 +12,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 	"github.com/gomicrolab/microlab/chapters/04-gateway/auth"
+	"github.com/gomicrolab/microlab/chapters/04-gateway/middleware"
 )
 
 // gatewayHeaders are set by the gateway itself (auth, request id) and must reach the backend as set.
@@ -47,6 +48,8 @@ func HTTP(target *url.URL, prefix string) gin.HandlerFunc {
 			if errors.Is(err, context.DeadlineExceeded) {
 				status = http.StatusGatewayTimeout
 			}
+			// The client gets only the status; the reason goes to our log, with the request id.
+			middleware.LoggerFrom(r.Context()).WarnContext(r.Context(), "backend error", "error", err, "status", status)
 			w.Header().Set("Content-Type", "application/json")
 			w.WriteHeader(status)
 			_, _ = w.Write([]byte(`{"error":"` + http.StatusText(status) + `"}`))

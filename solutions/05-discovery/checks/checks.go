@@ -7,6 +7,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
+	"strconv"
 	"time"
 
 	"github.com/hashicorp/consul/api"
@@ -58,8 +60,8 @@ func Registration(o Options) (*api.AgentServiceRegistration, error) {
 				CheckID: GRPCCheckID(o.ID),
 				Name:    "gRPC health",
 				// host:port asks for the server's overall health (service ""), which the instance
-				// flips to NOT_SERVING while it drains.
-				GRPC:                           fmt.Sprintf("%s:%d", o.Host, o.Port),
+				// flips to NOT_SERVING while it drains. JoinHostPort brackets an IPv6 host.
+				GRPC:                           net.JoinHostPort(o.Host, strconv.Itoa(o.Port)),
 				Interval:                       o.Interval.String(),
 				Timeout:                        o.Timeout.String(),
 				DeregisterCriticalServiceAfter: deregister,

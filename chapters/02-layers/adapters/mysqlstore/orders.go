@@ -56,6 +56,9 @@ func (s *Store) CreateOrder(ctx context.Context, o *order.Order, key string) (*o
 			if errors.Is(err, sql.ErrNoRows) {
 				return nil, false, fmt.Errorf("create order: product %d: %w", l.ProductID, domain.ErrNotFound)
 			}
+			if err != nil {
+				return nil, false, fmt.Errorf("create order: product %d: %w", l.ProductID, err)
+			}
 			return nil, false, fmt.Errorf("create order: product %d: %w", l.ProductID, product.ErrOutOfStock)
 		}
 	}

@@ -37,7 +37,10 @@ func TestOrderNewRejectsInvalid(t *testing.T) {
 		{"zero quantity", 7, []order.Line{{ProductID: 1, Quantity: 0, PriceCents: 100}}},
 		{"negative quantity", 7, []order.Line{{ProductID: 1, Quantity: -3, PriceCents: 100}}},
 		{"zero price", 7, []order.Line{{ProductID: 1, Quantity: 1, PriceCents: 0}}},
+		{"negative price", 7, []order.Line{{ProductID: 1, Quantity: 1, PriceCents: -100}}},
 		{"no product", 7, []order.Line{{ProductID: 0, Quantity: 1, PriceCents: 100}}},
+		{"negative product", 7, []order.Line{{ProductID: -1, Quantity: 1, PriceCents: 100}}},
+		{"bad second line", 7, []order.Line{{ProductID: 1, Quantity: 1, PriceCents: 100}, {ProductID: 2, Quantity: 0, PriceCents: 100}}},
 		{"same product twice", 7, []order.Line{{ProductID: 1, Quantity: 1, PriceCents: 100}, {ProductID: 1, Quantity: 2, PriceCents: 100}}},
 	}
 	for _, tt := range tests {

@@ -35,7 +35,11 @@ type Lab struct {
 	changes  chan string
 	watchErr error
 	watches  int
+	inFlight int // Check calls that have not returned
 }
+
+// windDown is how long a cancelled blocking check takes to return, as the real one takes to kill go test.
+const windDown = 200 * time.Millisecond
 
 var _ tui.Lab = (*Lab)(nil)
 
@@ -74,7 +78,13 @@ func (l *Lab) Check(ctx context.Context, exercises []*course.Exercise, opts tui.
 	l.mu.Lock()
 	l.checks = append(l.checks, ids)
 	block := l.block
+	l.inFlight++
 	l.mu.Unlock()
+	defer func() {
+		l.mu.Lock()
+		l.inFlight--
+		l.mu.Unlock()
+	}()
 	select {
 	case l.started <- ids:
 	default: // nobody is waiting for this many checks
@@ -89,6 +99,7 @@ func (l *Lab) Check(ctx context.Context, exercises []*course.Exercise, opts tui.
 	}
 	if block {
 		<-ctx.Done()
+		time.Sleep(windDown)
 		return notRun(ids), ctx.Err()
 	}
 	return l.finish(ids), nil
@@ -226,6 +237,13 @@ func (l *Lab) WaitCheck(timeout time.Duration) ([]string, error) {
 	case <-time.After(timeout):
 		return nil, errors.New("fakelab: no check started")
 	}
+}
+
+// InFlight is the number of Check calls that have not returned yet.
+func (l *Lab) InFlight() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.inFlight
 }
 
 // Checks returns the exercise ids of every Check call so far.

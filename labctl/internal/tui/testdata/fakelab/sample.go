@@ -54,6 +54,7 @@ func sampleResults() map[string]runner.ExerciseResult {
 			{Name: "TestPoolOrder", Status: runner.StatusFail, Elapsed: 20 * time.Millisecond,
 				Message: "pool_test.go:31: Run(jobs) = [2 1 3], want [1 2 3] (results in input order)"},
 		}},
+		"00-errgroup": {ExerciseID: "00-errgroup", Status: runner.StatusNoTests, Message: `no test matches "^TestFanout"`},
 		"01-stock-race": {ExerciseID: "01-stock-race", Status: runner.StatusCompileError,
 			CompileErrors: []runner.CompileError{{File: "01-monolith/store/order.go", Line: 42, Col: 9, Message: "undefined: tx"}}},
 	}
