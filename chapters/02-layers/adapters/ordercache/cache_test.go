@@ -122,6 +122,27 @@ func TestCacheInvalidatesAfterCommit(t *testing.T) {
 		"GetOrder(%d) after an update that raced a reader: status, want cancelled (delete the entry AFTER the write commits)", id)
 }
 
+// TestCacheDeletesOnWrite separates cache-aside from write-through: a write must drop the entry, not
+// store the new value, because two writers that each set "their" value can finish in the other order
+// and leave the older one cached until the TTL ends.
+func TestCacheDeletesOnWrite(t *testing.T) {
+	c, repo, rdb, ep := setup(t)
+	id := placeOrders(t, repo, 1)[0]
+	ctx := context.Background()
+
+	_, err := c.GetOrder(ctx, id) // fill the cache
+	require.NoError(t, err)
+	require.NoError(t, c.UpdateOrder(ctx, id, func(o *order.Order) error { return o.Cancel() }), "UpdateOrder(cancel)")
+	keys, err := rdb.Keys(ctx, ep.Prefix+"*").Result()
+	require.NoError(t, err)
+	require.Empty(t, keys, "Redis keys after UpdateOrder(%d) = %v, want none: delete the entry on write (cache-aside), don't write the new value", id, keys)
+
+	before := repo.gets.Load()
+	_, err = c.GetOrder(ctx, id)
+	require.NoError(t, err)
+	require.Equal(t, before+1, repo.gets.Load(), "GetOrder(%d) after a write did not reach the repository: the first read after a write must miss and refill", id)
+}
+
 func TestCacheTTLHasJitter(t *testing.T) {
 	c, repo, rdb, ep := setup(t)
 	ctx := context.Background()
