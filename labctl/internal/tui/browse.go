@@ -45,6 +45,8 @@ func (m Model) updateBrowse(msg tea.KeyMsg) (Model, tea.Cmd) {
 		return m, nextHintCmd(m.lab, ex.ID)
 	case key.Matches(msg, k.Lesson):
 		return m.openLesson(ch)
+	case key.Matches(msg, k.Diff):
+		return m.askDiff(ex)
 	case key.Matches(msg, k.Watch):
 		return m.toggleWatch(ch)
 	case key.Matches(msg, k.PageUp):

@@ -12,7 +12,8 @@ type labels struct {
 	Title, Chapters, Exercises, Lesson, Hint, Output, Results, CompileErrors        string
 	NotChecked, CheckedBefore, Checking, Cancelling, Cancelled, CancelHint, Changed string
 	WatchOn, WatchOff, Loading, NoExercises, CheckFailed, HintFailed                string
-	LessonFailed, WatchFailed                                                       string
+	LessonFailed, WatchFailed, SolutionDiff, DiffFailed, SameAsSolution             string
+	ConfirmDiff                                                                     string // %s is the exercise id
 	Status                                                                          map[runner.Status]string
 	Keys                                                                            keyLabels
 }
@@ -20,7 +21,7 @@ type labels struct {
 // keyLabels are the help bar's descriptions.
 type keyLabels struct {
 	Up, Down, PrevChapter, NextChapter, Check, CheckChapter, Hint, Lesson string
-	Watch, Cancel, Back, Scroll, More, Less, Quit                         string
+	Diff, Watch, Cancel, Back, Scroll, More, Less, Quit                   string
 }
 
 var dictionary = map[string]labels{
@@ -31,6 +32,8 @@ var dictionary = map[string]labels{
 		Cancelled: "Check cancelled.", CancelHint: "esc to cancel", Changed: "changed",
 		WatchOn: "watch: on", WatchOff: "watch: off", Loading: "Loading…", NoExercises: "This course has no exercises.",
 		CheckFailed: "check failed", HintFailed: "no hint", LessonFailed: "no lesson", WatchFailed: "watch failed",
+		SolutionDiff: "Solution diff", DiffFailed: "no solution diff", SameAsSolution: "Your files match the solution.",
+		ConfirmDiff: "You haven't passed %s yet. Show the solution anyway? y/N",
 		Status: map[runner.Status]string{
 			runner.StatusPass: "passed", runner.StatusFail: "failed", runner.StatusCompileError: "compile error",
 			runner.StatusInfraError: "infra error", runner.StatusTimeout: "timed out", runner.StatusSkip: "skipped",
@@ -38,7 +41,7 @@ var dictionary = map[string]labels{
 		},
 		Keys: keyLabels{
 			Up: "up", Down: "down", PrevChapter: "prev chapter", NextChapter: "next chapter", Check: "check",
-			CheckChapter: "check chapter", Hint: "hint", Lesson: "lesson", Watch: "watch", Cancel: "cancel",
+			CheckChapter: "check chapter", Hint: "hint", Lesson: "lesson", Diff: "solution diff", Watch: "watch", Cancel: "cancel",
 			Back: "back", Scroll: "scroll", More: "more", Less: "less", Quit: "quit",
 		},
 	},
@@ -49,6 +52,8 @@ var dictionary = map[string]labels{
 		Cancelled: "检查已取消。", CancelHint: "按 esc 取消", Changed: "已修改",
 		WatchOn: "监视：开", WatchOff: "监视：关", Loading: "加载中…", NoExercises: "本课程没有练习。",
 		CheckFailed: "检查出错", HintFailed: "没有提示", LessonFailed: "没有课文", WatchFailed: "监视出错",
+		SolutionDiff: "与答案对比", DiffFailed: "无法与答案对比", SameAsSolution: "你的文件与答案一致。",
+		ConfirmDiff: "你还没有通过 %s。仍要查看答案吗？y/N",
 		Status: map[runner.Status]string{
 			runner.StatusPass: "通过", runner.StatusFail: "失败", runner.StatusCompileError: "编译错误",
 			runner.StatusInfraError: "基础设施错误", runner.StatusTimeout: "超时", runner.StatusSkip: "已跳过",
@@ -56,7 +61,7 @@ var dictionary = map[string]labels{
 		},
 		Keys: keyLabels{
 			Up: "上移", Down: "下移", PrevChapter: "上一章", NextChapter: "下一章", Check: "检查",
-			CheckChapter: "检查本章", Hint: "提示", Lesson: "课文", Watch: "监视", Cancel: "取消",
+			CheckChapter: "检查本章", Hint: "提示", Lesson: "课文", Diff: "与答案对比", Watch: "监视", Cancel: "取消",
 			Back: "返回", Scroll: "滚动", More: "更多", Less: "收起", Quit: "退出",
 		},
 	},

@@ -6,6 +6,7 @@ import "github.com/charmbracelet/bubbles/key"
 type keyMap struct {
 	Up, Down, PrevChapter, NextChapter key.Binding
 	Check, CheckChapter, Hint, Lesson  key.Binding
+	Diff, Yes, CloseDiff               key.Binding
 	Watch, Cancel, Interrupt, Back     key.Binding
 	PageUp, PageDown, Help, Quit       key.Binding
 }
@@ -20,6 +21,9 @@ func newKeyMap(k keyLabels) keyMap {
 		CheckChapter: key.NewBinding(key.WithKeys("a"), key.WithHelp("a", k.CheckChapter)),
 		Hint:         key.NewBinding(key.WithKeys("h"), key.WithHelp("h", k.Hint)),
 		Lesson:       key.NewBinding(key.WithKeys("l"), key.WithHelp("l", k.Lesson)),
+		Diff:         key.NewBinding(key.WithKeys("d"), key.WithHelp("d", k.Diff)),
+		Yes:          key.NewBinding(key.WithKeys("y", "Y")),
+		CloseDiff:    key.NewBinding(key.WithKeys("esc", "q"), key.WithHelp("esc", k.Back)),
 		Watch:        key.NewBinding(key.WithKeys("w"), key.WithHelp("w", k.Watch)),
 		Cancel:       key.NewBinding(key.WithKeys("esc"), key.WithHelp("esc", k.Cancel)),
 		Interrupt:    key.NewBinding(key.WithKeys("ctrl+c"), key.WithHelp("ctrl+c", k.Cancel)),
@@ -42,10 +46,14 @@ func (b bindings) FullHelp() [][]key.Binding { return b.full }
 
 // helpFor returns the bindings shown for a screen; while a check runs, cancel replaces check.
 func (k keyMap) helpFor(s state, running bool) bindings {
-	if s == stateLesson {
+	if s == stateLesson || s == stateDiff {
+		back := k.Back
+		if s == stateDiff {
+			back = k.CloseDiff
+		}
 		return bindings{
-			short: []key.Binding{k.Up, k.Down, k.PageDown, k.Back},
-			full:  [][]key.Binding{{k.Up, k.Down}, {k.PageUp, k.PageDown}, {k.Back}},
+			short: []key.Binding{k.Up, k.Down, k.PageDown, back},
+			full:  [][]key.Binding{{k.Up, k.Down}, {k.PageUp, k.PageDown}, {back}},
 		}
 	}
 	run := k.Check
@@ -53,11 +61,11 @@ func (k keyMap) helpFor(s state, running bool) bindings {
 		run = k.Cancel
 	}
 	return bindings{
-		short: []key.Binding{k.Up, k.Down, run, k.Hint, k.Lesson, k.Watch, k.Help, k.Quit},
+		short: []key.Binding{k.Up, k.Down, run, k.Hint, k.Lesson, k.Diff, k.Watch, k.Help, k.Quit},
 		full: [][]key.Binding{
 			{k.Up, k.Down, k.PrevChapter, k.NextChapter},
 			{k.Check, k.CheckChapter, k.Cancel, k.Watch},
-			{k.Hint, k.Lesson, k.PageUp, k.PageDown},
+			{k.Hint, k.Lesson, k.Diff, k.PageUp, k.PageDown},
 			{k.Help, k.Quit},
 		},
 	}

@@ -23,6 +23,7 @@ type state int
 const (
 	stateBrowse state = iota // chapters, exercises and the selected exercise's details
 	stateLesson              // a chapter's README, full screen
+	stateDiff                // an exercise's diff to its solution, full screen
 )
 
 // position locates an exercise: indexes into Course.Chapters and Chapter.Exercises.
@@ -53,6 +54,7 @@ type Model struct {
 	watch  watcher
 	detail viewport.Model
 	lesson lessonView
+	diff   diffView
 }
 
 // INIT
@@ -72,7 +74,7 @@ func New(l Lab, lang string) Model {
 		width: 80, height: 24,
 		order: exerciseOrder(c), statuses: map[string]runner.Status{},
 		results: map[string]runner.ExerciseResult{}, hints: map[string]map[int]string{},
-		check: newChecker(), detail: viewport.New(80, 10), lesson: newLessonView("dark"),
+		check: newChecker(), detail: viewport.New(80, 10), lesson: newLessonView("dark"), diff: newDiffView(),
 	}
 	for _, p := range m.order {
 		ex := m.exerciseAt(p)
@@ -174,6 +176,8 @@ func (m Model) update(msg tea.Msg) (Model, tea.Cmd) {
 		return m.handleLessonLoaded(msg)
 	case lessonRenderedMsg:
 		return m.handleLessonRendered(msg), nil
+	case diffLoadedMsg:
+		return m.handleDiffLoaded(msg), nil
 	case watchStartedMsg:
 		return m.handleWatchStarted(msg)
 	case watchChangeMsg:
@@ -184,7 +188,8 @@ func (m Model) update(msg tea.Msg) (Model, tea.Cmd) {
 	return m, nil
 }
 
-// handleKey: ctrl+c works everywhere (first cancels a running check, then quits); other keys depend on the screen.
+// handleKey: ctrl+c works everywhere (first cancels a running check, then quits); a pending question takes
+// the next key; other keys depend on the screen.
 func (m Model) handleKey(msg tea.KeyMsg) (Model, tea.Cmd) {
 	if key.Matches(msg, m.keys.Interrupt) {
 		if m.check.running && !m.check.cancelling {
@@ -192,13 +197,19 @@ func (m Model) handleKey(msg tea.KeyMsg) (Model, tea.Cmd) {
 		}
 		return m.quit()
 	}
+	if m.diff.confirming != "" {
+		return m.updateConfirm(msg)
+	}
 	if key.Matches(msg, m.keys.Help) {
 		m.help.ShowAll = !m.help.ShowAll
 		m.layout()
 		return m, nil
 	}
-	if m.state == stateLesson {
+	switch m.state {
+	case stateLesson:
 		return m.updateLesson(msg)
+	case stateDiff:
+		return m.updateDiff(msg)
 	}
 	return m.updateBrowse(msg)
 }

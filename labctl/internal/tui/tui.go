@@ -1,5 +1,5 @@
 // Package tui is the terminal UI of labctl: a bubbletea program that lists chapters and exercises with their
-// progress, runs checks with live output, hands out hints and shows lessons. It never runs processes itself:
+// progress, runs checks with live output, hands out hints, shows lessons and compares the learner's work with the solution. It never runs processes itself:
 // every piece of work goes through the Lab interface, inside a tea.Cmd.
 package tui
 
@@ -29,6 +29,7 @@ type Lab interface {
 	RevealedHints(exerciseID string) []course.Text                              // from earlier sessions, in order
 	Lesson(chapterID, lang string) (markdown string, err error)
 	Watch(ctx context.Context, chapterID string) (<-chan string, error)
+	SolutionDiff(target string) (string, error) // unified diff learner -> solution; reads only
 }
 
 // Run shows the UI on the terminal until the learner quits or ctx is cancelled.

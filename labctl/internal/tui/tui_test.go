@@ -303,6 +303,79 @@ func TestLessonBackToBrowse(t *testing.T) {
 	}
 }
 
+// TestSolutionDiffOfPassedExercise: a passed exercise shows its diff at once, and esc goes back.
+func TestSolutionDiffOfPassedExercise(t *testing.T) {
+	l := fakelab.New()
+	tm := start(t, l, "en")
+	waitFor(t, tm, "Press enter to check")
+	tm.Type("k") // 00-cancel, passed
+	waitFor(t, tm, "▸ 00-cancel")
+	tm.Type("d")
+	waitFor(t, tm, "Solution diff 00-cancel", "case <-ctx.Done():")
+	view := finalView(t, tm)
+	if strings.Contains(view, "Show the solution anyway") {
+		t.Errorf("a passed exercise asked before showing its diff:\n%s", view)
+	}
+	if got, want := l.DiffAsks(), []string{"00-cancel"}; !slices.Equal(got, want) {
+		t.Errorf("SolutionDiff calls = %v, want %v", got, want)
+	}
+	teatest.RequireEqualOutput(t, []byte(view))
+}
+
+// TestSolutionDiffAsksBeforeGivingUp: on an exercise not passed yet, d asks first; y shows the diff,
+// any other key returns to the list without asking the lab for it.
+func TestSolutionDiffAsksBeforeGivingUp(t *testing.T) {
+	const question = "You haven't passed 00-pool yet. Show the solution anyway? y/N"
+	t.Run("n returns", func(t *testing.T) {
+		l := fakelab.New()
+		tm := start(t, l, "en")
+		waitFor(t, tm, "Press enter to check")
+		tm.Type("d")
+		waitFor(t, tm, question)
+		tm.Type("n")
+		tm.Type("h") // something visible after the answer, to know it was handled
+		waitFor(t, tm, "Hint 1/2")
+		view := finalView(t, tm)
+		if strings.Contains(view, question) || strings.Contains(view, "Solution diff") {
+			t.Errorf("after n the question or the diff is still on screen:\n%s", view)
+		}
+		if !strings.Contains(view, "▸ 00-pool") {
+			t.Errorf("after n the cursor moved; view:\n%s", view)
+		}
+		if got := l.DiffAsks(); len(got) != 0 {
+			t.Errorf("SolutionDiff calls = %v, want none", got)
+		}
+	})
+	t.Run("y shows the diff", func(t *testing.T) {
+		l := fakelab.New()
+		tm := start(t, l, "en")
+		waitFor(t, tm, "Press enter to check")
+		tm.Type("d")
+		waitFor(t, tm, question)
+		tm.Type("y")
+		waitFor(t, tm, "Solution diff 00-pool", "sem := make(chan struct{}, n)")
+		press(tm, tea.KeyEsc)
+		waitFor(t, tm, "Chapters")
+		view := finalView(t, tm)
+		if strings.Contains(view, "Solution diff") {
+			t.Errorf("esc did not leave the diff:\n%s", view)
+		}
+		if got, want := l.DiffAsks(), []string{"00-pool"}; !slices.Equal(got, want) {
+			t.Errorf("SolutionDiff calls = %v, want %v", got, want)
+		}
+	})
+}
+
+func TestSolutionDiffFailureIsShown(t *testing.T) {
+	tm := start(t, fakelab.New(), "zh")
+	waitFor(t, tm, "按 enter")
+	tm.Type("jd") // 00-errgroup has no solution in the fake
+	waitFor(t, tm, "你还没有通过 00-errgroup")
+	tm.Type("y")
+	waitFor(t, tm, "无法与答案对比", "fakelab: no solution")
+	finalView(t, tm)
+}
+
 func selectedRows(view string) []string {
 	var rows []string
 	for _, line := range strings.Split(view, "\n") {

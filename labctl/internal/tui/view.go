@@ -50,6 +50,7 @@ func (m *Model) layout() {
 	f := m.frame()
 	m.detail.Width, m.detail.Height = m.width, max(f.detailH, 1)
 	m.lesson.vp.Width, m.lesson.vp.Height = m.width, max(m.height-2-m.helpHeight(), 1)
+	m.diff.vp.Width, m.diff.vp.Height = m.lesson.vp.Width, m.lesson.vp.Height
 }
 
 func (m Model) helpHeight() int {
@@ -63,8 +64,11 @@ func (m Model) View() string {
 	if m.width < 1 || m.height < 1 {
 		return "" // no room at all (a 0x0 size comes from non-terminals)
 	}
-	if m.state == stateLesson {
+	switch m.state {
+	case stateLesson:
 		return m.lessonScreen()
+	case stateDiff:
+		return m.diffScreen()
 	}
 	return m.browseScreen()
 }
@@ -101,10 +105,12 @@ func (m Model) rule() string {
 	return ruleStyle.Render(strings.Repeat("─", max(m.width, 0)))
 }
 
-// statusLine shows the running check's spinner, or the last notice.
+// statusLine shows a pending question, else the running check's spinner, else the last notice.
 func (m Model) statusLine() string {
 	var s string
 	switch {
+	case m.diff.confirming != "":
+		s = hintStyle.Render(m.confirmLine())
 	case m.check.cancelling:
 		s = m.check.spinner.View() + " " + m.text.Cancelling
 	case m.check.running:

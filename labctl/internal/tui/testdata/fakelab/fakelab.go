@@ -20,6 +20,9 @@ var ErrNoHints = errors.New("fakelab: exercise has no hints")
 // ErrNoLesson is Lesson's error for an unknown chapter.
 var ErrNoLesson = errors.New("fakelab: no lesson")
 
+// ErrNoSolution is SolutionDiff's error for an exercise without a canned diff.
+var ErrNoSolution = errors.New("fakelab: no solution")
+
 // Lab implements tui.Lab from memory. Its zero value is not usable: call New.
 type Lab struct {
 	mu       sync.Mutex
@@ -28,6 +31,8 @@ type Lab struct {
 	results  map[string]runner.ExerciseResult
 	events   map[string][]runner.Event
 	lessons  map[string]string
+	diffs    map[string]string
+	diffAsks []string // exercise ids SolutionDiff was called with
 	shown    map[string]int
 	block    bool
 	checks   [][]string
@@ -48,7 +53,7 @@ var _ tui.Lab = (*Lab)(nil)
 func New() *Lab {
 	l := &Lab{
 		course: sampleCourse(), statuses: sampleStatuses(), results: sampleResults(), events: sampleEvents(),
-		lessons: sampleLessons(), shown: map[string]int{},
+		lessons: sampleLessons(), diffs: sampleDiffs(), shown: map[string]int{},
 		started: make(chan []string, 16), changes: make(chan string, 16),
 	}
 	return l
@@ -183,6 +188,25 @@ func (l *Lab) Lesson(chapterID, lang string) (string, error) {
 		return "", fmt.Errorf("lesson %s/%s: %w", chapterID, lang, ErrNoLesson)
 	}
 	return md, nil
+}
+
+// SolutionDiff returns the exercise's canned diff from the learner's files to the solution.
+func (l *Lab) SolutionDiff(target string) (string, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.diffAsks = append(l.diffAsks, target)
+	d, ok := l.diffs[target]
+	if !ok {
+		return "", fmt.Errorf("solution diff %s: %w", target, ErrNoSolution)
+	}
+	return d, nil
+}
+
+// DiffAsks returns the targets of every SolutionDiff call so far.
+func (l *Lab) DiffAsks() []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return append([]string(nil), l.diffAsks...)
 }
 
 // Watch relays Change calls until ctx ends, then closes the channel.

@@ -85,3 +85,30 @@ func sampleLessons() map[string]string {
 		"01/zh": "# 单体应用\n\n用户、订单和支付的 Gin JSON API。\n",
 	}
 }
+
+// sampleDiffs are udiff-style diffs learner -> solution: 00-cancel passed with its own approach,
+// 00-pool still has its TODO.
+func sampleDiffs() map[string]string {
+	return map[string]string{
+		"00-cancel": "--- chapters/00-go-for-services/cancel/cancel.go\n" +
+			"+++ solutions/00-go-for-services/cancel/cancel.go\n" +
+			"@@ -9,7 +9,9 @@\n" +
+			" func Process(ctx context.Context, items []Item) error {\n" +
+			" \tfor _, it := range items {\n" +
+			"-\t\tif ctx.Err() != nil {\n" +
+			"-\t\t\treturn ctx.Err()\n" +
+			"+\t\tselect {\n" +
+			"+\t\tcase <-ctx.Done():\n" +
+			"+\t\t\treturn fmt.Errorf(\"process %s: %w\", it.ID, ctx.Err())\n" +
+			"+\t\tdefault:\n" +
+			" \t\t}\n" +
+			" \t\thandle(it)\n" +
+			" \t}\n",
+		"00-pool": "--- chapters/00-go-for-services/pool/pool.go\n" +
+			"+++ solutions/00-go-for-services/pool/pool.go\n" +
+			"@@ -12,1 +12,2 @@\n" +
+			"-\t// TODO(00-pool): run at most n jobs at once.\n" +
+			"+\tsem := make(chan struct{}, n)\n" +
+			"+\tresults := make([]Result, len(jobs))\n",
+	}
+}
