@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	"github.com/aymanbagabas/go-udiff"
+	"github.com/aymanbagabas/go-udiff/myers"
 )
 
 // ErrNoSolution means the target has no solution files.
@@ -106,7 +107,14 @@ func (l *Lab) SolutionDiff(target string) (string, error) {
 		}
 		rel, _ := filepath.Rel(l.Root(), dst)
 		srel, _ := filepath.Rel(l.Root(), files[dst])
-		b.WriteString(udiff.Unified(filepath.ToSlash(rel), filepath.ToSlash(srel), string(mine), string(sol)))
+		// Line-based Myers edits read like `diff -u`; udiff's default edits are per character, which
+		// shows unchanged lines as removed and added again.
+		edits := myers.ComputeEdits(string(mine), string(sol))
+		d, err := udiff.ToUnified(filepath.ToSlash(rel), filepath.ToSlash(srel), string(mine), edits, 3)
+		if err != nil {
+			return "", fmt.Errorf("diff %s: %w", rel, err)
+		}
+		b.WriteString(d)
 	}
 	return b.String(), nil
 }

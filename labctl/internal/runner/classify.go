@@ -139,6 +139,11 @@ func lineWith(out, substr string) string {
 var (
 	// locLine is how testing prefixes t.Error/t.Log output: "    file_test.go:12: message".
 	locLine = regexp.MustCompile(`^(\s+)[\w.\-/]+\.go:\d+: `)
+	// testMarker is a line of go test's own ("=== RUN", "--- FAIL: TestX"), which ends a block. A bare
+	// "--- " is not: testify's Diff: section prints "--- Expected" inside a failure.
+	testMarker = regexp.MustCompile(`^\s*(=== (RUN|PAUSE|CONT|NAME)\b|--- (FAIL|PASS|SKIP): )`)
+	// keepAlways are testify lines kept even past maxMessageLines.
+	keepAlways = regexp.MustCompile(`^(Test|Messages):\s`)
 	// frameLine is a goroutine stack frame's location: "\t/path/to/file.go:42 +0x1d".
 	frameLine = regexp.MustCompile(`^\t(\S+\.go):(\d+)`)
 )
@@ -176,12 +181,15 @@ func locationBlocks(out string) []string {
 		line = strings.TrimRight(line, "\n")
 		trimmed := strings.TrimSpace(line)
 		switch m := locLine.FindStringSubmatch(line); {
-		case strings.HasPrefix(trimmed, "=== ") || strings.HasPrefix(trimmed, "--- "):
+		case testMarker.MatchString(line):
 			flush()
 		case m != nil:
 			flush()
 			cur, indent = []string{trimmed}, m[1]
-		case len(cur) > 0 && len(cur) < maxMessageLines && trimmed != "" && strings.HasPrefix(line, indent):
+		case len(cur) > 0 && trimmed != "" && strings.HasPrefix(line, indent) &&
+			(len(cur) < maxMessageLines || keepAlways.MatchString(trimmed)):
+			// testify's Test: and Messages: lines come after a possibly long Diff: and say which subtest
+			// failed and why, so they survive the cap.
 			cur = append(cur, strings.TrimPrefix(line, indent))
 		}
 	}

@@ -161,6 +161,19 @@ func TestFirstFailure(t *testing.T) {
 		{"log then error", "=== RUN   TestX\n    x_test.go:5: starting\n    x_test.go:9: Add(1, 2) = 0, want 3\n--- FAIL: TestX (0.00s)\n", "x_test.go:9: Add(1, 2) = 0, want 3"},
 		{"testify block", "=== RUN   TestX\n    x_test.go:9: \n        \tError Trace:\tx_test.go:9\n        \tError:      \tNot equal\n--- FAIL: TestX (0.00s)\n", "x_test.go:9:\n    \tError Trace:\tx_test.go:9\n    \tError:      \tNot equal"},
 		{"nothing located", "=== RUN   TestX\n--- FAIL: TestX (0.00s)\n", ""},
+		{"testify diff keeps the subtest and message", "=== RUN   TestX/bad_type\n" +
+			"    x_test.go:9: \n        \tError Trace:\tx_test.go:9\n        \tError:      \tNot equal: \n" +
+			"        \t            \texpected: []string{\"price_cents\"}\n        \t            \tactual  : []string(nil)\n" +
+			"        \t            \t\n        \t            \tDiff:\n        \t            \t--- Expected\n" +
+			"        \t            \t+++ Actual\n        \t            \t@@ -1,3 +1,2 @@\n        \t            \t-([]string) (len=1) {\n" +
+			"        \t            \t- (string) (len=11) \"price_cents\"\n        \t            \t-}\n        \t            \t+([]string) <nil>\n" +
+			"        \tTest:       \tTestX/bad_type\n        \tMessages:   \tPOST /products: field errors\n" +
+			"    --- FAIL: TestX/bad_type (0.00s)\n",
+			"x_test.go:9:\n    \tError Trace:\tx_test.go:9\n    \tError:      \tNot equal: \n" +
+				"    \t            \texpected: []string{\"price_cents\"}\n    \t            \tactual  : []string(nil)\n" +
+				"    \t            \tDiff:\n    \t            \t--- Expected\n    \t            \t+++ Actual\n" +
+				"    \t            \t@@ -1,3 +1,2 @@\n    \t            \t-([]string) (len=1) {\n    \t            \t- (string) (len=11) \"price_cents\"\n" +
+				"    \t            \t-}\n    \tTest:       \tTestX/bad_type\n    \tMessages:   \tPOST /products: field errors"},
 	}
 	for _, tt := range tests {
 		if got := firstFailure(tt.out); got != tt.want {
