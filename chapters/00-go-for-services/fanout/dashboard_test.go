@@ -116,7 +116,9 @@ func TestFanoutFirstErrorCancelsSiblings(t *testing.T) {
 
 	require.ErrorIs(t, err, errOrders, "Load() error = %v, want the first failure (orders), not a sibling's cancellation", err)
 	require.Less(t, elapsed, time.Second,
-		"Load() took %v after orders failed at 10ms: the first error must cancel the other calls", elapsed)
+		"Load() took %v after orders failed at 10ms: the first error must cancel the other calls (pass the errgroup's ctx to each call)", elapsed)
+	require.NotErrorIs(t, err, context.Canceled,
+		"Load() error = %v, want only the first failure (orders): the siblings' context.Canceled is a consequence, not a cause; return the first error, not all of them joined", err)
 	require.EqualValues(t, 2, f.cancelled.Load(),
 		"%d of the 2 sibling calls saw their ctx cancelled, want both: pass the errgroup's ctx to every call", f.cancelled.Load())
 	require.Zero(t, f.active.Load(), "backend calls still running after Load returned")

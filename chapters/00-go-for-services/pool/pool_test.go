@@ -135,6 +135,36 @@ func TestPoolCancel(t *testing.T) {
 		calls.Load(), cancelAfter, limit)
 }
 
+// slowDone is a context whose Done takes a moment to answer. By the time Map's select looks at it, the
+// idle workers are already waiting for an item, so a send case and ctx.Done are ready together.
+type slowDone struct{ context.Context }
+
+func (c slowDone) Done() <-chan struct{} {
+	time.Sleep(time.Millisecond)
+	return c.Context.Done()
+}
+
+func TestPoolCancelledBeforeStart(t *testing.T) {
+	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	// select picks at random among ready cases, so a Map that relies on select alone hands out an item
+	// about every other round; 30 rounds make a lucky pass practically impossible.
+	const workers, n, rounds = 4, 100, 30
+	for round := range rounds {
+		var calls atomic.Int64
+		_, err := Map(slowDone{ctx}, workers, make([]int, n), func(context.Context, int) int {
+			calls.Add(1)
+			return 0
+		})
+
+		require.ErrorIs(t, err, context.Canceled, "Map() with a cancelled ctx: error = %v, want one wrapping context.Canceled", err)
+		require.Zero(t, calls.Load(),
+			"Map() with a ctx cancelled before it started made %d calls in round %d, want 0: select picks at random when a worker is free and ctx is done, so check ctx.Err() before each send",
+			calls.Load(), round+1)
+	}
+}
+
 func TestPoolInvalidWorkers(t *testing.T) {
 	for _, workers := range []int{0, -1} {
 		_, err := Map(context.Background(), workers, []int{1}, func(context.Context, int) int { return 0 })

@@ -143,7 +143,9 @@ func TestIdempotencyConcurrentRetries(t *testing.T) {
 				ids[r.order.ID] = true
 			}
 			require.Equal(t, 1, created, "%d concurrent requests with one key: 201s = %d, want exactly 1 (claim the key before taking stock)", retries, created)
-			require.Equal(t, retries-1, replayed, "%d concurrent requests with one key: 200 replays = %d", retries, replayed)
+			require.Equal(t, retries-1, replayed,
+				"%d concurrent requests with one key: 200 replays = %d, want %d: a retry must wait for the first request's key and replay its order (INSERT the key first, not SELECT then INSERT)",
+				retries, replayed, retries-1)
 			require.Len(t, ids, 1, "concurrent requests with one key returned different orders %v", ids)
 			var n int
 			require.NoError(t, db.QueryRow(`SELECT COUNT(*) FROM orders`).Scan(&n))
