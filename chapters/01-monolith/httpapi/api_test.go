@@ -17,6 +17,7 @@ import (
 
 func TestAPIValidationFieldErrors(t *testing.T) {
 	srv, _, _ := newServer(t)
+	longEmail := "ada@" + strings.Repeat(strings.Repeat("e", 60)+".", 4) + "example.com"
 	tests := []struct {
 		name       string
 		path       string
@@ -26,6 +27,9 @@ func TestAPIValidationFieldErrors(t *testing.T) {
 		{"user: empty body", "/users", map[string]any{}, []string{"email", "name"}},
 		{"user: bad email", "/users", map[string]any{"name": "ada", "email": "not-an-email"}, []string{"email"}},
 		{"user: name too long", "/users", map[string]any{"name": strings.Repeat("a", 101), "email": "a@example.com"}, []string{"name"}},
+		// A valid address of 259 characters: only a length rule (the column is VARCHAR(255)) catches it.
+		{"user: email too long", "/users", map[string]any{"name": "ada", "email": longEmail}, []string{"email"}},
+		{"product: name too long", "/products", map[string]any{"name": strings.Repeat("p", 101), "price_cents": 100, "stock": 1}, []string{"name"}},
 		{"product: zero price, negative stock", "/products", map[string]any{"name": "pen", "price_cents": 0, "stock": -1}, []string{"price_cents", "stock"}},
 		{"product: wrong type", "/products", `{"name":"pen","price_cents":"cheap","stock":1}`, []string{"price_cents"}},
 		{"order: no items", "/orders", map[string]any{"user_id": 1, "items": []any{}}, []string{"items"}},

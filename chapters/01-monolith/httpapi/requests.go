@@ -8,11 +8,14 @@ import (
 
 // The request bodies. Gin validates them with go-playground/validator through `binding` tags.
 // TODO(01-http-api): add binding tags so that bad input never reaches the store:
-//   - createUserRequest: name required (at most 100 characters), email required and a valid address;
-//   - createProductRequest: name required, price_cents at least 1, stock at least 0;
+//   - createUserRequest: name required (at most 100 characters), email required, a valid address
+//     and at most 255 characters;
+//   - createProductRequest: name required (at most 100 characters), price_cents at least 1, stock at least 0;
 //   - createOrderRequest: user_id at least 1, items required with at least one item, and each item
 //     validated too (`dive`): product_id at least 1, quantity at least 1;
 //   - payRequest: amount_cents at least 1.
+//   The length limits are the sizes of the database columns (VARCHAR(100), VARCHAR(255)): a longer value
+//   must be a 400 for that field here, not a 500 from MySQL later.
 
 type createUserRequest struct {
 	Name  string `json:"name"`
@@ -46,10 +49,14 @@ func bindJSON(c *gin.Context, dst any) bool {
 	if err == nil {
 		return true
 	}
-	// TODO(01-http-api): a client needs to know WHICH fields are wrong. When err is a
-	// validator.ValidationErrors, answer 400 with errorBody.Fields keyed by the JSON path of each
-	// field ("email", "items[0].quantity"; not the Go name "Email"). Hint: register a tag-name
-	// function on the validator behind binding.Validator.Engine() so that it reports JSON names.
+	// TODO(01-http-api): a client needs to know WHICH fields are wrong. Answer 400 with
+	// errorBody.Fields keyed by the JSON path of each bad field ("email", "items[0].quantity"; not the
+	// Go name "Email") in both of these cases:
+	//   - a rule in the binding tags failed (err is a validator.ValidationErrors);
+	//   - a value has the wrong JSON type ("price_cents": "cheap"): the decoder fails before any rule
+	//     runs (err is a *json.UnmarshalTypeError), and that is a field error too, for the field it names.
+	// Any other error (broken JSON) is a plain 400 without fields. Hint: register a tag-name function
+	// on the validator behind binding.Validator.Engine() so that it reports JSON names.
 	c.AbortWithStatusJSON(http.StatusBadRequest, errorBody{Error: err.Error()})
 	return false
 }

@@ -11,16 +11,17 @@ import (
 // Errors: ErrNotFound for an unknown user or product, ErrOutOfStock when any line cannot be served,
 // ErrInvalid for an empty order or a quantity below 1. On any error nothing is stored.
 func (s *Store) PlaceOrder(ctx context.Context, in NewOrder) (Order, bool, error) {
-	// TODO(01-stock-race): do everything in ONE transaction (s.db.BeginTx; defer tx.Rollback(); tx.Commit()):
-	//   - check that the user exists;
-	//   - for each item, take the stock in a way that two concurrent transactions cannot both see the
-	//     last unit: SELECT ... FOR UPDATE, or a conditional UPDATE ... WHERE stock >= ? and RowsAffected;
-	//   - read the unit price inside the transaction, and add up the total in integer cents;
-	//   - insert the order (status pending) and its lines, then commit.
-	//   Any error part-way must leave no trace: no order, no lines, no stock taken.
-	// TODO(01-idempotency): when in.IdempotencyKey is not empty, claim (user, key) in the
-	//   idempotency_keys table FIRST, inside the same transaction. A duplicate-key error (isDuplicateKey)
-	//   means another request with this key got there first: roll back and return its order with true.
-	//   Record the new order's id on the key row before committing.
+	// TODO(01-stock-race): place the order so that these hold (the hints go from the idea to the mechanism):
+	//   - the whole order happens in ONE database transaction: it is stored completely or not at all;
+	//   - 20 buyers racing for the last unit of a product: exactly one wins, the others get ErrOutOfStock,
+	//     and stock never goes below zero;
+	//   - an error part-way (second line out of stock, unknown product, unknown user) leaves no trace:
+	//     no order, no lines, no stock taken;
+	//   - the order has status pending; each line keeps the unit price at the time of the order, and the
+	//     total is exact, in integer cents.
+	// TODO(01-idempotency): when in.IdempotencyKey is not empty, a retried request with the same user and
+	//   key never creates a second order: it returns the first order with true, and takes no more stock.
+	//   This must hold even when the retries arrive concurrently, before the first one has finished.
+	//   The same key from a different user is a different request.
 	return Order{}, false, errors.New("TODO(01-stock-race): PlaceOrder is not implemented")
 }
