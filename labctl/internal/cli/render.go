@@ -80,8 +80,13 @@ func detailLines(r runner.ExerciseResult) []string {
 		}
 		return out
 	}
+	var others []string // the other tests that did not pass: named, so the learner sees the whole to-do list
 	for _, t := range r.Tests {
 		if t.Status == runner.StatusPass {
+			continue
+		}
+		if out != nil {
+			others = append(others, fmt.Sprintf("%s (%s)", t.Name, t.Status))
 			continue
 		}
 		head := fmt.Sprintf("%s: %s", t.Name, t.Status)
@@ -90,6 +95,11 @@ func detailLines(r runner.ExerciseResult) []string {
 		}
 		out = append(out, head)
 		out = append(out, indentLines(t.Message)...)
+	}
+	if len(others) > 0 {
+		out = append(out, "also not passing: "+strings.Join(others, ", "))
+	}
+	if out != nil {
 		return out
 	}
 	if r.Message != "" {
