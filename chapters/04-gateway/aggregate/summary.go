@@ -51,7 +51,8 @@ type Summary struct {
 func Summarize(ctx context.Context, userID string, p Profiles, o Orders, budget time.Duration) (Summary, error) {
 	// TODO(04-aggregate): derive a context with the budget, run both calls in goroutines, wait for both
 	// (they honour ctx, so both end by the deadline), then decide: profile error -> error;
-	// orders error -> Partial.
+	// orders error -> Partial. Orders must be an empty slice, never nil, also when Partial or when the
+	// backend returned nil: the client gets JSON [] (not null).
 	return Summary{}, errors.New("TODO(04-aggregate): Summarize is not implemented")
 }
 

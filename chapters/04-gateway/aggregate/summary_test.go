@@ -116,7 +116,7 @@ func TestAggregateSummarize(t *testing.T) {
 				require.ErrorIs(t, err, tt.wantErr, "Summarize(%s) error = %v, want %v", tt.name, err, tt.wantErr)
 			} else {
 				require.NoError(t, err, "Summarize(%s)", tt.name)
-				require.Equal(t, tt.want, got, "Summarize(%s) = %+v, want %+v", tt.name, got, tt.want)
+				require.Equal(t, tt.want, got, "Summarize(%s) = %#v, want %#v (Orders must be an empty slice, not nil: JSON [] not null)", tt.name, got, tt.want)
 			}
 			require.Less(t, elapsed, budget+margin, "Summarize(%s) took %v with a %v budget", tt.name, elapsed, budget)
 			require.Zero(t, b.active.Load(), "backend calls still running after Summarize returned")

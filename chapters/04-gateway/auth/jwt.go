@@ -40,8 +40,10 @@ func (v *Verifier) Verify(raw string) (*Claims, error) {
 // caller's identity (SetIdentity) for the handlers and backends after it.
 func Authenticate(v *Verifier) gin.HandlerFunc {
 	return func(c *gin.Context) {
-		// TODO(04-jwt): delete client-sent identity headers, read "Authorization: Bearer <token>",
-		// Verify it, answer 401 on any failure, otherwise SetIdentity and c.Next().
+		// TODO(04-jwt): delete client-sent identity headers, read "Authorization: Bearer <token>" (the
+		// scheme is case-insensitive, RFC 7235: "bearer" works too), Verify it, and on any failure answer
+		// 401 with the header WWW-Authenticate: Bearer and the JSON body {"error":"unauthenticated"};
+		// otherwise SetIdentity and c.Next().
 		c.AbortWithStatusJSON(http.StatusNotImplemented, gin.H{"error": "TODO(04-jwt): Authenticate is not implemented"})
 	}
 }

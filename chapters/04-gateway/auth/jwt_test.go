@@ -152,6 +152,12 @@ func TestJWTValidTokenReachesBackend(t *testing.T) {
 	claims, err := v.Verify(sign(t, jwt.SigningMethodRS256, issuer, c))
 	require.NoError(t, err, "Verify(valid token)")
 	require.Equal(t, "u-42", claims.Subject)
+
+	// Authentication schemes are case-insensitive (RFC 7235): "bearer <token>" is the same as "Bearer <token>".
+	var lower backendSeen
+	rec = get(authRouter(v, &lower), http.Header{"Authorization": {"bearer " + sign(t, jwt.SigningMethodRS256, issuer, c)}})
+	require.Equal(t, http.StatusOK, rec.Code, "GET /orders with Authorization: bearer <valid token>: status = %d, want 200: the scheme is case-insensitive (RFC 7235)", rec.Code)
+	require.Equal(t, "u-42", lower.userID, "backend header %s = %q with a lower-case scheme, want u-42", HeaderUserID, lower.userID)
 }
 
 func TestJWTLeewayAllowsSmallClockSkew(t *testing.T) {

@@ -157,7 +157,9 @@ type testGateway struct {
 	users   *usersSeen
 }
 
-func newTestGateway(t *testing.T, burst int) *testGateway {
+// newTestGateway builds the gateway with a per-user burst of burst requests; edits change its Config
+// before it is built.
+func newTestGateway(t *testing.T, burst int, edits ...func(*Config)) *testGateway {
 	t.Helper()
 	seen := &usersSeen{}
 	users := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -193,6 +195,9 @@ func newTestGateway(t *testing.T, burst int) *testGateway {
 		UsersURL:      usersURL,
 		Orders:        conn,
 	}
+	for _, edit := range edits {
+		edit(&cfg)
+	}
 	engine := New(cfg)
 	// A route whose handler has a bug, to see what the chain does with a panic.
 	engine.GET("/api/panic", func(c *gin.Context) { panic("handler bug") })
@@ -213,7 +218,7 @@ func (g *testGateway) do(t *testing.T, method, path string, header http.Header) 
 	func() {
 		defer func() {
 			if p := recover(); p != nil {
-				t.Fatalf("%s %s: the panic %q escaped the gateway: middleware.Recover must turn it into a 500", method, path, p)
+				t.Fatalf("%s %s: the panic %q escaped the gateway: middleware.Recover must turn it into a 500, and run outside every step that can panic", method, path, p)
 			}
 		}()
 		g.handler.ServeHTTP(rec, req)
@@ -245,6 +250,31 @@ func TestChainPanicIsLoggedAndCounted(t *testing.T) {
 
 	rec = g.do(t, http.MethodGet, "/api/users/7", http.Header{"Authorization": {token(t, "u-42", "customer")}})
 	require.Equal(t, http.StatusOK, rec.Code, "the gateway must keep serving after a panic")
+}
+
+// TestChainPanicInAuthenticationIsLoggedAndCounted: middleware has bugs too, not only handlers. Here the
+// gateway was started with a verifier whose key failed to load (nil), so verifying a token panics inside
+// Authenticate. That must be a 500 that is logged and counted like any other, and the gateway keeps serving.
+func TestChainPanicInAuthenticationIsLoggedAndCounted(t *testing.T) {
+	g := newTestGateway(t, 100, func(cfg *Config) {
+		broken := *cfg.Verifier
+		broken.Key = nil
+		cfg.Verifier = &broken
+	})
+	h := http.Header{"Authorization": {token(t, "u-42", "customer")}, middleware.HeaderRequestID: {"req-auth-panic"}}
+
+	rec := g.do(t, http.MethodGet, "/api/users/7", h)
+
+	require.Equal(t, http.StatusInternalServerError, rec.Code,
+		"GET /api/users/7 with a verifier that panics: status = %d, want 500: Recover must run outside Authenticate", rec.Code)
+	require.NotNil(t, find(g.logs.lines(t), "panic", "req-auth-panic"), "no \"panic\" log line with request_id req-auth-panic: Recover must log the panic with the request id")
+	access := requestLine(t, g.logs, "req-auth-panic", "the request that panicked in authentication was not logged; Log must run outside Recover")
+	require.EqualValues(t, http.StatusInternalServerError, access["status"], "the request log line says status %v, want 500", access["status"])
+	require.EqualValues(t, 1, g.count(http.MethodGet, "/api/users/*rest", 500),
+		"gateway_requests_total{route=/api/users/*rest,code=500} = %v, want 1: Metrics must run outside Recover", g.count(http.MethodGet, "/api/users/*rest", 500))
+
+	rec = g.do(t, http.MethodGet, "/api/users/7", http.Header{})
+	require.Equal(t, http.StatusUnauthorized, rec.Code, "the gateway must keep serving after a panic in authentication: GET without a token = %d, want 401", rec.Code)
 }
 
 func TestChainUnauthenticatedIsLoggedAndCounted(t *testing.T) {
@@ -287,6 +317,33 @@ func TestChainTimeoutReachesBackends(t *testing.T) {
 
 	require.Equal(t, http.StatusGatewayTimeout, rec.Code, "GET /api/orders/slow: status = %d, want 504 after the %v timeout", rec.Code, timeout)
 	require.Less(t, time.Since(start), timeout+2*time.Second, "the slow backend call was not cut off at the gateway's timeout")
+}
+
+// slowLoggerSetup is a log handler that takes delay to prepare a request's logger (Log calls With before
+// the request moves on): it stands for any work the gateway does before it calls a backend.
+type slowLoggerSetup struct {
+	slog.Handler
+	delay time.Duration
+}
+
+func (h slowLoggerSetup) WithAttrs(attrs []slog.Attr) slog.Handler {
+	time.Sleep(h.delay)
+	return h.Handler.WithAttrs(attrs)
+}
+
+// TestChainTimeoutCoversBackendTimeOnly: the per-request timeout is the backends' budget. Time the gateway
+// spends on its own work before the backend call must not be charged to it.
+func TestChainTimeoutCoversBackendTimeOnly(t *testing.T) {
+	before := timeout + 200*time.Millisecond
+	g := newTestGateway(t, 100, func(cfg *Config) {
+		cfg.Logger = slog.New(slowLoggerSetup{Handler: cfg.Logger.Handler(), delay: before})
+	})
+
+	rec := g.do(t, http.MethodGet, "/api/orders/9", http.Header{"Authorization": {token(t, "u-42", "customer")}})
+
+	require.Equal(t, http.StatusOK, rec.Code,
+		"GET /api/orders/9 after %v of gateway work before the backend call: status = %d, want 200: the %v timeout must start just before the backends, not at the front of the chain (body %s)",
+		before, rec.Code, timeout, rec.Body)
 }
 
 func TestChainEndToEnd(t *testing.T) {

@@ -35,7 +35,8 @@ func TTLCheckID(id string) string  { return id + ":ttl" }
 
 // Registration describes the instance with both checks.
 func Registration(o Options) (*api.AgentServiceRegistration, error) {
-	// TODO(05-health): reject incomplete options with an error that wraps ErrInvalidOptions, then return a
+	// TODO(05-health): reject incomplete options with an error that wraps ErrInvalidOptions (Service, ID, Host
+	// and Port are required; Interval, Timeout, TTL and DeregisterAfter must be positive), then return a
 	// registration whose Checks hold an active gRPC check (CheckID GRPCCheckID, target host:port, Interval,
 	// Timeout) and a TTL check (CheckID TTLCheckID), both with DeregisterCriticalServiceAfter.
 	return nil, errors.New("TODO(05-health): Registration does not describe the instance or its checks yet")

@@ -68,8 +68,10 @@ func TestHealthRegistrationRejectsBadOptions(t *testing.T) {
 	}{
 		{"no service name", func(o *checks.Options) { o.Service = "" }},
 		{"no instance id", func(o *checks.Options) { o.ID = "" }},
+		{"no host", func(o *checks.Options) { o.Host = "" }},
 		{"no port", func(o *checks.Options) { o.Port = 0 }},
 		{"no interval", func(o *checks.Options) { o.Interval = 0 }},
+		{"no timeout", func(o *checks.Options) { o.Timeout = 0 }},
 		{"no ttl", func(o *checks.Options) { o.TTL = 0 }},
 		{"no deregister-after", func(o *checks.Options) { o.DeregisterAfter = 0 }},
 	}

@@ -4,7 +4,6 @@ package consulresolver
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net"
 	"strconv"
@@ -72,7 +71,8 @@ func (r *consulResolver) watch(ctx context.Context) {
 	// q = (&api.QueryOptions{WaitIndex: index, WaitTime: ...}).WithContext(ctx), and hand each answer to
 	// r.cc.UpdateState(resolver.State{Endpoints: endpoints(entries)}). On an error keep the last list
 	// (r.cc.ReportError), pause r.builder.RetryAfter, and ask again. Return when ctx is done.
-	r.cc.ReportError(errors.New("TODO(05-resolver): the resolver does not ask Consul yet"))
+	// A zero r.builder.WaitTime means 30s and a zero RetryAfter means 200ms: apply those defaults yourself.
+	r.cc.ReportError(fmt.Errorf("TODO(05-resolver): the resolver does not ask Consul yet"))
 	<-ctx.Done()
 }
 

@@ -186,6 +186,35 @@ func TestResolverUsesBlockingQueries(t *testing.T) {
 	require.Zero(t, rec.InFlight(), "a query to Consul is still open 1s after the connection closed; want Close to cancel it (QueryOptions.WithContext)")
 }
 
+// TestResolverZeroBuilderUsesDefaults dials with a Builder that sets only Client: its blocking queries must
+// ask for the documented default WaitTime, 30s, not leave it to Consul (which would wait 5 minutes).
+func TestResolverZeroBuilderUsesDefaults(t *testing.T) {
+	t.Parallel()
+	ce := infra.Consul(t)
+	c := consultest.Client(t, ce.Addr)
+	rec := consultest.NewRecorder(t, ce.Addr)
+	service := ce.Prefix + "whoami"
+	a := ce.Prefix + "a"
+	startRegistered(t, c, service, a)
+
+	b := &consulresolver.Builder{Client: consultest.Client(t, rec.Addr)}
+	conn, err := consulresolver.NewClient(b, service, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	require.NoError(t, err, "NewClient(%s) with a zero Builder", service)
+	t.Cleanup(func() { _ = conn.Close() })
+	eventually(t, conn, 5*time.Second, a, answeredBy(a))
+
+	path := "/v1/health/service/" + service
+	deadline := time.Now().Add(2 * time.Second)
+	for len(rec.Requests(path, time.Time{})) < 2 && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	reqs := rec.Requests(path, time.Time{})
+	require.GreaterOrEqual(t, len(reqs), 2, "%d queries to %s; want a blocking query after the first answer", len(reqs), path)
+	for _, r := range reqs[1:] {
+		require.Equal(t, 30*time.Second, r.Wait(), "a blocking query with Builder.WaitTime = 0 asked %s?%s; want wait=30s (zero means 30s)", r.Path, r.Query.Encode())
+	}
+}
+
 // TestResolverKeepsListWhileConsulDown stops Consul mid-run. The instances are fine, so calls must keep working
 // on the last list; when Consul is back (empty, as a dev agent restarts) the resolver follows it again.
 func TestResolverKeepsListWhileConsulDown(t *testing.T) {
@@ -195,11 +224,13 @@ func TestResolverKeepsListWhileConsulDown(t *testing.T) {
 	service := own.Endpoint.Prefix + "whoami"
 	a, b, cc := own.Endpoint.Prefix+"a", own.Endpoint.Prefix+"b", own.Endpoint.Prefix+"c"
 	insts := startRegistered(t, c, service, a, b)
-	// Raise Consul's index well above what the restarted agent will reach, so a resolver that keeps waiting
-	// for its old index after the restart would wait a whole WaitTime.
-	for i := 0; i < 40; i++ {
-		_, err := c.KV().Put(&api.KVPair{Key: own.Endpoint.Prefix + "bump", Value: []byte(fmt.Sprint(i))}, nil)
-		require.NoError(t, err)
+	// Raise the index of this service's health query well above what the restarted agent will reach, so a
+	// resolver that keeps waiting for its old index after the restart would wait a whole WaitTime. Only changes
+	// to the service itself move that index (KV writes would not), so a dummy instance comes and goes.
+	dummy := own.Endpoint.Prefix + "bump"
+	for i := 0; i < 20; i++ {
+		require.NoError(t, c.Agent().ServiceRegister(&api.AgentServiceRegistration{ID: dummy, Name: service, Address: "127.0.0.1", Port: 1}))
+		require.NoError(t, c.Agent().ServiceDeregister(dummy))
 	}
 
 	conn := dial(t, c, service)

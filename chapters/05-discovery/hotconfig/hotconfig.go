@@ -74,5 +74,6 @@ func (w *Watcher) Done() <-chan struct{} { return w.done }
 func Watch(ctx context.Context, kv *api.KV, key string, opts Options) (*Watcher, error) {
 	// TODO(05-config): read key (kv.Get), Parse it and keep it; then, in a goroutine that closes done when ctx
 	// ends, loop on kv.Get with QueryOptions{WaitIndex, WaitTime}.WithContext(ctx), swapping in each valid new value.
+	// A zero opts.WaitTime means 30s and a zero opts.RetryAfter means 200ms: apply those defaults first.
 	return nil, errors.New("TODO(05-config): Watch does not read or follow the key yet")
 }

@@ -145,6 +145,28 @@ func TestConfigHotReloadsWithBlockingQueries(t *testing.T) {
 	waitFor(t, w, next, time.Second)
 }
 
+// TestConfigZeroOptionsUseDefaults watches with Options{}: the blocking reads must ask for the documented
+// default WaitTime, 30s, not leave it to Consul (which would wait 5 minutes), and changes must still arrive.
+func TestConfigZeroOptionsUseDefaults(t *testing.T) {
+	ce := infra.Consul(t)
+	rec := consultest.NewRecorder(t, ce.Addr)
+	kv := consultest.Client(t, ce.Addr).KV()
+	key := ce.Prefix + "defaults"
+	putLimits(t, kv, key, base)
+
+	w := start(t, consultest.Client(t, rec.Addr).KV(), key, hotconfig.Options{})
+	require.Equal(t, base, current(t, w))
+	next := hotconfig.Limits{MinOrderCents: 300, MaxOrderCents: 90_000, MaxItems: 30}
+	putLimits(t, kv, key, next)
+	waitFor(t, w, next, time.Second)
+
+	all := rec.Requests("/v1/kv/"+key, time.Time{})
+	require.GreaterOrEqual(t, len(all), 2, "%d reads of %s; want a first read, then blocking queries", len(all), key)
+	for _, r := range all[1:] {
+		require.Equal(t, 30*time.Second, r.Wait(), "a blocking read with Options.WaitTime = 0 asked %s?%s; want wait=30s (zero means 30s)", r.Path, r.Query.Encode())
+	}
+}
+
 func TestConfigRejectsInvalidAndKeepsOld(t *testing.T) {
 	ce := infra.Consul(t)
 	kv := consultest.Client(t, ce.Addr).KV()

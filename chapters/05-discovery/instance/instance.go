@@ -36,6 +36,9 @@ func (c Config) listen() func(network, address string) (net.Listener, error) {
 func Run(ctx context.Context, cfg Config) error {
 	// TODO(05-register): listen with cfg.listen(), serve whoami.NewServer(cfg.ID) in a goroutine, and only then
 	// register the address the listener got (cfg.Consul.Agent().ServiceRegisterOpts). When ctx is done:
-	// deregister first, keep serving for cfg.DrainDelay, then GracefulStop.
+	// deregister first, keep serving for cfg.DrainDelay, then GracefulStop. By then ctx is already cancelled, so
+	// deregister with a fresh bounded context (context.WithTimeout(context.WithoutCancel(ctx), ...)). Register
+	// under such a context too: a registration that ctx cut off half-way may still reach Consul, and then nothing
+	// would deregister it; it must never be left behind.
 	return errors.New("TODO(05-register): Run does not listen, serve or register yet")
 }

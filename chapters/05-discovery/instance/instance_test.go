@@ -210,10 +210,11 @@ func TestRegisterRollingRestartFailsNoRequest(t *testing.T) {
 				id, err = whoAt(context.Background(), addr)
 				if err != nil {
 					err = fmt.Errorf("Who(%s): %w", addr, err)
+				} else {
+					mu.Lock()
+					answered[id]++
+					mu.Unlock()
 				}
-				mu.Lock()
-				answered[id]++
-				mu.Unlock()
 			}
 			mu.Lock()
 			calls++

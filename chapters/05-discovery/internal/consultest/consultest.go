@@ -48,6 +48,12 @@ func (r Request) Index() uint64 {
 	return n
 }
 
+// Wait is the blocking-query wait time the request asked for, 0 if none (Consul then waits its own default, 5m).
+func (r Request) Wait() time.Duration {
+	d, _ := time.ParseDuration(r.Query.Get("wait"))
+	return d
+}
+
 // Recorder is a reverse proxy in front of Consul that records every request and counts those in flight.
 // Point a Consul client at Addr to see whether code polls or uses blocking queries, and whether it
 // cancels its long-running queries when it is closed.
