@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/gomicrolab/microlab/labctl/internal/lab"
 	"github.com/gomicrolab/microlab/labctl/internal/lab/labtest"
 )
 
@@ -44,6 +45,17 @@ func TestExitCodes(t *testing.T) {
 		}, []string{"check", "00-greet"}, ExitOK, "warning: test file 00-demo/greet/greet_test.go was edited"},
 		{"reset without a terminal", nil, []string{"reset", "00"}, ExitBadInput, "stdin is not a terminal (pass --yes)"},
 		{"reset outside git", nil, []string{"reset", "00", "--yes"}, ExitBadInput, "not a git checkout"},
+		{"solution of an exercise that shares a file asks first", func(t *testing.T, root string) {
+			labtest.Write(t, root, "chapters/00-demo/calc/sub.go", "package calc\n\n// TODO(00-sub): subtract.\n// TODO(00-greet): and greet.\nfunc Sub(a, b int) int { return 0 }\n")
+			l, err := lab.Open(root)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := l.UpdateTestSums(); err != nil {
+				t.Fatal(err)
+			}
+			labtest.GitCommit(t, root)
+		}, []string{"solution", "00-sub"}, ExitBadInput, "refusing to change your files without confirmation: stdin is not a terminal (pass --yes)"},
 		{"reset needs a target", nil, []string{"reset"}, ExitBadInput, "reset needs a chapter or exercise, or --all"},
 		{"TUI without a terminal", nil, nil, ExitBadInput, "the lab's UI needs a terminal"},
 		// The fixture has one wrong solution per exercise: verify runs it, says which test caught it, and

@@ -145,6 +145,12 @@ func chapter(ctx context.Context, l *lab.Lab, ch *course.Chapter, exercises []*c
 		}
 		cr.Problems = append(cr.Problems, solution...)
 		cr.Problems = append(cr.Problems, checkSums(l, ch)...)
+		cr.Problems = append(cr.Problems, checkStarterSums(l, ch)...)
+		holes, err := checkHoles(ctx, l, ch)
+		if err != nil {
+			return cr, err
+		}
+		cr.Problems = append(cr.Problems, holes...)
 		files, err := checkFiles(l, ch)
 		if err != nil {
 			return cr, err
@@ -193,4 +199,35 @@ func checkSums(l *lab.Lab, ch *course.Chapter) []Problem {
 		ps = append(ps, Problem{Chapter: ch.ID, Msg: fmt.Sprintf("test file %s was %s since tests.sum (run `labctl verify --update-sums` if on purpose)", c.Path, c.Change)})
 	}
 	return ps
+}
+
+// checkStarterSums compares the chapter's Go files with starter.sum, which reset restores from.
+func checkStarterSums(l *lab.Lab, ch *course.Chapter) []Problem {
+	stale, err := l.StaleStarterSums(ch)
+	if err != nil {
+		return []Problem{{Chapter: ch.ID, Msg: err.Error()}}
+	}
+	var ps []Problem
+	for _, p := range stale {
+		ps = append(ps, Problem{Chapter: ch.ID, Msg: fmt.Sprintf("%s differs from %s: run `labctl verify --update-sums` so that reset restores this starter", p, lab.StarterSumsFile)})
+	}
+	return ps
+}
+
+// checkHoles: every exercise marks at least one hole, so that reset and solution know its files.
+func checkHoles(ctx context.Context, l *lab.Lab, ch *course.Chapter) ([]Problem, error) {
+	var ps []Problem
+	for _, ex := range ch.Exercises {
+		files, _, err := l.ExerciseFiles(ctx, ex)
+		if errors.Is(err, lab.ErrNoStarterSums) {
+			return nil, nil // reported by checkStarterSums
+		}
+		if err != nil {
+			return nil, err
+		}
+		if len(files) == 0 {
+			ps = append(ps, Problem{Chapter: ch.ID, Exercise: ex.ID, Msg: fmt.Sprintf("no starter file marks TODO(%s): reset and solution cannot tell which files are the exercise's", ex.ID)})
+		}
+	}
+	return ps, nil
 }
