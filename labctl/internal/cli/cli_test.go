@@ -42,7 +42,7 @@ func TestExitCodes(t *testing.T) {
 		{"no go toolchain", func(t *testing.T, root string) { t.Setenv("PATH", t.TempDir()) }, []string{"check", "00-add"}, ExitInfra, "go toolchain not found in PATH"},
 		{"edited test file warns", func(t *testing.T, root string) {
 			labtest.Write(t, root, "chapters/00-demo/greet/greet_test.go", "package greet\n\nimport \"testing\"\n\nfunc TestGreet(t *testing.T) {}\n")
-		}, []string{"check", "00-greet"}, ExitOK, "warning: test file 00-demo/greet/greet_test.go was edited"},
+		}, []string{"check", "00-greet"}, ExitFailed, "warning: test file 00-demo/greet/greet_test.go was edited"},
 		{"reset without a terminal", nil, []string{"reset", "00"}, ExitBadInput, "stdin is not a terminal (pass --yes)"},
 		{"reset outside git", nil, []string{"reset", "00", "--yes"}, ExitBadInput, "not a git checkout"},
 		{"solution of an exercise that shares a file asks first", func(t *testing.T, root string) {

@@ -94,8 +94,17 @@ func TestCheckWarnsAboutEditedTests(t *testing.T) {
 	if len(warnings) != 1 {
 		t.Fatalf("warnings = %v, want one about the edited test", warnings)
 	}
-	if rs[0].Status != runner.StatusPass {
-		t.Errorf("status = %s, want pass (the warning must not fail the check)", rs[0].Status)
+	// Every test passed, but on a test the learner emptied: that is never recorded as a plain pass.
+	if rs[0].Status != runner.StatusModified || !strings.Contains(rs[0].Message, "00-demo/greet/greet_test.go (edited)") {
+		t.Errorf("result = %s %q, want %s naming the edited test", rs[0].Status, rs[0].Message, runner.StatusModified)
+	}
+	if got := open(t, root).Status("00-greet"); got != runner.StatusModified {
+		t.Errorf("recorded status = %s, want %s", got, runner.StatusModified)
+	}
+	// Another exercise's pass in the same chapter is untouched: its tests are the course's.
+	exs, _ = l.Resolve("00-add")
+	if rs, err := l.Check(context.Background(), exs, CheckOptions{Solution: true}, nil); err != nil || rs[0].Status != runner.StatusPass {
+		t.Errorf("Check(00-add, solution) = %v, %v; want pass", rs, err)
 	}
 	changes, err := l.EditedTests()
 	if err != nil || len(changes) != 1 || changes[0] != (TestFileChange{Path: "00-demo/greet/greet_test.go", Change: "edited"}) {

@@ -14,7 +14,7 @@ import (
 const StatusNoTests Status = "no-tests"
 
 // severity orders statuses: an exercise takes the most severe status among its tests.
-var severity = []Status{StatusPass, StatusSkip, StatusNotRun, StatusNoTests, StatusFail, StatusTimeout, StatusInfraError, StatusCompileError}
+var severity = []Status{StatusPass, StatusModified, StatusSkip, StatusNotRun, StatusNoTests, StatusFail, StatusTimeout, StatusInfraError, StatusCompileError}
 
 func worse(a, b Status) Status {
 	if slices.Index(severity, b) > slices.Index(severity, a) {
