@@ -5,6 +5,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/gomicrolab/microlab/labctl/internal/course"
 )
@@ -40,6 +41,12 @@ func RequestFor(exercises []*course.Exercise) Request {
 		}
 	}
 	req.Run = strings.Join(patterns, "|")
+	// go test -timeout bounds each package's test binary: the exercises of one package add up.
+	perPackage := map[string]time.Duration{}
+	for _, ex := range exercises {
+		perPackage[ex.Package] += ex.TestTimeout()
+		req.Timeout = max(req.Timeout, perPackage[ex.Package])
+	}
 	return req
 }
 
