@@ -24,8 +24,8 @@ package = "./00-demo/calc"
 tests = "^TestAdd"
 infra = []
 minutes = 5
-hints.en = ["one", "two"]
-hints.zh = ["一", "二"]
+hints.en = ["one", "two", "three"]
+hints.zh = ["一", "二", "三"]
 
 [[exercise]]
 id = "00-sub"
@@ -35,8 +35,8 @@ package = "./00-demo/calc"
 tests = "^TestSub"
 infra = ["redis"]
 minutes = 5
-hints.en = ["one", "two"]
-hints.zh = ["一", "二"]
+hints.en = ["one", "two", "three"]
+hints.zh = ["一", "二", "三"]
 `
 
 // writeCourse makes a root with chapters/00-demo/calc and the given manifest.
@@ -94,9 +94,9 @@ func TestLoadBad(t *testing.T) {
 		{"zero minutes", func(s string) string { return strings.Replace(s, "minutes = 5", "minutes = 0", 1) }, 9, "minutes"},
 		{"timeout not a duration", func(s string) string { return strings.Replace(s, "minutes = 5", "minutes = 5\ntimeout = \"soon\"", 1) }, 16, "exercise.timeout"},
 		{"timeout too long", func(s string) string { return strings.Replace(s, "minutes = 5", "minutes = 5\ntimeout = \"2h\"", 1) }, 9, "timeout"},
-		{"one hint", func(s string) string { return strings.Replace(s, `hints.en = ["one", "two"]`, `hints.en = ["one"]`, 1) }, 9, "hints"},
+		{"two hints", func(s string) string { return strings.Replace(s, `hints.en = ["one", "two", "three"]`, `hints.en = ["one", "two"]`, 1) }, 9, "hints"},
 		{"unequal hints", func(s string) string {
-			return strings.Replace(s, `hints.zh = ["一", "二"]`, `hints.zh = ["一", "二", "三"]`, 1)
+			return strings.Replace(s, `hints.zh = ["一", "二", "三"]`, `hints.zh = ["一", "二", "三", "四"]`, 1)
 		}, 9, "hints"},
 		{"missing zh title", func(s string) string { return strings.Replace(s, `zh = "演示"`, `zh = ""`, 1) }, 4, "title.zh"},
 		{"missing chapter dir", func(s string) string { return strings.Replace(s, `dir = "00-demo"`, `dir = "00-gone"`, 1) }, 4, "dir"},

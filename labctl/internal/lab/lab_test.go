@@ -138,14 +138,14 @@ func TestCheckStartsInfra(t *testing.T) {
 
 func TestNextHint(t *testing.T) {
 	l := open(t, labtest.Course(t))
-	for i, want := range []int{1, 2, 2} {
+	for i, want := range []int{1, 2, 3, 3} {
 		idx, total, h, err := l.NextHint("00-add")
-		if err != nil || idx != want || total != 2 || h.En == "" || h.Zh == "" {
-			t.Errorf("NextHint call %d = %d/%d %+v %v, want %d/2 with both languages", i+1, idx, total, h, err, want)
+		if err != nil || idx != want || total != 3 || h.En == "" || h.Zh == "" {
+			t.Errorf("NextHint call %d = %d/%d %+v %v, want %d/3 with both languages", i+1, idx, total, h, err, want)
 		}
 	}
-	if got := len(open(t, l.Root()).RevealedHints("00-add")); got != 2 {
-		t.Errorf("RevealedHints after reopening = %d, want 2", got)
+	if got := len(open(t, l.Root()).RevealedHints("00-add")); got != 3 {
+		t.Errorf("RevealedHints after reopening = %d, want 3", got)
 	}
 	if _, _, _, err := l.NextHint("00-nope"); !errors.Is(err, course.ErrUnknownTarget) {
 		t.Errorf("NextHint(unknown) = %v, want ErrUnknownTarget", err)
