@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -46,6 +47,47 @@ func (tr *tracker) fail(err error, delay time.Duration) Replica {
 	}
 }
 
+// holdFor is how long a cancelled lingerer takes to clean up (close a connection, flush a buffer) before
+// it returns. The test ends the cleanup early once First has returned. A First that waits for its losers
+// therefore returns after about holdFor, every loser done; a First that does not wait returns while they
+// are still cleaning up, and the test sees it without depending on how the scheduler ran them.
+const holdFor = time.Second
+
+// lingerer makes replicas that stay busy for a while after their ctx is cancelled, as real calls do.
+type lingerer struct {
+	cancelled atomic.Int64 // calls that saw their ctx done
+	returned  atomic.Int64 // calls that have returned
+	release   chan struct{}
+	once      sync.Once
+}
+
+func newLingerer() *lingerer { return &lingerer{release: make(chan struct{})} }
+
+// replica answers "too late" after slowDelay, unless ctx ends first; then it cleans up and fails
+// with abortErr, or with ctx.Err() when abortErr is nil.
+func (l *lingerer) replica(abortErr error) Replica {
+	return func(ctx context.Context, key string) (string, error) {
+		defer l.returned.Add(1)
+		select {
+		case <-ctx.Done():
+		case <-time.After(slowDelay):
+			return "too late", nil
+		}
+		l.cancelled.Add(1)
+		select {
+		case <-l.release:
+		case <-time.After(holdFor):
+		}
+		if abortErr != nil {
+			return "", abortErr
+		}
+		return "", ctx.Err()
+	}
+}
+
+// stop ends every cleanup still in progress.
+func (l *lingerer) stop() { l.once.Do(func() { close(l.release) }) }
+
 func (tr *tracker) requireIdle(t *testing.T) {
 	t.Helper()
 	require.Zero(t, tr.active.Load(),
@@ -66,6 +108,27 @@ func TestCancelFirstAnswerWins(t *testing.T) {
 	require.Less(t, elapsed, slowDelay/2,
 		"First() took %v; it must return as soon as one replica answers, not wait for the slow ones", elapsed)
 	tr.requireIdle(t)
+}
+
+func TestCancelWaitsForLosers(t *testing.T) {
+	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
+	l := newLingerer()
+	defer l.stop()
+	fast := func(context.Context, string) (string, error) { return "fast", nil }
+	replicas := []Replica{l.replica(nil), fast, l.replica(nil)}
+
+	got, err := First(context.Background(), "k", replicas)
+	returned := l.returned.Load() // before the test ends the losers' cleanup
+	l.stop()
+
+	require.NoError(t, err, "First(one fast replica, two slow) returned an error, want the fast answer")
+	require.Equal(t, "fast", got, "First() = %q, want the fast replica's answer", got)
+	require.EqualValues(t, 2, l.cancelled.Load(),
+		"First() returned the fast answer, but %d of the 2 slower replicas saw their ctx cancelled, want both: cancel the losers so they stop working for nobody",
+		l.cancelled.Load())
+	require.EqualValues(t, 2, returned,
+		"First() returned while %d of the 2 cancelled replicas were still cleaning up: after cancelling, wait for every goroutine it started (a caller who left must leave nothing running behind)",
+		2-returned)
 }
 
 func TestCancelSkipsFailures(t *testing.T) {
@@ -113,6 +176,29 @@ func TestCancelCallerDeadline(t *testing.T) {
 	require.Less(t, elapsed, slowDelay/2,
 		"First() returned %v after a %v deadline; stop waiting when ctx is done", elapsed, deadline)
 	tr.requireIdle(t)
+}
+
+// Replicas cut off by cancellation often fail with an error of their own ("connection closed",
+// "stream reset") rather than ctx.Err(). The caller's deadline is still the cause, and callers decide
+// on it (the handler answers 504), so First must say so.
+func TestCancelDeadlineWithReplicaErrors(t *testing.T) {
+	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
+	l := newLingerer()
+	defer l.stop()
+	errAborted := errors.New("replica: connection closed")
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Millisecond)
+	defer cancel()
+
+	_, err := First(ctx, "k", []Replica{l.replica(errAborted), l.replica(errAborted)})
+	returned := l.returned.Load()
+	l.stop()
+
+	require.ErrorIs(t, err, context.DeadlineExceeded,
+		"First() past the caller's deadline, with replicas that fail with their own error once cancelled: error = %v, want one wrapping context.DeadlineExceeded: the deadline is the cause, so check ctx before blaming the replicas",
+		err)
+	require.EqualValues(t, 2, returned,
+		"First() returned on the deadline while %d of the 2 replicas were still cleaning up: wait for every goroutine it started, on this path too",
+		2-returned)
 }
 
 func TestCancelHandlerDeadline(t *testing.T) {
