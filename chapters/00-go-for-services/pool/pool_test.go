@@ -104,10 +104,13 @@ func TestPoolGoroutines(t *testing.T) {
 	_, err := Map(context.Background(), workers, items, fn)
 
 	require.NoError(t, err)
-	// A feeder or a closer goroutine next to the workers is fine; one goroutine per item is not.
-	const limit = workers + 2
+	// Either design in the lesson stays near workers: a fixed set of workers (plus perhaps a feeder), or a
+	// goroutine per item started only after a semaphore slot is free (a few of those may be exiting
+	// while their successors start). Starting a goroutine per item up front and letting each wait for a
+	// slot is what this rejects: every waiting goroutine holds a stack, so memory grows with the input.
+	const limit = 2 * workers
 	require.LessOrEqual(t, extra.Load(), int64(limit),
-		"Map(workers=%d, %d items) had %d extra goroutines alive, want at most %d: start a fixed set of workers, not one goroutine per item",
+		"Map(workers=%d, %d items) had %d extra goroutines alive at once, want at most %d: start goroutines only as fast as workers free up (a fixed set of workers, or acquire the semaphore before go), not one per item up front",
 		workers, n, extra.Load(), limit)
 }
 
@@ -133,6 +136,100 @@ func TestPoolCancel(t *testing.T) {
 	require.LessOrEqual(t, calls.Load(), int64(limit),
 		"Map() made %d calls after ctx was cancelled at call %d, want at most %d: stop handing out items when ctx is done",
 		calls.Load(), cancelAfter, limit)
+}
+
+// Timings of TestPoolCancelInFlight. stuckFor is far longer than the test needs, so a call in flight
+// normally ends through its ctx. holdFor is how long a cancelled call takes to clean up before it returns,
+// unless Map has already returned: a Map that waits for its calls in flight returns after about holdFor,
+// one that does not returns while they still run, and the test sees it without depending on scheduling.
+const (
+	stuckFor = 3 * time.Second
+	holdFor  = time.Second
+)
+
+// TestPoolCancelInFlight cancels Map while every worker is busy and many items are still waiting.
+func TestPoolCancelInFlight(t *testing.T) {
+	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
+	const workers, n = 4, 100
+	type requestID struct{}
+	ctx, cancel := context.WithCancel(context.WithValue(context.Background(), requestID{}, "req-42"))
+	defer cancel()
+
+	var (
+		cancelled                                    atomic.Bool // set just before cancel
+		started, late, inFlight, sawCancel, otherCtx atomic.Int64
+	)
+	busy := make(chan struct{}, n) // a token for each of the first calls once it runs
+	release := make(chan struct{}) // ends the cleanup of the calls in flight
+	var releaseOnce sync.Once
+	stop := func() { releaseOnce.Do(func() { close(release) }) }
+	defer stop()
+	fn := func(ctx context.Context, x int) int {
+		inFlight.Add(1)
+		defer inFlight.Add(-1)
+		if cancelled.Load() {
+			late.Add(1)
+			return x
+		}
+		if ctx.Value(requestID{}) != "req-42" {
+			otherCtx.Add(1)
+		}
+		if started.Add(1) > workers {
+			return x
+		}
+		busy <- struct{}{}
+		select {
+		case <-ctx.Done():
+			sawCancel.Add(1)
+		case <-time.After(stuckFor):
+		}
+		select {
+		case <-release:
+		case <-time.After(holdFor):
+		}
+		return x
+	}
+
+	type outcome struct {
+		err      error
+		inFlight int64
+	}
+	done := make(chan outcome, 1)
+	go func() {
+		_, err := Map(ctx, workers, make([]int, n), fn)
+		done <- outcome{err, inFlight.Load()}
+	}()
+	for i := range workers {
+		select {
+		case <-busy:
+		case got := <-done:
+			t.Fatalf("Map(workers=%d, %d items) returned (error: %v) after %d calls had started, want %d calls running at once first", workers, n, got.err, i, workers)
+		case <-time.After(5 * time.Second):
+			cancel()
+			stop()
+			<-done
+			t.Fatalf("Map(workers=%d, %d items) ran only %d calls at once after 5s, want %d: start the workers before waiting for results", workers, n, i, workers)
+		}
+	}
+	// Every worker is now inside fn, and 96 items are waiting.
+	cancelled.Store(true)
+	cancel()
+	got := <-done
+	stop()
+
+	require.ErrorIs(t, got.err, context.Canceled, "Map() cancelled while calls were in flight: error = %v, want one wrapping context.Canceled", got.err)
+	require.Zero(t, late.Load(),
+		"Map() started %d calls after ctx was cancelled, want 0: an item handed out or queued before the cancel must not start afterwards, so check ctx right before each call",
+		late.Load())
+	require.Zero(t, got.inFlight,
+		"Map() returned while %d calls were still running, want 0: after a cancel, wait for the calls in flight before returning",
+		got.inFlight)
+	require.Zero(t, otherCtx.Load(),
+		"fn got a ctx without the caller's values in %d calls, want Map's own ctx: pass ctx to fn, not context.Background()",
+		otherCtx.Load())
+	require.EqualValues(t, workers, sawCancel.Load(),
+		"%d of the %d calls in flight saw their ctx cancelled, want all: pass Map's ctx to fn so that calls in flight can stop early",
+		sawCancel.Load(), workers)
 }
 
 // slowDone is a context whose Done takes a moment to answer. By the time Map's select looks at it, the
