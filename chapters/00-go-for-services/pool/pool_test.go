@@ -257,7 +257,7 @@ func TestPoolCancelledBeforeStart(t *testing.T) {
 
 		require.ErrorIs(t, err, context.Canceled, "Map() with a cancelled ctx: error = %v, want one wrapping context.Canceled", err)
 		require.Zero(t, calls.Load(),
-			"Map() with a ctx cancelled before it started made %d calls in round %d, want 0: select picks at random when a worker is free and ctx is done, so check ctx.Err() before each send",
+			"Map() with a ctx cancelled before it started made %d calls in round %d, want 0: select picks at random when a worker is free and ctx is done, so check ctx.Err() yourself before each send or call",
 			calls.Load(), round+1)
 	}
 }
