@@ -126,10 +126,28 @@ func TestFanoutConcurrent(t *testing.T) {
 
 	got, err := Load(context.Background(), f, "u1")
 
-	require.NoError(t, err, "Load() with three healthy backends")
+	require.NoError(t, err, "Load() with three healthy backends returned an error, want a Dashboard")
 	want := Dashboard{User: User{ID: "u1", Name: "Ada"}, Orders: []Order{{ID: "o1", TotalCents: 1250}}, BalanceCents: 4200}
 	require.Equal(t, want, got, "Load() = %+v, want %+v", got, want)
 	require.Zero(t, f.active.Load(), "backend calls still running after Load returned")
+}
+
+func TestFanoutWaitsForSiblings(t *testing.T) {
+	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
+	errOrders := errors.New("orders service down")
+	f := newFake()
+	f.linger = true
+	defer f.stop()
+	f.user, f.orders, f.balance = step{block: true}, step{delay: 10 * time.Millisecond, err: errOrders}, step{block: true}
+
+	_, err := Load(context.Background(), f, "u1")
+	active := f.active.Load() // before the test ends the siblings' cleanup
+	f.stop()
+
+	require.ErrorIs(t, err, errOrders, "Load() error = %v, want the first failure (orders)", err)
+	require.Zero(t, active,
+		"Load() returned while %d cancelled sibling calls were still cleaning up, want 0: wait for every call (g.Wait) before returning, errors included",
+		active)
 }
 
 func TestFanoutFirstErrorCancelsSiblings(t *testing.T) {
@@ -151,26 +169,8 @@ func TestFanoutFirstErrorCancelsSiblings(t *testing.T) {
 	require.NotErrorIs(t, err, context.Canceled,
 		"Load() error = %v, want only the first failure (orders): the siblings' context.Canceled is a consequence, not a cause; return the first error, not all of them joined", err)
 	require.EqualValues(t, 2, f.cancelled.Load(),
-		"%d of the 2 sibling calls saw their ctx cancelled, want both: pass the errgroup's ctx to every call", f.cancelled.Load())
+		"%d of the 2 sibling calls had seen their ctx cancelled when Load returned, want both: pass the errgroup's ctx to every call, and wait for every call", f.cancelled.Load())
 	require.Zero(t, f.active.Load(), "backend calls still running after Load returned")
-}
-
-func TestFanoutWaitsForSiblings(t *testing.T) {
-	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
-	errOrders := errors.New("orders service down")
-	f := newFake()
-	f.linger = true
-	defer f.stop()
-	f.user, f.orders, f.balance = step{block: true}, step{delay: 10 * time.Millisecond, err: errOrders}, step{block: true}
-
-	_, err := Load(context.Background(), f, "u1")
-	active := f.active.Load() // before the test ends the siblings' cleanup
-	f.stop()
-
-	require.ErrorIs(t, err, errOrders, "Load() error = %v, want the first failure (orders)", err)
-	require.Zero(t, active,
-		"Load() returned while %d cancelled sibling calls were still cleaning up, want 0: wait for every call (g.Wait) before returning, errors included",
-		active)
 }
 
 func TestFanoutDeadline(t *testing.T) {
