@@ -119,17 +119,20 @@ func TestRaceChannel(t *testing.T) {
 	require.Equal(t, want, got, "ChanCounter.Value() after Close = %d, want the final count %d", got, want)
 }
 
-// within runs f and fails the test if f has not returned after a generous 2s: a call that blocks
-// after Close would otherwise hang the test run instead of failing it.
+// within runs f and fails the test if f panics or has not returned after a generous 2s: a call that
+// blocks after Close would otherwise hang the test run instead of failing it.
 func within(t *testing.T, what string, f func()) {
 	t.Helper()
-	done := make(chan struct{})
+	done := make(chan any, 1)
 	go func() {
-		defer close(done)
+		defer func() { done <- recover() }()
 		f()
 	}()
 	select {
-	case <-done:
+	case p := <-done:
+		if p != nil {
+			t.Fatalf("%s panicked: %v; want Close to be safe to call more than once, and Inc and Value to be safe after it", what, p)
+		}
 	case <-time.After(2 * time.Second):
 		t.Fatalf("%s blocked for 2s, want it to return at once: after Close, Inc does nothing and Value returns the final count, so neither may wait for the stopped owner goroutine", what)
 	}
