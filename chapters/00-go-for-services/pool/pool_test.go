@@ -3,6 +3,7 @@ package pool
 import (
 	"context"
 	"runtime"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -211,7 +212,9 @@ func TestPoolCancelInFlight(t *testing.T) {
 			t.Fatalf("Map(workers=%d, %d items) ran only %d calls at once after 5s, want %d: start the workers before waiting for results", workers, n, i, workers)
 		}
 	}
-	// Every worker is now inside fn, and 96 items are waiting.
+	// Every worker is now inside fn, and 96 items are waiting. Cancel once Map is parked waiting for a
+	// free worker, so that the test sees how Map handles a cancel that arrives while it waits, every time.
+	waitUntilMapParks()
 	cancelled.Store(true)
 	cancel()
 	got := <-done
@@ -230,6 +233,30 @@ func TestPoolCancelInFlight(t *testing.T) {
 	require.EqualValues(t, workers, sawCancel.Load(),
 		"%d of the %d calls in flight saw their ctx cancelled, want all: pass Map's ctx to fn so that calls in flight can stop early",
 		sawCancel.Load(), workers)
+}
+
+// waitUntilMapParks waits until the goroutine that called Map is blocked on a channel, a select or a lock
+// (waiting for a free worker, or for its workers) rather than running Map's own code. It reads the
+// goroutine dump, the only outside view of a goroutine's state; if that never shows, it gives up after
+// a generous 5s and lets the test go on, so it can delay a test but never fail one.
+func waitUntilMapParks() {
+	blocked := []string{"[select", "[chan send", "[chan receive", "[semacquire", "[sync."}
+	buf := make([]byte, 1<<20)
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Microsecond) {
+		dump := string(buf[:runtime.Stack(buf, true)])
+		for _, g := range strings.Split(dump, "\n\n") {
+			// The caller has a frame for Map itself; the goroutines Map started show Map[...].funcN.
+			header, _, _ := strings.Cut(g, "\n")
+			if !strings.Contains(g, "pool.Map[...](") {
+				continue
+			}
+			for _, state := range blocked {
+				if strings.Contains(header, state) {
+					return
+				}
+			}
+		}
+	}
 }
 
 // slowDone is a context whose Done takes a moment to answer. By the time Map's select looks at it, the
