@@ -94,13 +94,39 @@ func (tr *tracker) requireIdle(t *testing.T) {
 		"replica calls still running after First returned; cancel the losers and wait for every goroutine before returning")
 }
 
+// stuckAfter is far beyond what any test here needs: a First still running after it is blocked for good.
+const stuckAfter = 10 * time.Second
+
+// returnsWithin runs f and fails the test if f has not returned after stuckAfter, so that a First that
+// blocks forever fails with a reason instead of hanging the test run.
+func returnsWithin(t *testing.T, what string, f func()) {
+	t.Helper()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		f()
+	}()
+	select {
+	case <-done:
+	case <-time.After(stuckAfter):
+		t.Fatalf("%s has not returned after %v: is a goroutine blocked sending a result that nobody will read (an unbuffered channel), or waiting for a replica that was never cancelled?", what, stuckAfter)
+	}
+}
+
+// first calls First(ctx, "k", replicas) through returnsWithin.
+func first(t *testing.T, ctx context.Context, replicas []Replica) (got string, err error) {
+	t.Helper()
+	returnsWithin(t, "First()", func() { got, err = First(ctx, "k", replicas) })
+	return got, err
+}
+
 func TestCancelFirstAnswerWins(t *testing.T) {
 	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
 	var tr tracker
 	replicas := []Replica{tr.slow(), tr.answer("fast", 10*time.Millisecond), tr.slow()}
 
 	start := time.Now()
-	got, err := First(context.Background(), "k", replicas)
+	got, err := first(t, context.Background(), replicas)
 	elapsed := time.Since(start)
 
 	require.NoError(t, err, "First(two slow replicas, one fast) returned an error, want the fast answer")
@@ -117,7 +143,7 @@ func TestCancelWaitsForLosers(t *testing.T) {
 	fast := func(context.Context, string) (string, error) { return "fast", nil }
 	replicas := []Replica{l.replica(nil), fast, l.replica(nil)}
 
-	got, err := First(context.Background(), "k", replicas)
+	got, err := first(t, context.Background(), replicas)
 	returned := l.returned.Load() // before the test ends the losers' cleanup
 	l.stop()
 
@@ -136,7 +162,7 @@ func TestCancelSkipsFailures(t *testing.T) {
 	var tr tracker
 	replicas := []Replica{tr.fail(errors.New("replica down"), 0), tr.answer("ok", 20*time.Millisecond)}
 
-	got, err := First(context.Background(), "k", replicas)
+	got, err := first(t, context.Background(), replicas)
 
 	require.NoError(t, err, "First() must skip a failed replica and wait for one that answers")
 	require.Equal(t, "ok", got, "First() = %q, want %q", got, "ok")
@@ -148,7 +174,7 @@ func TestCancelAllFail(t *testing.T) {
 	var tr tracker
 	errA, errB := errors.New("replica a down"), errors.New("replica b down")
 
-	_, err := First(context.Background(), "k", []Replica{tr.fail(errA, 0), tr.fail(errB, 5*time.Millisecond)})
+	_, err := first(t, context.Background(), []Replica{tr.fail(errA, 0), tr.fail(errB, 5*time.Millisecond)})
 
 	require.Error(t, err, "First() with every replica failing must return an error")
 	require.ErrorIs(t, err, errA, "First() error = %v, want it to wrap every replica's error (errors.Join)", err)
@@ -157,7 +183,7 @@ func TestCancelAllFail(t *testing.T) {
 }
 
 func TestCancelNoReplicas(t *testing.T) {
-	_, err := First(context.Background(), "k", nil)
+	_, err := first(t, context.Background(), nil)
 	require.ErrorIs(t, err, ErrNoReplicas, "First(nil) error = %v, want ErrNoReplicas", err)
 }
 
@@ -169,7 +195,7 @@ func TestCancelCallerDeadline(t *testing.T) {
 	defer cancel()
 
 	start := time.Now()
-	_, err := First(ctx, "k", []Replica{tr.slow(), tr.slow()})
+	_, err := first(t, ctx, []Replica{tr.slow(), tr.slow()})
 	elapsed := time.Since(start)
 
 	require.ErrorIs(t, err, context.DeadlineExceeded, "First() past the caller's deadline: error = %v, want one wrapping context.DeadlineExceeded", err)
@@ -189,7 +215,7 @@ func TestCancelDeadlineWithReplicaErrors(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Millisecond)
 	defer cancel()
 
-	_, err := First(ctx, "k", []Replica{l.replica(errAborted), l.replica(errAborted)})
+	_, err := first(t, ctx, []Replica{l.replica(errAborted), l.replica(errAborted)})
 	returned := l.returned.Load()
 	l.stop()
 
@@ -209,7 +235,7 @@ func TestCancelHandlerDeadline(t *testing.T) {
 	req := httptest.NewRequestWithContext(ctx, http.MethodGet, "/?key=k", nil)
 	rec := httptest.NewRecorder()
 
-	Handler(tr.slow(), tr.slow()).ServeHTTP(rec, req)
+	returnsWithin(t, "the handler", func() { Handler(tr.slow(), tr.slow()).ServeHTTP(rec, req) })
 
 	require.Equal(t, http.StatusGatewayTimeout, rec.Code,
 		"GET with an expired request deadline: status = %d, want 504 (First must return an error wrapping ctx.Err())", rec.Code)

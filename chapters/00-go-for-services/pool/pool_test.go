@@ -28,6 +28,28 @@ func (g *gauge) enter() int64 {
 
 func (g *gauge) leave() { g.now.Add(-1) }
 
+// stuckAfter is far beyond what any test here needs: a Map still running after it is blocked for good.
+const stuckAfter = 10 * time.Second
+
+const stuckHint = "does every path close the channel the workers range over, and is nothing waiting for a goroutine that can no longer finish?"
+
+// callMap calls Map and fails the test if it has not returned after stuckAfter, so that a Map that
+// blocks forever fails with a reason instead of hanging the test run.
+func callMap(t *testing.T, ctx context.Context, workers int, items []int, fn func(context.Context, int) int) (got []int, err error) {
+	t.Helper()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		got, err = Map(ctx, workers, items, fn)
+	}()
+	select {
+	case <-done:
+	case <-time.After(stuckAfter):
+		t.Fatalf("Map(workers=%d, %d items) has not returned after %v: %s", workers, len(items), stuckAfter, stuckHint)
+	}
+	return got, err
+}
+
 func TestPoolBoundAndOrder(t *testing.T) {
 	tests := []struct {
 		name    string
@@ -69,7 +91,7 @@ func TestPoolBoundAndOrder(t *testing.T) {
 				return x * x
 			}
 
-			got, err := Map(context.Background(), tt.workers, items, square)
+			got, err := callMap(t, context.Background(), tt.workers, items, square)
 
 			require.NoError(t, err, "Map(workers=%d, %d items)", tt.workers, tt.items)
 			require.Len(t, got, tt.items, "Map(workers=%d, %d items) returned %d results, want one per item", tt.workers, tt.items, len(got))
@@ -102,7 +124,7 @@ func TestPoolGoroutines(t *testing.T) {
 		return x
 	}
 
-	_, err := Map(context.Background(), workers, items, fn)
+	_, err := callMap(t, context.Background(), workers, items, fn)
 
 	require.NoError(t, err)
 	// Either design in the lesson stays near workers: a fixed set of workers (plus perhaps a feeder), or a
@@ -129,7 +151,7 @@ func TestPoolCancel(t *testing.T) {
 		return x
 	}
 
-	_, err := Map(ctx, workers, make([]int, n), fn)
+	_, err := callMap(t, ctx, workers, make([]int, n), fn)
 
 	require.ErrorIs(t, err, context.Canceled, "Map() after ctx was cancelled: error = %v, want one wrapping context.Canceled", err)
 	// After the cancel, each worker may finish its call and a few items may already be handed out.
@@ -217,7 +239,13 @@ func TestPoolCancelInFlight(t *testing.T) {
 	waitUntilMapParks()
 	cancelled.Store(true)
 	cancel()
-	got := <-done
+	var got outcome
+	select {
+	case got = <-done:
+	case <-time.After(stuckAfter):
+		stop()
+		t.Fatalf("Map() has not returned %v after ctx was cancelled: %s", stuckAfter, stuckHint)
+	}
 	stop()
 
 	require.ErrorIs(t, got.err, context.Canceled, "Map() cancelled while calls were in flight: error = %v, want one wrapping context.Canceled", got.err)
@@ -277,7 +305,7 @@ func TestPoolCancelledBeforeStart(t *testing.T) {
 	const workers, n, rounds = 4, 100, 30
 	for round := range rounds {
 		var calls atomic.Int64
-		_, err := Map(slowDone{ctx}, workers, make([]int, n), func(context.Context, int) int {
+		_, err := callMap(t, slowDone{ctx}, workers, make([]int, n), func(context.Context, int) int {
 			calls.Add(1)
 			return 0
 		})
@@ -291,7 +319,7 @@ func TestPoolCancelledBeforeStart(t *testing.T) {
 
 func TestPoolInvalidWorkers(t *testing.T) {
 	for _, workers := range []int{0, -1} {
-		_, err := Map(context.Background(), workers, []int{1}, func(context.Context, int) int { return 0 })
+		_, err := callMap(t, context.Background(), workers, []int{1}, func(context.Context, int) int { return 0 })
 		require.ErrorIs(t, err, ErrInvalidWorkers, "Map(workers=%d) error = %v, want ErrInvalidWorkers", workers, err)
 	}
 }
