@@ -19,7 +19,7 @@ var (
 )
 
 // MinHints is the least number of hints an exercise has in each language.
-const MinHints = 3
+const MinHints = 2
 
 type statFunc func(string) (fs.FileInfo, error)
 
