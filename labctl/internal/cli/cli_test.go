@@ -103,6 +103,19 @@ func TestCheckJSON(t *testing.T) {
 	}
 }
 
+// --json prints its document even when the check cannot run at all, with the reason and the exit code.
+func TestCheckJSONWithoutGo(t *testing.T) {
+	t.Setenv("PATH", t.TempDir())
+	code, stdout, _ := run(t, labtest.Course(t), "check", "00-add", "--json")
+	var doc checkJSON
+	if err := json.Unmarshal([]byte(stdout), &doc); err != nil {
+		t.Fatalf("stdout is not JSON: %v\n%s", err, stdout)
+	}
+	if code != ExitInfra || doc.ExitCode != ExitInfra || !strings.Contains(doc.Error, "go toolchain not found") || doc.Exercises == nil {
+		t.Errorf("exit %d, doc = %+v; want exit %d in the document, the reason in error, and an empty exercise list", code, doc, ExitInfra)
+	}
+}
+
 func TestTextOutputHasNoColourWithoutTerminal(t *testing.T) {
 	_, stdout, _ := run(t, labtest.Course(t), "check", "00-add")
 	if strings.Contains(stdout, "\x1b[") {

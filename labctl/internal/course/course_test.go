@@ -94,7 +94,9 @@ func TestLoadBad(t *testing.T) {
 		{"zero minutes", func(s string) string { return strings.Replace(s, "minutes = 5", "minutes = 0", 1) }, 9, "minutes"},
 		{"timeout not a duration", func(s string) string { return strings.Replace(s, "minutes = 5", "minutes = 5\ntimeout = \"soon\"", 1) }, 16, "exercise.timeout"},
 		{"timeout too long", func(s string) string { return strings.Replace(s, "minutes = 5", "minutes = 5\ntimeout = \"2h\"", 1) }, 9, "timeout"},
-		{"one hint", func(s string) string { return strings.Replace(s, `hints.en = ["one", "two", "three"]`, `hints.en = ["one"]`, 1) }, 9, "hints"},
+		{"one hint", func(s string) string {
+			return strings.Replace(s, `hints.en = ["one", "two", "three"]`, `hints.en = ["one"]`, 1)
+		}, 9, "hints"},
 		{"unequal hints", func(s string) string {
 			return strings.Replace(s, `hints.zh = ["一", "二", "三"]`, `hints.zh = ["一", "二", "三", "四"]`, 1)
 		}, 9, "hints"},

@@ -118,21 +118,48 @@ func TestCheckStartsInfra(t *testing.T) {
 	exs, _ := l.Resolve("00")
 	var got []string
 	stopped := false
+	stops := 0
 	l.StartInfra = func(ctx context.Context, services []string, logf func(string, ...any)) ([]string, func(context.Context) error, error) {
-		got = services
-		return []string{"LAB_REDIS_ADDR=127.0.0.1:1"}, func(context.Context) error { stopped = true; return nil }, nil
+		got = append(got, services...)
+		return []string{"LAB_REDIS_ADDR=127.0.0.1:1"}, func(context.Context) error { stops++; return nil }, nil
 	}
 	if _, err := l.Check(context.Background(), exs, CheckOptions{}, nil); err != nil {
 		t.Fatal(err)
 	}
+	stopped = stops == 2
 	if !slices.Equal(got, []string{"mysql", "redis"}) || !stopped {
-		t.Errorf("StartInfra got %v (stopped %v), want [mysql redis] and a stop", got, stopped)
+		t.Errorf("StartInfra got %v (%d stops), want [mysql redis], each stopped", got, stops)
 	}
 	l.StartInfra = func(context.Context, []string, func(string, ...any)) ([]string, func(context.Context) error, error) {
 		return nil, nil, errors.New("docker is not running")
 	}
-	if _, err := l.Check(context.Background(), exs, CheckOptions{}, nil); !errors.Is(err, ErrInfraUnavailable) {
-		t.Errorf("Check() with failing infra = %v, want ErrInfraUnavailable", err)
+	rs, err := l.Check(context.Background(), exs, CheckOptions{}, nil)
+	if err != nil || rs[2].Status != runner.StatusInfraError || !strings.Contains(rs[2].Message, "docker is not running") {
+		t.Errorf("Check() with failing infra = %+v, %v; want 00-greet an infra error that says why", rs, err)
+	}
+}
+
+// One service down blanks only the exercises that need it: the others still run and report.
+func TestCheckWithOneServiceDown(t *testing.T) {
+	l := open(t, labtest.Course(t))
+	l.Course().Exercise("00-greet").Infra = []string{"redis"}
+	l.StartInfra = func(ctx context.Context, services []string, logf func(string, ...any)) ([]string, func(context.Context) error, error) {
+		return nil, nil, errors.New("redis-server not found: apt-get install redis-server")
+	}
+	exs, _ := l.Resolve("00")
+	rs, err := l.Check(context.Background(), exs, CheckOptions{Solution: true}, nil)
+	if err != nil {
+		t.Fatalf("Check(00) = %v, want results for every exercise", err)
+	}
+	got := map[string]runner.ExerciseResult{}
+	for _, r := range rs {
+		got[r.ExerciseID] = r
+	}
+	if got["00-add"].Status != runner.StatusPass || got["00-sub"].Status != runner.StatusPass {
+		t.Errorf("00-add, 00-sub = %s, %s; want both to run and pass (they need no redis)", got["00-add"].Status, got["00-sub"].Status)
+	}
+	if g := got["00-greet"]; g.Status != runner.StatusInfraError || !strings.Contains(g.Message, "apt-get install redis-server") {
+		t.Errorf("00-greet = %s %q, want an infra error with the reason and the fix", g.Status, g.Message)
 	}
 }
 
