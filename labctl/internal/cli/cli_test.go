@@ -31,6 +31,8 @@ func TestExitCodes(t *testing.T) {
 		{"solution passes", nil, []string{"check", "--solution", "00"}, ExitOK, ""},
 		{"unknown chapter id", nil, []string{"check", "07"}, ExitBadInput, `unknown chapter or exercise "07"`},
 		{"unknown exercise for hint", nil, []string{"hint", "00-nope"}, ExitBadInput, `unknown chapter or exercise "00-nope"`},
+		{"typo gets a suggestion", nil, []string{"check", "00-ad"}, ExitBadInput, `unknown chapter or exercise "00-ad" (did you mean 00-add?)`},
+		{"empty hint target", nil, []string{"hint", ""}, ExitBadInput, `unknown chapter or exercise ""`},
 		{"bad flag", nil, []string{"check", "--frobnicate"}, ExitBadInput, "unknown flag: --frobnicate"},
 		{"bad language", nil, []string{"--lang", "fr", "list"}, ExitBadInput, `--lang "fr"`},
 		{"several targets", nil, []string{"check", "--solution", "00-add", "00-greet"}, ExitOK, ""},
@@ -104,6 +106,18 @@ func TestCheckJSON(t *testing.T) {
 }
 
 // --json prints its document even when the check cannot run at all, with the reason and the exit code.
+// hint <chapter> gives the next hint of the chapter's first exercise that has not passed.
+func TestHintForAChapter(t *testing.T) {
+	root := labtest.Course(t)
+	if code, _, _ := run(t, root, "check", "00-add", "--solution"); code != ExitOK {
+		t.Fatalf("check --solution exit = %d", code)
+	}
+	code, stdout, _ := run(t, root, "hint", "00")
+	if code != ExitOK || !strings.Contains(stdout, "Hint 1/3 for 00-add") {
+		t.Errorf("hint 00 = %q (exit %d), want the first hint of 00-add, the first exercise not passed", stdout, code)
+	}
+}
+
 func TestCheckJSONWithoutGo(t *testing.T) {
 	t.Setenv("PATH", t.TempDir())
 	code, stdout, _ := run(t, labtest.Course(t), "check", "00-add", "--json")

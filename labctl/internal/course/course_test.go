@@ -137,6 +137,20 @@ func TestLoadEmptyChapter(t *testing.T) {
 	}
 }
 
+func TestResolveSuggests(t *testing.T) {
+	c, err := Load(writeCourse(t, goodManifest))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for target, want := range map[string]string{"00-ad": "00-add", "00-sbu": "00-sub", "00-dem": "00-demo", "00-multiply": ""} {
+		_, err := c.Resolve(target)
+		var ute *UnknownTargetError
+		if !errors.As(err, &ute) || ute.Suggestion != want {
+			t.Errorf("Resolve(%q) = %v, want an unknown target suggesting %q", target, err, want)
+		}
+	}
+}
+
 func TestLoadMissingFile(t *testing.T) {
 	if _, err := Load(t.TempDir()); !errors.Is(err, ErrInvalidManifest) {
 		t.Fatalf("Load(no manifest) = %v, want ErrInvalidManifest", err)
