@@ -49,7 +49,7 @@ func (s *Store) CreateUser(ctx context.Context, u user.User) (user.User, error) 
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.emails[u.Email] {
-		return user.User{}, fmt.Errorf("email %q taken: %w", u.Email, domain.ErrConflict)
+		return user.User{}, fmt.Errorf("email %q: %w", u.Email, user.ErrEmailTaken)
 	}
 	u.ID = s.id()
 	s.users[u.ID], s.emails[u.Email] = u, true

@@ -196,7 +196,9 @@ func updateRollsBack(t *testing.T, s Store) {
 	f := setup(t, s)
 	o := placed(t, s, f)
 	boom := errors.New("boom")
-	err := update(t, s, o.ID(), func(o *order.Order) error {
+	// t.Context() lives until the test ends: nothing but UpdateOrder itself may end its transaction
+	// (database/sql would roll back a transaction whose ctx is cancelled, and hide a leak).
+	err := s.UpdateOrder(t.Context(), o.ID(), func(o *order.Order) error {
 		if err := o.Pay(o.TotalCents(), "pay-1"); err != nil {
 			return err
 		}
