@@ -113,14 +113,14 @@ func TestServicePayOrder(t *testing.T) {
 		require.Equal(t, []int64{o.TotalCents()}, pay.charges, "charges after PayOrder(total): one charge of the total")
 		got, err := svc.GetOrder(ctx, o.ID())
 		require.NoError(t, err)
-		require.Equal(t, order.StatusPaid, got.Status(), "status after PayOrder")
+		require.Equal(t, order.StatusPaid, got.Status(), "status after PayOrder(total): the closure must leave the order paid (o.Pay) for the repository to store")
 		require.Equal(t, pid, got.PaymentID(), "stored payment id")
 	})
 	t.Run("never charges for an order that cannot be paid", func(t *testing.T) {
 		svc, pay := newService(t)
 		o := pendingOrder(t, svc)
 		_, err := svc.PayOrder(ctx, o.ID(), o.TotalCents()-1)
-		require.ErrorIs(t, err, order.ErrAmountMismatch, "PayOrder(wrong amount)")
+		require.ErrorIs(t, err, order.ErrAmountMismatch, "PayOrder(wrong amount) = %v, want order.ErrAmountMismatch", err)
 		require.Equal(t, 0, pay.count(), "charges after PayOrder(wrong amount): ask the aggregate before charging")
 
 		_, err = svc.PayOrder(ctx, o.ID(), o.TotalCents())
@@ -139,10 +139,10 @@ func TestServicePayOrder(t *testing.T) {
 		declined := errors.New("card declined")
 		pay.fail = declined
 		_, err := svc.PayOrder(ctx, o.ID(), o.TotalCents())
-		require.ErrorIs(t, err, declined, "PayOrder with the charge failing")
+		require.ErrorIs(t, err, declined, "PayOrder with the charge failing = %v, want the charge's error: no money was taken, so the payment failed", err)
 		got, err := svc.GetOrder(ctx, o.ID())
 		require.NoError(t, err)
-		require.Equal(t, order.StatusPending, got.Status(), "status after a failed charge")
+		require.Equal(t, order.StatusPending, got.Status(), "status after a failed charge: no money was taken, the order stays unpaid")
 
 		pay.fail = nil
 		_, err = svc.PayOrder(ctx, o.ID(), o.TotalCents())
