@@ -9,6 +9,7 @@ import (
 	"github.com/gomicrolab/microlab/chapters/03-grpc/gen/shop/order/v1"
 	"github.com/gomicrolab/microlab/chapters/03-grpc/gen/shop/user/v1"
 	"github.com/gomicrolab/microlab/chapters/03-grpc/grpctest"
+	"github.com/gomicrolab/microlab/chapters/03-grpc/grpctest/identity"
 	"github.com/gomicrolab/microlab/chapters/03-grpc/shop"
 	"github.com/stretchr/testify/require"
 	"google.golang.org/grpc"
@@ -75,7 +76,7 @@ func newSlowFixture(t *testing.T, userTimeout time.Duration) slowFixture {
 	store := shop.NewStore()
 	orderConn := grpctest.Serve(t, func(s *grpc.Server) {
 		orderv1.RegisterOrderServiceServer(s, NewOrderServer(store, userv1.NewUserServiceClient(userConn), userTimeout))
-	}, []grpc.ServerOption{grpc.UnaryInterceptor(count)})
+	}, []grpc.ServerOption{grpc.ChainUnaryInterceptor(count, identity.Interceptor)})
 	return slowFixture{users: users, orders: orderv1.NewOrderServiceClient(orderConn), store: store, running: running}
 }
 
@@ -97,7 +98,7 @@ func (f slowFixture) waitSeen(t *testing.T) seenCall {
 
 func TestDeadlinePropagatesToUserService(t *testing.T) {
 	f := newSlowFixture(t, 10*time.Second) // the per-call bound is generous: the caller's deadline is the tighter one
-	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	ctx, cancel := context.WithTimeout(identity.As(context.Background(), "u1"), 300*time.Millisecond)
 	defer cancel()
 	callerDeadline, _ := ctx.Deadline()
 
@@ -119,7 +120,7 @@ func TestDeadlinePropagatesToUserService(t *testing.T) {
 func TestDeadlinePerCallTimeoutBoundsDownstream(t *testing.T) {
 	const userTimeout = 200 * time.Millisecond
 	f := newSlowFixture(t, userTimeout)
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second) // a patient caller
+	ctx, cancel := context.WithTimeout(identity.As(context.Background(), "u1"), 10*time.Second) // a patient caller
 	defer cancel()
 
 	start := time.Now()
@@ -138,7 +139,7 @@ func TestDeadlinePerCallTimeoutBoundsDownstream(t *testing.T) {
 
 func TestDeadlineCancelStopsWork(t *testing.T) {
 	f := newSlowFixture(t, 10*time.Second)
-	ctx, cancel := context.WithCancel(context.Background()) // no deadline at all: only cancellation
+	ctx, cancel := context.WithCancel(identity.As(context.Background(), "u1")) // no deadline at all: only cancellation
 	defer cancel()
 
 	done := make(chan error, 1)
