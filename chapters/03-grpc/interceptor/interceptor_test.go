@@ -135,6 +135,9 @@ func TestInterceptorLogging(t *testing.T) {
 		"logged codes for %s; want one record per call with method=%q and code=<the code's name>", getUser, getUser)
 	require.Equal(t, []string{slog.LevelInfo.String(), slog.LevelError.String()}, logs.levels(getUser),
 		"log levels for an OK call and a failed call; want INFO then ERROR")
+	for i, d := range logs.attr(getUser, "duration") {
+		require.NotEmpty(t, d, "log record %d for %s has no \"duration\" attribute; latency is what you look for first in an incident", i, getUser)
+	}
 }
 
 func TestInterceptorAuth(t *testing.T) {
@@ -237,4 +240,43 @@ func TestInterceptorAuthLetsProbesIn(t *testing.T) {
 	require.Equal(t, codes.Unauthenticated, status.Code(err),
 		"GetUser with no token next to a public health service: code = %v, want Unauthenticated; only health and reflection are public", status.Code(err))
 	require.Zero(t, users.calls.Load(), "an unauthenticated GetUser reached the handler")
+
+	// A business service may be called Health too; only the standard grpc.health.v1.Health is public.
+	var adminCalls atomic.Int64
+	adminConn := grpctest.Serve(t, func(s *grpc.Server) { registerAdminHealth(s, &adminCalls) },
+		[]grpc.ServerOption{grpc.UnaryInterceptor(Auth(verify))})
+	err = adminConn.Invoke(callCtx(t), adminHealthCheck, &healthpb.HealthCheckRequest{}, &healthpb.HealthCheckResponse{})
+	require.Equal(t, codes.Unauthenticated, status.Code(err),
+		"%s with no token: code = %v, want Unauthenticated; make public only the exact services grpc.health.v1.Health and "+
+			"grpc.reflection.*, not every method whose name looks like a health check", adminHealthCheck, status.Code(err))
+	require.Zero(t, adminCalls.Load(), "an unauthenticated call to %s reached the handler", adminHealthCheck)
+}
+
+// adminHealthCheck is a method of a business service that happens to be named Health.
+const adminHealthCheck = "/shop.admin.v1.Health/Check"
+
+// registerAdminHealth registers shop.admin.v1.Health, whose Check counts its calls. It reuses the
+// health messages so that it needs no generated code.
+func registerAdminHealth(s *grpc.Server, calls *atomic.Int64) {
+	s.RegisterService(&grpc.ServiceDesc{
+		ServiceName: "shop.admin.v1.Health",
+		HandlerType: (*any)(nil),
+		Methods: []grpc.MethodDesc{{
+			MethodName: "Check",
+			Handler: func(srv any, ctx context.Context, dec func(any) error, icpt grpc.UnaryServerInterceptor) (any, error) {
+				in := new(healthpb.HealthCheckRequest)
+				if err := dec(in); err != nil {
+					return nil, err
+				}
+				handler := func(context.Context, any) (any, error) {
+					calls.Add(1)
+					return &healthpb.HealthCheckResponse{Status: healthpb.HealthCheckResponse_SERVING}, nil
+				}
+				if icpt == nil {
+					return handler(ctx, in)
+				}
+				return icpt(ctx, in, &grpc.UnaryServerInfo{Server: srv, FullMethod: adminHealthCheck}, handler)
+			},
+		}},
+	}, struct{}{})
 }

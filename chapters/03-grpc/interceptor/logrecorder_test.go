@@ -103,3 +103,17 @@ func (r *logRecorder) some(level slog.Level, wants ...string) bool {
 	}
 	return false
 }
+
+// attr returns the value of attribute key (empty if missing) of every record with a "code"
+// attribute logged for method, in order.
+func (r *logRecorder) attr(method, key string) []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []string
+	for _, m := range *r.records {
+		if _, ok := m["code"]; ok && m["method"] == method {
+			out = append(out, m[key])
+		}
+	}
+	return out
+}
