@@ -57,7 +57,8 @@ func toStatus(err error) error {
 	}
 	// Unknown errors are our bugs or a dependency's failure. The message is deliberately generic:
 	// the caller cannot act on our internals, and they may leak names, SQL or addresses.
-	// (Logging the real error is the logging interceptor's job.)
+	// (This chapter's Logging interceptor records only the code. A production service logs err here,
+	// with the request's trace id, before the generic message replaces it.)
 	return status.Error(codes.Internal, "internal error")
 }
 
