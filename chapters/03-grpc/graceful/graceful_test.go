@@ -128,7 +128,7 @@ func TestHealthServingAfterStart(t *testing.T) {
 }
 
 func TestHealthNotServingWhileDraining(t *testing.T) {
-	const drainDelay = time.Second
+	const drainDelay = 2 * time.Second // long enough for a probe and a call to get through on a loaded machine
 	r := start(t, drainDelay)
 	r.requireEventually(t, orderService, healthpb.HealthCheckResponse_SERVING, 2*time.Second,
 		"each registered service must report SERVING by its full name (see GetServiceInfo)")
