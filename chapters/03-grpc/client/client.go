@@ -19,7 +19,8 @@ import "google.golang.org/grpc"
 //     (around 50ms is good), each next one at least 1.5 times longer, capped well under a second,
 //     so retries stay inside a caller's deadline and do not hammer a server that is down.
 //
-// TODO(03-retry): write the service config: a methodConfig naming both services, with a retryPolicy.
+// TODO(03-retry): write the service config: a methodConfig naming the methods that are safe to retry,
+// one by one, with a retryPolicy.
 const ServiceConfig = `{}`
 
 // Dial returns a client connection to target that uses ServiceConfig unless the name resolver
