@@ -32,7 +32,9 @@ func TestExitCodes(t *testing.T) {
 		{"unknown exercise for hint", nil, []string{"hint", "00-nope"}, ExitBadInput, `unknown chapter or exercise "00-nope"`},
 		{"bad flag", nil, []string{"check", "--frobnicate"}, ExitBadInput, "unknown flag: --frobnicate"},
 		{"bad language", nil, []string{"--lang", "fr", "list"}, ExitBadInput, `--lang "fr"`},
-		{"too many arguments", nil, []string{"check", "00", "01"}, ExitBadInput, "accepts at most 1 arg"},
+		{"several targets", nil, []string{"check", "--solution", "00-add", "00-greet"}, ExitOK, ""},
+		{"one bad target of several", nil, []string{"check", "00-add", "07"}, ExitBadInput, `unknown chapter or exercise "07"`},
+		{"empty target", nil, []string{"check", ""}, ExitBadInput, `unknown chapter or exercise ""`},
 		{"broken manifest", func(t *testing.T, root string) {
 			labtest.Write(t, root, "chapters/course.toml", strings.Replace(labtest.Read(t, root, "chapters/course.toml"), "minutes = 5", "minutes = 5\ncolour = \"blue\"", 1))
 		}, []string{"check"}, ExitBadInput, "chapters/course.toml:17: exercise.colour: unknown field"},
@@ -44,7 +46,9 @@ func TestExitCodes(t *testing.T) {
 		{"reset outside git", nil, []string{"reset", "00", "--yes"}, ExitBadInput, "not a git checkout"},
 		{"reset needs a target", nil, []string{"reset"}, ExitBadInput, "reset needs a chapter or exercise, or --all"},
 		{"TUI without a terminal", nil, nil, ExitBadInput, "the lab's UI needs a terminal"},
-		{"verify the fixture", nil, []string{"verify"}, ExitOK, "verifying chapter 00"},
+		// The fixture has one wrong solution per exercise: verify runs it, says which test caught it, and
+		// fails the course for having fewer than four.
+		{"verify the fixture", nil, []string{"verify"}, ExitFailed, "wrong 00-add/multiplies: rejected by [TestAdd]"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
