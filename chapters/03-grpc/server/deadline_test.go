@@ -166,3 +166,11 @@ func TestDeadlineCancelStopsWork(t *testing.T) {
 		"the order server's CreateOrder handler was still running 1s after the caller cancelled; stop work when ctx is done")
 	require.Zero(t, f.store.OrderCount(), "an order was created for a cancelled call")
 }
+
+func TestDeadlineNeedsAPerCallTimeout(t *testing.T) {
+	// A zero userTimeout would make every downstream call fail at once (or, with a "0 means none"
+	// reading, never time out): the constructor refuses it rather than guess.
+	users := userv1.NewUserServiceClient(grpctest.Serve(t, func(*grpc.Server) {}, nil))
+	require.Panics(t, func() { NewOrderServer(shop.NewStore(), users, 0) },
+		"NewOrderServer(userTimeout 0) must panic: a per-call budget of zero is a configuration bug")
+}
