@@ -166,7 +166,7 @@ func TestRetryUnavailableIsRetried(t *testing.T) {
 		t.Run(m.name, func(t *testing.T) {
 			calls, err := m.call(testCtx(t), t, failFirst(2, codes.Unavailable))
 			require.NoError(t, err, "%s failing twice with UNAVAILABLE, then succeeding: want success after retries "+
-				"(add a retryPolicy to ServiceConfig that covers this service)", m.name)
+				"(add a retryPolicy to ServiceConfig that names this method)", m.name)
 			require.EqualValues(t, 3, calls.Load(), "%s server calls = %d, want 3 (two failures, then success)", m.name, calls.Load())
 		})
 	}
