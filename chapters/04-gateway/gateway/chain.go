@@ -24,6 +24,7 @@ func Chain(cfg Config) []gin.HandlerFunc {
 		cfg.Metrics.Handler(),
 		cfg.Limiter.Handler(),
 		auth.Authenticate(cfg.Verifier),
+		cfg.IPLimiter.Handler(),
 		middleware.Timeout(cfg.Timeout),
 	}
 }
