@@ -258,7 +258,7 @@ func TestAggregateNoCallOutlivesSummarize(t *testing.T) {
 			select {
 			case r := <-done:
 				close(l.unwound)
-				t.Fatalf("Summarize (%s) returned (err %v) while a backend call was still running (calls started %d of 2, still running %d): wait for both calls before returning, even after the deadline or an error",
+				t.Fatalf("Summarize (%s) returned (err %v) before its backend calls had returned (calls started %d of 2, still running %d): call both, and wait for both before returning, even after the deadline or an error",
 					tt.name, r.err, r.started, r.running)
 			case <-time.After(budget + hold):
 			}
