@@ -4,6 +4,7 @@ package gateway
 
 import (
 	"log/slog"
+	"net/http"
 	"net/url"
 	"time"
 
@@ -44,7 +45,8 @@ func New(cfg Config) *gin.Engine {
 	api := r.Group("/api")
 	api.Any("/users/*rest", proxy.HTTP(cfg.UsersURL, "/api"))
 	api.GET("/orders/:id", proxy.GetOrder(orders))
-	api.GET("/me/summary", aggregate.Handler(&profilesOverHTTP{base: cfg.UsersURL}, &ordersOverGRPC{client: orders}, cfg.SummaryBudget))
+	profiles := &profilesOverHTTP{base: cfg.UsersURL, client: http.Client{Transport: pooledTransport()}}
+	api.GET("/me/summary", aggregate.Handler(profiles, &ordersOverGRPC{client: orders}, cfg.SummaryBudget))
 	// Authorisation is per route, after authentication: the chain knows who you are, the route decides
 	// what you may do.
 	api.Any("/admin/*rest", auth.RequireRole("admin"), proxy.HTTP(cfg.UsersURL, "/api"))
