@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"path/filepath"
 )
 
 // LoadOrCreate reads the PKCS#8 RSA private key at path, or creates one there (mode 0600) if the file
@@ -48,13 +49,28 @@ func create(path string) (*rsa.PrivateKey, error) {
 	if err != nil {
 		return nil, fmt.Errorf("encode key: %w", err)
 	}
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	// Write a temporary file, then link it into place: the gateway and cmd/token may both start on a
+	// fresh machine, and neither must read a half-written key or overwrite the other's.
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".devkey-*")
 	if err != nil {
 		return nil, fmt.Errorf("create key file: %w", err)
 	}
-	if err := pem.Encode(f, &pem.Block{Type: "PRIVATE KEY", Bytes: der}); err != nil {
-		f.Close()
+	defer os.Remove(tmp.Name())
+	if err := tmp.Chmod(0o600); err != nil {
+		tmp.Close()
+		return nil, fmt.Errorf("create key file: %w", err)
+	}
+	if err := pem.Encode(tmp, &pem.Block{Type: "PRIVATE KEY", Bytes: der}); err != nil {
+		tmp.Close()
 		return nil, fmt.Errorf("write key: %w", err)
 	}
-	return k, f.Close()
+	if err := tmp.Close(); err != nil {
+		return nil, fmt.Errorf("write key: %w", err)
+	}
+	if err := os.Link(tmp.Name(), path); errors.Is(err, fs.ErrExist) {
+		return LoadOrCreate(path) // the other process won the race: use its key
+	} else if err != nil {
+		return nil, fmt.Errorf("create key file: %w", err)
+	}
+	return k, nil
 }
