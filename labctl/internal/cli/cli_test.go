@@ -5,7 +5,9 @@ import (
 	"context"
 	"encoding/json"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/gomicrolab/microlab/labctl/internal/lab"
 	"github.com/gomicrolab/microlab/labctl/internal/lab/labtest"
@@ -32,6 +34,7 @@ func TestExitCodes(t *testing.T) {
 		{"unknown chapter id", nil, []string{"check", "07"}, ExitBadInput, `unknown chapter or exercise "07"`},
 		{"unknown exercise for hint", nil, []string{"hint", "00-nope"}, ExitBadInput, `unknown chapter or exercise "00-nope"`},
 		{"typo gets a suggestion", nil, []string{"check", "00-ad"}, ExitBadInput, `unknown chapter or exercise "00-ad" (did you mean 00-add?)`},
+		{"unknown infra command", nil, []string{"infra", "bogus"}, ExitBadInput, `unknown command "bogus" for "labctl infra"`},
 		{"empty hint target", nil, []string{"hint", ""}, ExitBadInput, `unknown chapter or exercise ""`},
 		{"bad flag", nil, []string{"check", "--frobnicate"}, ExitBadInput, "unknown flag: --frobnicate"},
 		{"bad language", nil, []string{"--lang", "fr", "list"}, ExitBadInput, `--lang "fr"`},
@@ -172,5 +175,48 @@ func TestResetAndSolutionCommands(t *testing.T) {
 	}
 	if got := labtest.Read(t, root, "chapters/00-demo/greet/greet.go"); got != starter {
 		t.Errorf("greet.go after reset = %q, want the starter", got)
+	}
+}
+
+// syncBuffer is a bytes.Buffer that a test may read while the command writes to it.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// watch <exercise> checks that exercise only, not its whole chapter.
+func TestWatchOneExercise(t *testing.T) {
+	root := labtest.Course(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var out, errOut syncBuffer
+	done := make(chan int)
+	go func() {
+		done <- Main(ctx, []string{"--root", root, "--lang", "en", "watch", "00-add"}, strings.NewReader(""), &out, &errOut)
+	}()
+	deadline := time.After(2 * time.Minute) // generous: the first check compiles the fixture
+	for !strings.Contains(out.String(), "exercises pass") { // the summary ends one check's output
+		select {
+		case <-deadline:
+			t.Fatalf("no check of 00-add within 2m; stdout %q, stderr %q", out.String(), errOut.String())
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	cancel()
+	<-done
+	if got := out.String(); !strings.Contains(got, "00-add") || strings.Contains(got, "00-sub") || strings.Contains(got, "00-greet") {
+		t.Errorf("watch 00-add printed %q, want 00-add and no other exercise", got)
 	}
 }

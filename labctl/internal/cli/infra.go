@@ -29,6 +29,9 @@ func newInfraCmd() *cobra.Command {
 			"  eval \"$(go run ./labctl infra up)\"\n\n" +
 			"Providers are chosen in the order env, docker, inprocess, native unless LAB_INFRA says otherwise\n" +
 			"(for example LAB_INFRA=native or LAB_INFRA=mysql=native,redis=inprocess). See docs/infra.md.",
+		// Without these, `labctl infra bogus` would print the help and exit 0.
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
 	}
 	cmd.AddCommand(newInfraUpCmd(), newInfraDownCmd(), newInfraStatusCmd(), newInfraInstallCmd(), newInfraServeCmd())
 	return cmd

@@ -14,8 +14,8 @@ import (
 
 func (a *app) newWatchCmd() *cobra.Command {
 	return &cobra.Command{
-		Use:   "watch [chapter]",
-		Short: "Check a chapter every time you save (default: the first chapter not yet done)",
+		Use:   "watch [chapter|exercise]",
+		Short: "Check a chapter or one exercise every time you save (default: the first chapter not yet done)",
 		Args:  cobra.MaximumNArgs(1),
 		RunE: a.runE(func(cmd *cobra.Command, args []string) error {
 			l, err := a.open()
@@ -23,11 +23,14 @@ func (a *app) newWatchCmd() *cobra.Command {
 				return err
 			}
 			ctx := cmd.Context()
-			chapterID := firstArg(args)
-			if chapterID == "" {
-				chapterID = firstUnfinished(l)
+			target := firstArg(args)
+			if target == "" {
+				target = firstUnfinished(l)
 			}
-			ch, err := l.Course().ResolveChapter(chapterID)
+			if _, err := l.Resolve(target); err != nil {
+				return err
+			}
+			ch, err := l.Course().ResolveChapter(target) // an exercise's chapter: its tests may import any package of it
 			if err != nil {
 				return err
 			}
@@ -36,14 +39,14 @@ func (a *app) newWatchCmd() *cobra.Command {
 				return err
 			}
 			fmt.Fprintln(a.stdout, a.t("watch.start", "chapters/"+ch.Dir))
-			a.watchCheck(ctx, l, ch.ID)
+			a.watchCheck(ctx, l, target)
 			for path := range changes {
 				if a.color() {
 					fmt.Fprint(a.stdout, "\x1b[H\x1b[2J") // clear the screen between runs on a terminal
 				}
 				rel, _ := filepath.Rel(l.Root(), path)
 				fmt.Fprintln(a.stdout, a.t("watch.changed", rel))
-				a.watchCheck(ctx, l, ch.ID)
+				a.watchCheck(ctx, l, target)
 			}
 			return nil // Ctrl-C ends a watch normally
 		}),
@@ -51,8 +54,8 @@ func (a *app) newWatchCmd() *cobra.Command {
 }
 
 // watchCheck runs one check and prints it; errors are printed, never fatal, so the watch goes on.
-func (a *app) watchCheck(ctx context.Context, l *lab.Lab, chapterID string) {
-	exercises, err := l.Resolve(chapterID)
+func (a *app) watchCheck(ctx context.Context, l *lab.Lab, target string) {
+	exercises, err := l.Resolve(target)
 	if err != nil {
 		fmt.Fprintln(a.stderr, "labctl: "+err.Error())
 		return
