@@ -206,7 +206,7 @@ func TestWatchOneExercise(t *testing.T) {
 	go func() {
 		done <- Main(ctx, []string{"--root", root, "--lang", "en", "watch", "00-add"}, strings.NewReader(""), &out, &errOut)
 	}()
-	deadline := time.After(2 * time.Minute) // generous: the first check compiles the fixture
+	deadline := time.After(2 * time.Minute)                 // generous: the first check compiles the fixture
 	for !strings.Contains(out.String(), "exercises pass") { // the summary ends one check's output
 		select {
 		case <-deadline:
