@@ -63,13 +63,29 @@ type Recorder struct {
 	mu       sync.Mutex
 	reqs     []Request
 	inFlight int
+	down     bool
+	cancels  map[*http.Request]context.CancelFunc // of the requests in flight
+}
+
+// SetDown(true) makes Consul fail for the code behind the proxy: the queries in flight (a blocking query may
+// be waiting for minutes) end with 502 Bad Gateway, and every new request is answered 503 Service Unavailable
+// (and still recorded), as by an agent that lost its cluster, until SetDown(false).
+func (r *Recorder) SetDown(down bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.down = down
+	if down {
+		for _, cancel := range r.cancels {
+			cancel()
+		}
+	}
 }
 
 // NewRecorder starts a recording proxy for the Consul HTTP API at consulAddr, stopped at cleanup.
 func NewRecorder(t testing.TB, consulAddr string) *Recorder {
 	t.Helper()
 	target := &url.URL{Scheme: "http", Host: consulAddr}
-	rec := &Recorder{}
+	rec := &Recorder{cancels: map[*http.Request]context.CancelFunc{}}
 	proxy := httputil.NewSingleHostReverseProxy(target)
 	proxy.FlushInterval = -1
 	// Cancelled long polls are normal here (a closed resolver ends its query); answer them quietly.
@@ -78,13 +94,22 @@ func NewRecorder(t testing.TB, consulAddr string) *Recorder {
 		rec.mu.Lock()
 		rec.reqs = append(rec.reqs, Request{Path: r.URL.Path, Query: r.URL.Query(), At: time.Now()})
 		rec.inFlight++
+		down := rec.down
+		ctx, cancel := context.WithCancel(r.Context())
+		rec.cancels[r] = cancel
 		rec.mu.Unlock()
 		defer func() {
 			rec.mu.Lock()
 			rec.inFlight--
+			delete(rec.cancels, r)
 			rec.mu.Unlock()
+			cancel()
 		}()
-		proxy.ServeHTTP(w, r)
+		if down {
+			http.Error(w, "No cluster leader (consultest.Recorder is down)", http.StatusServiceUnavailable)
+			return
+		}
+		proxy.ServeHTTP(w, r.WithContext(ctx))
 	}))
 	t.Cleanup(srv.Close)
 	rec.Addr = strings.TrimPrefix(srv.URL, "http://")
