@@ -78,8 +78,10 @@ func Run(ctx context.Context, cfg Config) error {
 	err = register(rctx, cfg, lis.Addr().(*net.TCPAddr))
 	cancelReg()
 	if err != nil {
-		// Nothing is registered, but the server runs: stop it, which closes the listener too.
+		// Nothing is registered, but the server runs: stop it and wait until Serve has returned,
+		// which closes the listener too, so the port is free when Run returns.
 		srv.Stop()
+		<-served
 		return err
 	}
 
