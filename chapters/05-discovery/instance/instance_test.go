@@ -150,7 +150,7 @@ func TestRegisterAfterListening(t *testing.T) {
 	require.Nil(t, listenErr.Load())
 	require.Equal(t, listened.Load(), hostPort(reg), "registered address = %s, want the address the listener got", hostPort(reg))
 
-	require.NoError(t, r.stop(t), "instance.Run after cancel")
+	require.NoError(t, r.stop(t), "instance.Run after cancel; want nil after a clean shutdown: deregister under a context that the cancelled ctx does not cut short")
 }
 
 func TestRegisterDeregistersBeforeStopping(t *testing.T) {
@@ -171,7 +171,7 @@ func TestRegisterDeregistersBeforeStopping(t *testing.T) {
 	require.NoError(t, err, "Who(%s) the moment %s left Consul; want it still serving for DrainDelay after deregistering", addr, id)
 	require.Equal(t, id, got)
 
-	require.NoError(t, r.stop(t), "instance.Run after cancel")
+	require.NoError(t, r.stop(t), "instance.Run after cancel; want nil after a clean shutdown: deregister under a context that the cancelled ctx does not cut short")
 	require.GreaterOrEqual(t, time.Since(stopAsked), drainDelay, "instance.Run returned before DrainDelay had passed since deregistering")
 	_, err = whoAt(context.Background(), addr)
 	require.Error(t, err, "Who(%s) after instance.Run returned = nil error; want the server stopped", addr)
@@ -238,7 +238,7 @@ func TestRegisterRollingRestartFailsNoRequest(t *testing.T) {
 		live[next] = start(t, cfg(next))
 		watchInstance(t, c, service, ce.Prefix+next, true, live[next])
 		time.Sleep(100 * time.Millisecond)
-		require.NoError(t, live[old].stop(t), "instance.Run(%s) after cancel", old)
+		require.NoError(t, live[old].stop(t), "instance.Run(%s) after cancel; want nil after a clean shutdown", old)
 		time.Sleep(100 * time.Millisecond)
 	}
 	stopClient()
