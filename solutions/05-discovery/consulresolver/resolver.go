@@ -87,12 +87,20 @@ func (r *consulResolver) watch(ctx context.Context) {
 			// Consul is unreachable. Keep the last list: the instances themselves are probably fine,
 			// and gRPC keeps its connections to them. ReportError tells gRPC without clearing the list.
 			r.cc.ReportError(fmt.Errorf("consul resolver: query %s: %w", r.service, err))
+			// The Consul we reach next may be a restarted one whose index starts low again: waiting for
+			// our old index would block for a whole WaitTime. Ask afresh.
+			index = 0
 			if !sleep(ctx, retry) {
 				return
 			}
 			continue
 		}
-		index = meta.LastIndex
+		// The index only moves forward unless Consul lost its state; then start again from zero.
+		if meta.LastIndex < index {
+			index = 0
+		} else {
+			index = meta.LastIndex
+		}
 		// An empty list is an answer too: no instance passes. The balancer then fails calls fast,
 		// which is better than sending them to instances Consul knows are unhealthy.
 		_ = r.cc.UpdateState(resolver.State{Endpoints: endpoints(entries)})
