@@ -23,7 +23,9 @@ import (
 	"github.com/gomicrolab/microlab/chapters/05-discovery/whoami"
 )
 
-// Client returns a Consul API client for the HTTP API at addr (host:port).
+// Client returns a Consul API client for the HTTP API at addr (host:port). Its idle connections are closed at
+// cleanup: Consul refuses a client address with more than 200 open connections (http_max_conns_per_client),
+// and with -count=20 the keep-alive connections of every test's clients would add up to that.
 func Client(t testing.TB, addr string) *api.Client {
 	t.Helper()
 	cfg := api.DefaultConfig()
@@ -32,6 +34,7 @@ func Client(t testing.TB, addr string) *api.Client {
 	if err != nil {
 		t.Fatalf("consul client for %s: %v", addr, err)
 	}
+	t.Cleanup(cfg.Transport.CloseIdleConnections)
 	return c
 }
 
@@ -87,6 +90,8 @@ func NewRecorder(t testing.TB, consulAddr string) *Recorder {
 	target := &url.URL{Scheme: "http", Host: consulAddr}
 	rec := &Recorder{cancels: map[*http.Request]context.CancelFunc{}}
 	proxy := httputil.NewSingleHostReverseProxy(target)
+	transport := http.DefaultTransport.(*http.Transport).Clone() // its own pool, closed at cleanup
+	proxy.Transport = transport
 	proxy.FlushInterval = -1
 	// Cancelled long polls are normal here (a closed resolver ends its query); answer them quietly.
 	proxy.ErrorHandler = func(w http.ResponseWriter, _ *http.Request, _ error) { w.WriteHeader(http.StatusBadGateway) }
@@ -111,7 +116,10 @@ func NewRecorder(t testing.TB, consulAddr string) *Recorder {
 		}
 		proxy.ServeHTTP(w, r.WithContext(ctx))
 	}))
-	t.Cleanup(srv.Close)
+	t.Cleanup(func() {
+		srv.Close()
+		transport.CloseIdleConnections()
+	})
 	rec.Addr = strings.TrimPrefix(srv.URL, "http://")
 	return rec
 }
