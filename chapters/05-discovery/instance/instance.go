@@ -62,7 +62,8 @@ func Run(ctx context.Context, cfg Config) error {
 	// deregister with a fresh bounded context (context.WithTimeout(context.WithoutCancel(ctx), ...)). Register
 	// under such a context too: a registration that ctx cut off half-way may still reach Consul, and then nothing
 	// would deregister it; it must never be left behind.
-	// Every way out cleans up: if registering fails, stop the server (that closes the listener); if the server
-	// stops on its own (Serve returns an error), deregister before you return that error.
+	// Every way out cleans up: if registering fails, stop the server and wait until Serve has returned (then the
+	// listener is closed and the port free); if the server stops on its own (Serve returns an error), deregister
+	// before you return that error.
 	return errors.New("TODO(05-register): Run does not listen, serve or register yet")
 }
