@@ -41,6 +41,15 @@ func (a *app) newCheckCmd() *cobra.Command {
 		}}
 		results, err := l.Check(cmd.Context(), exercises, opts, nil)
 		if results == nil && err != nil {
+			if asJSON { // a script reading --json always gets its document, with the reason
+				doc := toCheckJSON(l.Course(), nil, solution, warnings)
+				doc.Error, doc.ExitCode = err.Error(), exitCode(err)
+				enc := json.NewEncoder(a.stdout)
+				enc.SetIndent("", "  ")
+				if encErr := enc.Encode(doc); encErr != nil {
+					return encErr
+				}
+			}
 			return err
 		}
 		if asJSON {

@@ -41,6 +41,7 @@ var messages = map[string]msg{
 	"status.pass":          {"PASS", "通过"},
 	"status.fail":          {"FAIL", "失败"},
 	"status.skip":          {"SKIP", "跳过"},
+	"status.pass-modified": {"MODIFIED", "测试被改动"},
 	"status.compile-error": {"BUILD", "编译错误"},
 	"status.infra-error":   {"INFRA", "基础设施"},
 	"status.timeout":       {"TIMEOUT", "超时"},

@@ -94,8 +94,17 @@ func TestCheckWarnsAboutEditedTests(t *testing.T) {
 	if len(warnings) != 1 {
 		t.Fatalf("warnings = %v, want one about the edited test", warnings)
 	}
-	if rs[0].Status != runner.StatusPass {
-		t.Errorf("status = %s, want pass (the warning must not fail the check)", rs[0].Status)
+	// Every test passed, but on a test the learner emptied: that is never recorded as a plain pass.
+	if rs[0].Status != runner.StatusModified || !strings.Contains(rs[0].Message, "00-demo/greet/greet_test.go (edited)") {
+		t.Errorf("result = %s %q, want %s naming the edited test", rs[0].Status, rs[0].Message, runner.StatusModified)
+	}
+	if got := open(t, root).Status("00-greet"); got != runner.StatusModified {
+		t.Errorf("recorded status = %s, want %s", got, runner.StatusModified)
+	}
+	// Another exercise's pass in the same chapter is untouched: its tests are the course's.
+	exs, _ = l.Resolve("00-add")
+	if rs, err := l.Check(context.Background(), exs, CheckOptions{Solution: true}, nil); err != nil || rs[0].Status != runner.StatusPass {
+		t.Errorf("Check(00-add, solution) = %v, %v; want pass", rs, err)
 	}
 	changes, err := l.EditedTests()
 	if err != nil || len(changes) != 1 || changes[0] != (TestFileChange{Path: "00-demo/greet/greet_test.go", Change: "edited"}) {
@@ -109,34 +118,61 @@ func TestCheckStartsInfra(t *testing.T) {
 	exs, _ := l.Resolve("00")
 	var got []string
 	stopped := false
+	stops := 0
 	l.StartInfra = func(ctx context.Context, services []string, logf func(string, ...any)) ([]string, func(context.Context) error, error) {
-		got = services
-		return []string{"LAB_REDIS_ADDR=127.0.0.1:1"}, func(context.Context) error { stopped = true; return nil }, nil
+		got = append(got, services...)
+		return []string{"LAB_REDIS_ADDR=127.0.0.1:1"}, func(context.Context) error { stops++; return nil }, nil
 	}
 	if _, err := l.Check(context.Background(), exs, CheckOptions{}, nil); err != nil {
 		t.Fatal(err)
 	}
+	stopped = stops == 2
 	if !slices.Equal(got, []string{"mysql", "redis"}) || !stopped {
-		t.Errorf("StartInfra got %v (stopped %v), want [mysql redis] and a stop", got, stopped)
+		t.Errorf("StartInfra got %v (%d stops), want [mysql redis], each stopped", got, stops)
 	}
 	l.StartInfra = func(context.Context, []string, func(string, ...any)) ([]string, func(context.Context) error, error) {
 		return nil, nil, errors.New("docker is not running")
 	}
-	if _, err := l.Check(context.Background(), exs, CheckOptions{}, nil); !errors.Is(err, ErrInfraUnavailable) {
-		t.Errorf("Check() with failing infra = %v, want ErrInfraUnavailable", err)
+	rs, err := l.Check(context.Background(), exs, CheckOptions{}, nil)
+	if err != nil || rs[2].Status != runner.StatusInfraError || !strings.Contains(rs[2].Message, "docker is not running") {
+		t.Errorf("Check() with failing infra = %+v, %v; want 00-greet an infra error that says why", rs, err)
+	}
+}
+
+// One service down blanks only the exercises that need it: the others still run and report.
+func TestCheckWithOneServiceDown(t *testing.T) {
+	l := open(t, labtest.Course(t))
+	l.Course().Exercise("00-greet").Infra = []string{"redis"}
+	l.StartInfra = func(ctx context.Context, services []string, logf func(string, ...any)) ([]string, func(context.Context) error, error) {
+		return nil, nil, errors.New("redis-server not found: apt-get install redis-server")
+	}
+	exs, _ := l.Resolve("00")
+	rs, err := l.Check(context.Background(), exs, CheckOptions{Solution: true}, nil)
+	if err != nil {
+		t.Fatalf("Check(00) = %v, want results for every exercise", err)
+	}
+	got := map[string]runner.ExerciseResult{}
+	for _, r := range rs {
+		got[r.ExerciseID] = r
+	}
+	if got["00-add"].Status != runner.StatusPass || got["00-sub"].Status != runner.StatusPass {
+		t.Errorf("00-add, 00-sub = %s, %s; want both to run and pass (they need no redis)", got["00-add"].Status, got["00-sub"].Status)
+	}
+	if g := got["00-greet"]; g.Status != runner.StatusInfraError || !strings.Contains(g.Message, "apt-get install redis-server") {
+		t.Errorf("00-greet = %s %q, want an infra error with the reason and the fix", g.Status, g.Message)
 	}
 }
 
 func TestNextHint(t *testing.T) {
 	l := open(t, labtest.Course(t))
-	for i, want := range []int{1, 2, 2} {
+	for i, want := range []int{1, 2, 3, 3} {
 		idx, total, h, err := l.NextHint("00-add")
-		if err != nil || idx != want || total != 2 || h.En == "" || h.Zh == "" {
-			t.Errorf("NextHint call %d = %d/%d %+v %v, want %d/2 with both languages", i+1, idx, total, h, err, want)
+		if err != nil || idx != want || total != 3 || h.En == "" || h.Zh == "" {
+			t.Errorf("NextHint call %d = %d/%d %+v %v, want %d/3 with both languages", i+1, idx, total, h, err, want)
 		}
 	}
-	if got := len(open(t, l.Root()).RevealedHints("00-add")); got != 2 {
-		t.Errorf("RevealedHints after reopening = %d, want 2", got)
+	if got := len(open(t, l.Root()).RevealedHints("00-add")); got != 3 {
+		t.Errorf("RevealedHints after reopening = %d, want 3", got)
 	}
 	if _, _, _, err := l.NextHint("00-nope"); !errors.Is(err, course.ErrUnknownTarget) {
 		t.Errorf("NextHint(unknown) = %v, want ErrUnknownTarget", err)

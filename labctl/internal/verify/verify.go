@@ -146,6 +146,7 @@ func chapter(ctx context.Context, l *lab.Lab, ch *course.Chapter, exercises []*c
 		cr.Problems = append(cr.Problems, solution...)
 		cr.Problems = append(cr.Problems, checkSums(l, ch)...)
 		cr.Problems = append(cr.Problems, checkStarterSums(l, ch)...)
+		cr.Problems = append(cr.Problems, checkHints(ch)...)
 		holes, err := checkHoles(ctx, l, ch)
 		if err != nil {
 			return cr, err
@@ -230,4 +231,18 @@ func checkHoles(ctx context.Context, l *lab.Lab, ch *course.Chapter) ([]Problem,
 		}
 	}
 	return ps, nil
+}
+
+// MinHints is how many hints per language a finished exercise has: the idea, where to look, a narrow
+// nudge (../shared/chapter-done.md). The manifest loads with fewer, so that a learner's lab still works.
+const MinHints = 3
+
+func checkHints(ch *course.Chapter) []Problem {
+	var ps []Problem
+	for _, ex := range ch.Exercises {
+		if n := min(len(ex.Hints.En), len(ex.Hints.Zh)); n < MinHints {
+			ps = append(ps, Problem{Chapter: ch.ID, Exercise: ex.ID, Msg: fmt.Sprintf("%d hints per language, want at least %d: the idea, where to look, a narrow nudge", n, MinHints)})
+		}
+	}
+	return ps
 }

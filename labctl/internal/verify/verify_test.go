@@ -48,6 +48,11 @@ func TestRunOnFixture(t *testing.T) {
 			p := "solutions/wrong/00-greet/no-comma.patch"
 			labtest.Write(t, root, p, strings.ReplaceAll(labtest.Read(t, root, p), `"hello "`, `"hello, "`))
 		}, "wrong solution 00-greet/no-comma: passes every test of the exercise"},
+		{"two hints", func(t *testing.T, root string) {
+			p := "chapters/course.toml"
+			s := strings.Replace(labtest.Read(t, root, p), `, "Replace the return 0."]`, `]`, 1)
+			labtest.Write(t, root, p, strings.Replace(s, `, "替换掉 return 0。"]`, `]`, 1))
+		}, "exercise 00-add: 2 hints per language, want at least 3"},
 		{"solution holds a test", func(t *testing.T, root string) {
 			labtest.Write(t, root, "solutions/00-demo/calc/calc_test.go", "package calc\n")
 		}, "solutions/00-demo/calc/calc_test.go: solutions never contain tests"},

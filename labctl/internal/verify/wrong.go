@@ -111,7 +111,7 @@ func runWrong(ctx context.Context, l *lab.Lab, ch *course.Chapter, ex *course.Ex
 	start := time.Now()
 	rep, err := l.Runner().Run(ctx, runner.Request{
 		Packages: []string{ex.Package}, Run: ex.Tests, Overlay: overlay, Env: env,
-		Race: ex.Race, FailFast: true, NoCache: true, Timeout: wrongTimeout,
+		Race: ex.Race, FailFast: true, NoCache: true, Timeout: max(wrongTimeout, 2*ex.TestTimeout()),
 	}, nil)
 	res.Elapsed = time.Since(start)
 	if err != nil {
