@@ -54,6 +54,20 @@ func TestHealthRegistrationDescribesBothChecks(t *testing.T) {
 	}
 }
 
+func TestHealthRegistrationIPv6Target(t *testing.T) {
+	o := validOptions()
+	o.Host = "::1"
+	reg, err := checks.Registration(o)
+	require.NoError(t, err, "Registration(%+v)", o)
+	var target string
+	for _, c := range reg.Checks {
+		if c.CheckID == checks.GRPCCheckID(o.ID) {
+			target = c.GRPC
+		}
+	}
+	require.Equal(t, "[::1]:9001", target, "gRPC check target for host %q port %d = %q, want [::1]:9001: an IPv6 host needs brackets, or Consul cannot tell the port from the address", o.Host, o.Port, target)
+}
+
 func requireDuration(t *testing.T, want time.Duration, got string, what string) {
 	t.Helper()
 	d, err := time.ParseDuration(got)
@@ -94,6 +108,12 @@ type live struct {
 
 func startLive(t *testing.T, c *api.Client, service, id string, ttl time.Duration) *live {
 	t.Helper()
+	return startLiveVia(t, c, c, service, id, ttl)
+}
+
+// startLiveVia registers through c and heartbeats through beatVia (a client that may reach Consul through a proxy).
+func startLiveVia(t *testing.T, c, beatVia *api.Client, service, id string, ttl time.Duration) *live {
+	t.Helper()
 	inst := consultest.StartInstance(t, id)
 	o := checks.Options{
 		Service: service, ID: id, Host: inst.Addr.IP.String(), Port: inst.Addr.Port,
@@ -106,7 +126,7 @@ func startLive(t *testing.T, c *api.Client, service, id string, ttl time.Duratio
 
 	ctx, cancel := context.WithCancel(context.Background())
 	l := &live{inst: inst, stopBeat: cancel, beatEnded: make(chan error, 1)}
-	go func() { l.beatEnded <- checks.Heartbeat(ctx, c.Agent(), checks.TTLCheckID(id), ttl/4) }()
+	go func() { l.beatEnded <- checks.Heartbeat(ctx, beatVia.Agent(), checks.TTLCheckID(id), ttl/4) }()
 	t.Cleanup(func() {
 		cancel()
 		select {
@@ -229,4 +249,34 @@ func TestHealthKilledInstanceLeavesPassingSet(t *testing.T) {
 	registered, err := consultest.Registered(context.Background(), c, service)
 	require.NoError(t, err)
 	require.Contains(t, registered, id, "a killed instance cannot deregister itself; want it still in the catalog, critical")
+}
+
+// TestHealthHeartbeatSurvivesConsulErrors makes Consul fail every heartbeat for a while (the agent restarts, the
+// network blips). The TTL check goes critical, as it should; when Consul answers again, the same Heartbeat must
+// bring the instance back, because the process itself was healthy all along.
+func TestHealthHeartbeatSurvivesConsulErrors(t *testing.T) {
+	t.Parallel()
+	ce := infra.Consul(t)
+	c := consultest.Client(t, ce.Addr)
+	rec := consultest.NewRecorder(t, ce.Addr)
+	service, id := ce.Prefix+"orders", ce.Prefix+"1"
+	const ttl = time.Second
+
+	l := startLiveVia(t, c, consultest.Client(t, rec.Addr), service, id, ttl)
+	waitPassing(t, c, service, id, true, 5*time.Second)
+
+	rec.SetDown(true) // every heartbeat now fails with 503
+	waitPassing(t, c, service, id, false, ttl+3*time.Second)
+	select {
+	case err := <-l.beatEnded:
+		l.beatEnded <- err
+		t.Fatalf("Heartbeat returned %v while Consul was failing; want it to keep beating: a failed update is not fatal, the next one may get through", err)
+	default:
+	}
+
+	rec.SetDown(false)
+	bound := ttl + 3*time.Second // a few beat periods, plus slack for a loaded machine
+	took := waitPassing(t, c, service, id, true, bound)
+	t.Logf("passing again %v after Consul recovered (bound %v)", took.Round(time.Millisecond), bound)
+	require.Greater(t, len(rec.Requests("/v1/agent/check/update/", time.Time{})), 0, "no heartbeat went through the client Heartbeat was given")
 }

@@ -254,3 +254,38 @@ func TestResolverKeepsListWhileConsulDown(t *testing.T) {
 	startRegistered(t, c, service, cc)
 	eventually(t, conn, 5*time.Second, cc+" after Consul came back (ask afresh after an error: the new agent's index starts low)", answeredBy(cc))
 }
+
+// TestResolverBacksOffWhileConsulDown makes every query fail for a second and counts the queries: a resolver must
+// pause RetryAfter between failed queries, or every client in the fleet hammers Consul just when it struggles.
+func TestResolverBacksOffWhileConsulDown(t *testing.T) {
+	t.Parallel()
+	ce := infra.Consul(t)
+	c := consultest.Client(t, ce.Addr)
+	rec := consultest.NewRecorder(t, ce.Addr)
+	service := ce.Prefix + "whoami"
+	a, b := ce.Prefix+"a", ce.Prefix+"b"
+	startRegistered(t, c, service, a)
+
+	const retryAfter = 100 * time.Millisecond
+	bld := &consulresolver.Builder{Client: consultest.Client(t, rec.Addr), WaitTime: waitTime, RetryAfter: retryAfter}
+	conn, err := consulresolver.NewClient(bld, service, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	require.NoError(t, err, "NewClient(%s)", service)
+	t.Cleanup(func() { _ = conn.Close() })
+	eventually(t, conn, 5*time.Second, a, answeredBy(a))
+
+	path := "/v1/health/service/" + service
+	rec.SetDown(true) // the pending blocking query fails, and so does every new one
+	downFrom := time.Now()
+	time.Sleep(time.Second)
+	failed := len(rec.Requests(path, downFrom))
+	downFor := time.Since(downFrom)
+	// One query per RetryAfter would be 10 in 1s; allow more than twice that, and a first immediate retry.
+	limit := int(2*downFor/retryAfter) + 2
+	require.LessOrEqual(t, failed, limit, "%d queries to %s in %v while Consul was failing, with RetryAfter = %v; want a pause of RetryAfter after every failed query, not a retry loop that hammers a struggling Consul", failed, path, downFor.Round(time.Millisecond), retryAfter)
+	require.Greater(t, failed, 0, "no query to %s while Consul was failing; want the resolver to keep asking (after a pause)", path)
+	spread(t, conn, 10, "while Consul is failing (keep the last list)")
+
+	rec.SetDown(false)
+	startRegistered(t, c, service, b)
+	eventually(t, conn, 5*time.Second, b+" after Consul answered again", answeredBy(a, b))
+}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -90,6 +91,8 @@ func TestConfigStartup(t *testing.T) {
 		{"malformed JSON", ptr(`{"min_order_cents": 100,`), hotconfig.ErrInvalid},
 		{"breaks a rule (max below min)", ptr(`{"min_order_cents": 100, "max_order_cents": 50, "max_items": 10}`), hotconfig.ErrInvalid},
 		{"unknown field (a typo)", ptr(`{"min_order_cents": 100, "max_order_cent": 50000, "max_items": 10}`), hotconfig.ErrInvalid},
+		{"trailing data (a second document)", ptr(`{"min_order_cents": 100, "max_order_cents": 50000, "max_items": 10} {"max_items": 0}`), hotconfig.ErrInvalid},
+		{"trailing data (a stray brace)", ptr(`{"min_order_cents": 100, "max_order_cents": 50000, "max_items": 10}}`), hotconfig.ErrInvalid},
 	}
 	for i, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -173,8 +176,21 @@ func TestConfigRejectsInvalidAndKeepsOld(t *testing.T) {
 	key := ce.Prefix + "limits"
 	putLimits(t, kv, key, base)
 
-	rejected := make(chan error, 16)
-	w := start(t, kv, key, hotconfig.Options{WaitTime: 20 * time.Second, OnReject: func(err error) { rejected <- err }})
+	// Each rejection comes with the value in force at the moment it was reported.
+	type rejection struct {
+		err     error
+		inForce *hotconfig.Limits
+	}
+	rejected := make(chan rejection, 16)
+	var watcher atomic.Pointer[hotconfig.Watcher]
+	w := start(t, kv, key, hotconfig.Options{WaitTime: 20 * time.Second, OnReject: func(err error) {
+		r := rejection{err: err}
+		if w := watcher.Load(); w != nil {
+			r.inForce = w.Current()
+		}
+		rejected <- r
+	}})
+	watcher.Store(w)
 
 	tests := []struct {
 		name    string
@@ -189,6 +205,9 @@ func TestConfigRejectsInvalidAndKeepsOld(t *testing.T) {
 			put(t, kv, key, `{"min_order_cents": 900, "max_order_cents": 800, "max_items": 5}`)
 		}, hotconfig.ErrInvalid},
 		{"zero max_items", func(t *testing.T) { put(t, kv, key, `{"min_order_cents": 1, "max_order_cents": 2, "max_items": 0}`) }, hotconfig.ErrInvalid},
+		{"trailing data", func(t *testing.T) {
+			put(t, kv, key, `{"min_order_cents": 5, "max_order_cents": 6, "max_items": 7} {"max_items": 0}`)
+		}, hotconfig.ErrInvalid},
 		{"key deleted", func(t *testing.T) {
 			_, err := kv.Delete(key, nil)
 			require.NoError(t, err)
@@ -203,8 +222,10 @@ func TestConfigRejectsInvalidAndKeepsOld(t *testing.T) {
 
 			tt.bad(t)
 			select {
-			case err := <-rejected:
-				require.ErrorIs(t, err, tt.wantErr, "the error OnReject was given")
+			case r := <-rejected:
+				require.ErrorIs(t, r.err, tt.wantErr, "the error OnReject was given")
+				require.NotNil(t, r.inForce, "Watcher.Current() = nil while OnReject ran; want the last good value")
+				require.Equal(t, good, *r.inForce, "Watcher.Current() while OnReject was told of the rejection; want the last good value: a rejected value must never be in force, not even for a moment")
 			case <-time.After(2 * time.Second):
 				t.Fatalf("OnReject was not called within 2s of the %s; want every rejected value reported", tt.name)
 			}
@@ -218,7 +239,7 @@ func TestConfigRejectsInvalidAndKeepsOld(t *testing.T) {
 	waitFor(t, w, final, time.Second)
 }
 
-func drain(ch chan error) {
+func drain[T any](ch chan T) {
 	for {
 		select {
 		case <-ch:
@@ -239,7 +260,8 @@ func TestConfigSwapIsAtomic(t *testing.T) {
 		{MinOrderCents: 1000, MaxOrderCents: 2000, MaxItems: 2},
 	}
 	putLimits(t, kv, key, versions[0])
-	w := start(t, kv, key, hotconfig.Options{WaitTime: 20 * time.Second})
+	rejected := make(chan error, 16)
+	w := start(t, kv, key, hotconfig.Options{WaitTime: 20 * time.Second, OnReject: func(err error) { rejected <- err }})
 
 	ctx, stop := context.WithCancel(context.Background())
 	var (
@@ -275,10 +297,48 @@ func TestConfigSwapIsAtomic(t *testing.T) {
 		v := versions[i%2]
 		putLimits(t, kv, key, v)
 		waitFor(t, w, v, time.Second)
+		// An invalid value in between: readers must never see it, not even for a moment.
+		put(t, kv, key, `{"min_order_cents": 5000, "max_order_cents": 1, "max_items": 3}`)
+		select {
+		case <-rejected:
+		case <-time.After(2 * time.Second):
+			t.Fatal("OnReject was not called within 2s of an invalid value; want every rejected value reported")
+		}
 	}
 	stop()
 	wg.Wait()
 	if len(problems) > 0 {
 		t.Fatalf("%d bad reads while the limits changed, the first: %s; want each reload to swap one whole new value in", len(problems), problems[0])
 	}
+}
+
+// TestConfigBacksOffWhileConsulDown makes every read fail for a second and counts the reads: the watch must pause
+// RetryAfter between failed reads, keep the value in force, and follow changes again once Consul answers.
+func TestConfigBacksOffWhileConsulDown(t *testing.T) {
+	ce := infra.Consul(t)
+	rec := consultest.NewRecorder(t, ce.Addr)
+	kv := consultest.Client(t, ce.Addr).KV()
+	key := ce.Prefix + "limits"
+	putLimits(t, kv, key, base)
+
+	const retryAfter = 100 * time.Millisecond
+	w := start(t, consultest.Client(t, rec.Addr).KV(), key, hotconfig.Options{WaitTime: 20 * time.Second, RetryAfter: retryAfter})
+	require.Equal(t, base, current(t, w))
+
+	path := "/v1/kv/" + key
+	rec.SetDown(true) // the pending blocking read fails, and so does every new one
+	downFrom := time.Now()
+	time.Sleep(time.Second)
+	failed := len(rec.Requests(path, downFrom))
+	downFor := time.Since(downFrom)
+	// One read per RetryAfter would be 10 in 1s; allow more than twice that, and a first immediate retry.
+	limit := int(2*downFor/retryAfter) + 2
+	require.LessOrEqual(t, failed, limit, "%d reads of %s in %v while Consul was failing, with RetryAfter = %v; want a pause of RetryAfter after every failed read, not a retry loop that hammers a struggling Consul", failed, path, downFor.Round(time.Millisecond), retryAfter)
+	require.Greater(t, failed, 0, "no read of %s while Consul was failing; want the watch to keep asking (after a pause)", path)
+	require.Equal(t, base, current(t, w), "Watcher.Current() while Consul was failing; want the value in force kept")
+
+	rec.SetDown(false)
+	next := hotconfig.Limits{MinOrderCents: 400, MaxOrderCents: 70_000, MaxItems: 40}
+	putLimits(t, kv, key, next)
+	waitFor(t, w, next, 2*time.Second)
 }

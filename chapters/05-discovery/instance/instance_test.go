@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"os/exec"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -22,7 +24,12 @@ import (
 	"github.com/gomicrolab/microlab/infra"
 )
 
-func TestMain(m *testing.M) { os.Exit(infra.Main(m)) }
+func TestMain(m *testing.M) {
+	if os.Getenv(childEnv) != "" {
+		os.Exit(runChild())
+	}
+	os.Exit(infra.Main(m))
+}
 
 const drainDelay = 400 * time.Millisecond
 
@@ -143,7 +150,7 @@ func TestRegisterAfterListening(t *testing.T) {
 	require.Nil(t, listenErr.Load())
 	require.Equal(t, listened.Load(), hostPort(reg), "registered address = %s, want the address the listener got", hostPort(reg))
 
-	require.NoError(t, r.stop(t), "instance.Run after cancel")
+	require.NoError(t, r.stop(t), "instance.Run after cancel; want nil after a clean shutdown: deregister under a context that the cancelled ctx does not cut short")
 }
 
 func TestRegisterDeregistersBeforeStopping(t *testing.T) {
@@ -164,7 +171,7 @@ func TestRegisterDeregistersBeforeStopping(t *testing.T) {
 	require.NoError(t, err, "Who(%s) the moment %s left Consul; want it still serving for DrainDelay after deregistering", addr, id)
 	require.Equal(t, id, got)
 
-	require.NoError(t, r.stop(t), "instance.Run after cancel")
+	require.NoError(t, r.stop(t), "instance.Run after cancel; want nil after a clean shutdown: deregister under a context that the cancelled ctx does not cut short")
 	require.GreaterOrEqual(t, time.Since(stopAsked), drainDelay, "instance.Run returned before DrainDelay had passed since deregistering")
 	_, err = whoAt(context.Background(), addr)
 	require.Error(t, err, "Who(%s) after instance.Run returned = nil error; want the server stopped", addr)
@@ -231,7 +238,7 @@ func TestRegisterRollingRestartFailsNoRequest(t *testing.T) {
 		live[next] = start(t, cfg(next))
 		watchInstance(t, c, service, ce.Prefix+next, true, live[next])
 		time.Sleep(100 * time.Millisecond)
-		require.NoError(t, live[old].stop(t), "instance.Run(%s) after cancel", old)
+		require.NoError(t, live[old].stop(t), "instance.Run(%s) after cancel; want nil after a clean shutdown", old)
 		time.Sleep(100 * time.Millisecond)
 	}
 	stopClient()
@@ -243,4 +250,169 @@ func TestRegisterRollingRestartFailsNoRequest(t *testing.T) {
 		t.Fatalf("%d of %d calls failed during the rolling restart, want none; the first: %v", len(failures), calls, failures[0])
 	}
 	require.Greater(t, answered[ce.Prefix+"v2-a"]+answered[ce.Prefix+"v2-b"], 0, "no call reached the new instances; answers: %v", answered)
+}
+
+func TestRegisterServeErrorDeregisters(t *testing.T) {
+	ce := infra.Consul(t)
+	c := consultest.Client(t, ce.Addr)
+	service, id := ce.Prefix+"whoami", ce.Prefix+"a"
+
+	lisCh := make(chan net.Listener, 1)
+	r := start(t, instance.Config{
+		Consul: c, Service: service, ID: id, Addr: "127.0.0.1:0", DrainDelay: drainDelay,
+		Listen: func(network, address string) (net.Listener, error) {
+			lis, err := net.Listen(network, address)
+			if err == nil {
+				lisCh <- lis
+			}
+			return lis, err
+		},
+	})
+	watchInstance(t, c, service, id, true, r)
+	time.Sleep(100 * time.Millisecond) // Consul lists it a moment before Run's register call returns
+
+	// The server dies on its own (its listener breaks): Serve returns an error while ctx is still live.
+	require.NoError(t, (<-lisCh).Close())
+	select {
+	case <-r.finished:
+	case <-time.After(5 * time.Second):
+		t.Fatal("instance.Run still running 5s after its listener broke and Serve returned an error; want Run to notice, deregister and return the error")
+	}
+	require.Error(t, r.err, "instance.Run after Serve failed = nil error; want the serve error returned")
+	registered, err := consultest.Registered(context.Background(), c, service)
+	require.NoError(t, err)
+	require.NotContains(t, registered, id, "instance.Run returned %v but left %s registered; want every way out to deregister, or clients keep calling a dead address", r.err, id)
+}
+
+func TestRegisterFailureReleasesListener(t *testing.T) {
+	ce := infra.Consul(t)
+	rec := consultest.NewRecorder(t, ce.Addr)
+	rec.SetDown(true) // every call to Consul fails
+	service, id := ce.Prefix+"whoami", ce.Prefix+"a"
+
+	var listened atomic.Value
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() {
+		done <- instance.Run(ctx, instance.Config{
+			Consul: consultest.Client(t, rec.Addr), Service: service, ID: id, Addr: "127.0.0.1:0", DrainDelay: drainDelay,
+			Listen: func(network, address string) (net.Listener, error) {
+				lis, err := net.Listen(network, address)
+				if err == nil {
+					listened.Store(lis.Addr().String())
+				}
+				return lis, err
+			},
+		})
+	}()
+	select {
+	case err := <-done:
+		require.Error(t, err, "instance.Run with Consul failing every call = nil error; want the registration error")
+	case <-time.After(10 * time.Second):
+		t.Fatal("instance.Run with Consul failing every call did not return within 10s; want it to give up and return the registration error")
+	}
+	addr, _ := listened.Load().(string)
+	require.NotEmpty(t, addr, "instance.Run never listened")
+	conn, err := net.DialTimeout("tcp", addr, time.Second)
+	if err == nil {
+		conn.Close()
+	}
+	require.Error(t, err, "dial %s after instance.Run failed to register = connected; want the server stopped and the port released on every error path", addr)
+}
+
+// The kill -9 test runs instance.Run in a child process (this test binary, re-executed) so that it can really be killed.
+const childEnv = "MICROLAB_05_INSTANCE_CHILD"
+
+// runChild is the child's main: it serves and registers with an active gRPC check until it is killed.
+func runChild() int {
+	parts := strings.Split(os.Getenv(childEnv), "|") // consul address | service | id
+	cfg := api.DefaultConfig()
+	cfg.Address = parts[0]
+	c, err := api.NewClient(cfg)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 2
+	}
+	service, id := parts[1], parts[2]
+	err = instance.Run(context.Background(), instance.Config{
+		Consul: c, Service: service, ID: id, Addr: "127.0.0.1:0", DrainDelay: drainDelay,
+		Registration: func(addr *net.TCPAddr) (*api.AgentServiceRegistration, error) {
+			return &api.AgentServiceRegistration{
+				ID: id, Name: service, Address: addr.IP.String(), Port: addr.Port,
+				Checks: api.AgentServiceChecks{{
+					CheckID: id + ":grpc", GRPC: addr.String(), Interval: "300ms", Timeout: "300ms",
+					DeregisterCriticalServiceAfter: "1m",
+				}},
+			}, nil
+		},
+	})
+	fmt.Fprintln(os.Stderr, "instance.Run:", err)
+	return 1
+}
+
+// TestRegisterKilledInstanceLeavesPassingSet kills (SIGKILL) a process running instance.Run with a registration that
+// carries an active gRPC check. Nothing can deregister it; only the check Run registered can take it out of the
+// passing set, which is what clients use.
+func TestRegisterKilledInstanceLeavesPassingSet(t *testing.T) {
+	ce := infra.Consul(t)
+	c := consultest.Client(t, ce.Addr)
+	service, id := ce.Prefix+"whoami", ce.Prefix+"killed"
+	t.Cleanup(func() { _ = c.Agent().ServiceDeregister(id) })
+
+	child := exec.Command(os.Args[0], "-test.run=^$")
+	child.Env = append(os.Environ(), childEnv+"="+ce.Addr+"|"+service+"|"+id)
+	stderr := &syncBuffer{}
+	child.Stderr = stderr
+	require.NoError(t, child.Start(), "start the child process")
+	exited := make(chan struct{})
+	go func() { _ = child.Wait(); close(exited) }()
+	t.Cleanup(func() { _ = child.Process.Kill(); <-exited })
+
+	waitPassing := func(want bool, limit time.Duration, when, why string) time.Duration {
+		begin := time.Now()
+		for {
+			passing, err := consultest.Passing(context.Background(), c, service)
+			require.NoError(t, err, "passing instances of %s", service)
+			if passing[id] == want {
+				return time.Since(begin)
+			}
+			if time.Since(begin) > limit {
+				t.Fatalf("%s passing = %v %v %s, want %v: %s (child output: %q)", id, !want, limit, when, want, why, stderr.String())
+			}
+			select {
+			case <-exited:
+				if want {
+					t.Fatalf("the child running instance.Run exited before %s passed: %q", id, stderr.String())
+				}
+			default:
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	waitPassing(true, 10*time.Second, "after start", "want it registered with its check, passing once the gRPC check has run")
+
+	require.NoError(t, child.Process.Kill(), "kill -9 the child")
+	<-exited
+	bound := 300*time.Millisecond + 300*time.Millisecond + 4*time.Second // interval + timeout + slack for a loaded machine
+	took := waitPassing(false, bound, "after kill -9", "want Run to register the checks Config.Registration returns; without them a killed instance stays passing for ever and clients keep calling it")
+	t.Logf("left the passing set %v after kill -9 (bound %v)", took.Round(time.Millisecond), bound)
+}
+
+// syncBuffer collects a child's output; exec writes it from its own goroutine.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }

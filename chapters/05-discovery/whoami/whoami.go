@@ -1,21 +1,26 @@
 // Package whoami is the tiny gRPC service that every instance in this chapter runs.
 // It answers one question, "which instance are you?", so that tests can see where each call landed.
 //
-// It needs no protobuf code generation: the service is described by hand with grpc.ServiceDesc and its
-// messages travel as JSON through a codec registered under the content subtype "json"
-// (the wire content type becomes application/grpc+json). The standard gRPC health service runs next to it,
-// because that is what Consul's gRPC check calls.
+// It needs no protobuf code generation: its messages are protobuf's well-known types (Who takes a
+// google.protobuf.Empty and answers a google.protobuf.StringValue), the service is described by hand with
+// grpc.ServiceDesc, and a hand-built file descriptor lets gRPC reflection describe it to grpcurl.
+// The standard gRPC health service runs next to it, because that is what Consul's gRPC check calls.
 package whoami
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/encoding"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/reflection"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protodesc"
+	"google.golang.org/protobuf/reflect/protoregistry"
+	"google.golang.org/protobuf/types/descriptorpb"
+	"google.golang.org/protobuf/types/known/emptypb"
+	"google.golang.org/protobuf/types/known/wrapperspb"
 )
 
 // ServiceName and FullMethod name the service on the wire.
@@ -24,24 +29,37 @@ const (
 	FullMethod  = "/" + ServiceName + "/Who"
 )
 
-// codecName is the content subtype that selects the JSON codec on both ends.
-const codecName = "json"
+// protoFile is the name the service's descriptor is registered under, as if it came from whoami/whoami.proto:
+//
+//	syntax = "proto3";
+//	package whoami;
+//	service Whoami { rpc Who(google.protobuf.Empty) returns (google.protobuf.StringValue); }
+const protoFile = "whoami/whoami.proto"
 
-// Request is the (empty) question.
-type Request struct{}
-
-// Reply names the instance that answered.
-type Reply struct {
-	ID string `json:"id"`
+// init registers the descriptor above, which is what the reflection service sends to grpcurl.
+func init() {
+	fdp := &descriptorpb.FileDescriptorProto{
+		Name:       proto.String(protoFile),
+		Package:    proto.String("whoami"),
+		Syntax:     proto.String("proto3"),
+		Dependency: []string{"google/protobuf/empty.proto", "google/protobuf/wrappers.proto"},
+		Service: []*descriptorpb.ServiceDescriptorProto{{
+			Name: proto.String("Whoami"),
+			Method: []*descriptorpb.MethodDescriptorProto{{
+				Name:       proto.String("Who"),
+				InputType:  proto.String(".google.protobuf.Empty"),
+				OutputType: proto.String(".google.protobuf.StringValue"),
+			}},
+		}},
+	}
+	fd, err := protodesc.NewFile(fdp, protoregistry.GlobalFiles)
+	if err == nil {
+		err = protoregistry.GlobalFiles.RegisterFile(fd)
+	}
+	if err != nil {
+		panic(fmt.Sprintf("whoami: register %s: %v", protoFile, err))
+	}
 }
-
-type jsonCodec struct{}
-
-func (jsonCodec) Marshal(v any) ([]byte, error)      { return json.Marshal(v) }
-func (jsonCodec) Unmarshal(data []byte, v any) error { return json.Unmarshal(data, v) }
-func (jsonCodec) Name() string                       { return codecName }
-
-func init() { encoding.RegisterCodec(jsonCodec{}) }
 
 type server struct{ id string }
 
@@ -49,22 +67,22 @@ var serviceDesc = grpc.ServiceDesc{
 	ServiceName: ServiceName,
 	HandlerType: (*any)(nil),
 	Methods:     []grpc.MethodDesc{{MethodName: "Who", Handler: whoHandler}},
-	Metadata:    "whoami (hand-written, no .proto)",
+	Metadata:    protoFile,
 }
 
 func whoHandler(srv any, ctx context.Context, dec func(any) error, interceptor grpc.UnaryServerInterceptor) (any, error) {
-	var req Request
-	if err := dec(&req); err != nil {
+	req := new(emptypb.Empty)
+	if err := dec(req); err != nil {
 		return nil, err
 	}
-	who := func(context.Context, any) (any, error) { return &Reply{ID: srv.(*server).id}, nil }
+	who := func(context.Context, any) (any, error) { return wrapperspb.String(srv.(*server).id), nil }
 	if interceptor == nil {
-		return who(ctx, &req)
+		return who(ctx, req)
 	}
-	return interceptor(ctx, &req, &grpc.UnaryServerInfo{Server: srv, FullMethod: FullMethod}, who)
+	return interceptor(ctx, req, &grpc.UnaryServerInfo{Server: srv, FullMethod: FullMethod}, who)
 }
 
-// Register adds the whoami service (answering id) and the standard health service to s.
+// Register adds the whoami service (answering id), the standard health service and reflection to s.
 // The health service reports SERVING for the whole server ("") and for ServiceName;
 // flip it with the returned server, e.g. to NOT_SERVING while draining.
 func Register(s *grpc.Server, id string) *health.Server {
@@ -73,10 +91,11 @@ func Register(s *grpc.Server, id string) *health.Server {
 	hs.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
 	hs.SetServingStatus(ServiceName, healthpb.HealthCheckResponse_SERVING)
 	healthpb.RegisterHealthServer(s, hs)
+	reflection.Register(s) // grpcurl list / describe / call without a .proto file
 	return hs
 }
 
-// NewServer returns a gRPC server with whoami (answering id) and health registered.
+// NewServer returns a gRPC server with whoami (answering id), health and reflection registered.
 func NewServer(id string) *grpc.Server {
 	s := grpc.NewServer()
 	Register(s, id)
@@ -85,10 +104,9 @@ func NewServer(id string) *grpc.Server {
 
 // Who asks the instance behind conn for its id.
 func Who(ctx context.Context, conn grpc.ClientConnInterface, opts ...grpc.CallOption) (string, error) {
-	var reply Reply
-	opts = append(opts, grpc.CallContentSubtype(codecName))
-	if err := conn.Invoke(ctx, FullMethod, &Request{}, &reply, opts...); err != nil {
+	reply := new(wrapperspb.StringValue)
+	if err := conn.Invoke(ctx, FullMethod, new(emptypb.Empty), reply, opts...); err != nil {
 		return "", fmt.Errorf("whoami: %w", err)
 	}
-	return reply.ID, nil
+	return reply.GetValue(), nil
 }

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"sync/atomic"
 	"time"
 
@@ -51,7 +52,9 @@ func Parse(raw []byte) (*Limits, error) {
 	if err := dec.Decode(&l); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInvalid, err)
 	}
-	if dec.More() {
+	// One value and nothing after it. Decode stops at the end of the first object, so `{...} {...}` or a stray
+	// `}` would otherwise be accepted silently (dec.More() misses the brace: only EOF means the input is over).
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
 		return nil, fmt.Errorf("%w: trailing data after the JSON object", ErrInvalid)
 	}
 	if err := l.Validate(); err != nil {

@@ -25,6 +25,26 @@ type Config struct {
 	DrainDelay time.Duration
 	// Listen opens the listener; nil means net.Listen. Tests wrap it to watch the order of events.
 	Listen func(network, address string) (net.Listener, error)
+	// Registration returns what to register in Consul, given the address the listener got (Addr may ask for
+	// port 0, so only then is the port known). This is where health checks come in: pass a function that calls
+	// checks.Registration. Its ID must be ID. nil registers the bare service (ID, Service, address) with no
+	// check at all, so nothing would notice an instance that dies without deregistering (kill -9).
+	Registration func(addr *net.TCPAddr) (*api.AgentServiceRegistration, error)
+}
+
+// registration is what Run registers for addr.
+func (c Config) registration(addr *net.TCPAddr) (*api.AgentServiceRegistration, error) {
+	if c.Registration == nil {
+		return &api.AgentServiceRegistration{ID: c.ID, Name: c.Service, Address: addr.IP.String(), Port: addr.Port}, nil
+	}
+	reg, err := c.Registration(addr)
+	if err != nil {
+		return nil, fmt.Errorf("registration of %s: %w", c.ID, err)
+	}
+	if reg == nil || reg.ID != c.ID {
+		return nil, fmt.Errorf("registration of %s: Config.Registration must describe instance %q", c.ID, c.ID)
+	}
+	return reg, nil
 }
 
 func (c Config) listen() func(network, address string) (net.Listener, error) {
@@ -58,7 +78,10 @@ func Run(ctx context.Context, cfg Config) error {
 	err = register(rctx, cfg, lis.Addr().(*net.TCPAddr))
 	cancelReg()
 	if err != nil {
+		// Nothing is registered, but the server runs: stop it and wait until Serve has returned,
+		// which closes the listener too, so the port is free when Run returns.
 		srv.Stop()
+		<-served
 		return err
 	}
 
@@ -87,11 +110,9 @@ func Run(ctx context.Context, cfg Config) error {
 }
 
 func register(ctx context.Context, cfg Config, addr *net.TCPAddr) error {
-	reg := &api.AgentServiceRegistration{
-		ID:      cfg.ID,
-		Name:    cfg.Service,
-		Address: addr.IP.String(),
-		Port:    addr.Port,
+	reg, err := cfg.registration(addr)
+	if err != nil {
+		return err
 	}
 	opts := api.ServiceRegisterOpts{}.WithContext(ctx)
 	if err := cfg.Consul.Agent().ServiceRegisterOpts(reg, opts); err != nil {

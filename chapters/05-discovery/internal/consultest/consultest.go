@@ -23,7 +23,9 @@ import (
 	"github.com/gomicrolab/microlab/chapters/05-discovery/whoami"
 )
 
-// Client returns a Consul API client for the HTTP API at addr (host:port).
+// Client returns a Consul API client for the HTTP API at addr (host:port). Its idle connections are closed at
+// cleanup: Consul refuses a client address with more than 200 open connections (http_max_conns_per_client),
+// and with -count=20 the keep-alive connections of every test's clients would add up to that.
 func Client(t testing.TB, addr string) *api.Client {
 	t.Helper()
 	cfg := api.DefaultConfig()
@@ -32,6 +34,7 @@ func Client(t testing.TB, addr string) *api.Client {
 	if err != nil {
 		t.Fatalf("consul client for %s: %v", addr, err)
 	}
+	t.Cleanup(cfg.Transport.CloseIdleConnections)
 	return c
 }
 
@@ -63,14 +66,32 @@ type Recorder struct {
 	mu       sync.Mutex
 	reqs     []Request
 	inFlight int
+	down     bool
+	cancels  map[*http.Request]context.CancelFunc // of the requests in flight
+}
+
+// SetDown(true) makes Consul fail for the code behind the proxy: the queries in flight (a blocking query may
+// be waiting for minutes) end with 502 Bad Gateway, and every new request is answered 503 Service Unavailable
+// (and still recorded), as by an agent that lost its cluster, until SetDown(false).
+func (r *Recorder) SetDown(down bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.down = down
+	if down {
+		for _, cancel := range r.cancels {
+			cancel()
+		}
+	}
 }
 
 // NewRecorder starts a recording proxy for the Consul HTTP API at consulAddr, stopped at cleanup.
 func NewRecorder(t testing.TB, consulAddr string) *Recorder {
 	t.Helper()
 	target := &url.URL{Scheme: "http", Host: consulAddr}
-	rec := &Recorder{}
+	rec := &Recorder{cancels: map[*http.Request]context.CancelFunc{}}
 	proxy := httputil.NewSingleHostReverseProxy(target)
+	transport := http.DefaultTransport.(*http.Transport).Clone() // its own pool, closed at cleanup
+	proxy.Transport = transport
 	proxy.FlushInterval = -1
 	// Cancelled long polls are normal here (a closed resolver ends its query); answer them quietly.
 	proxy.ErrorHandler = func(w http.ResponseWriter, _ *http.Request, _ error) { w.WriteHeader(http.StatusBadGateway) }
@@ -78,15 +99,27 @@ func NewRecorder(t testing.TB, consulAddr string) *Recorder {
 		rec.mu.Lock()
 		rec.reqs = append(rec.reqs, Request{Path: r.URL.Path, Query: r.URL.Query(), At: time.Now()})
 		rec.inFlight++
+		down := rec.down
+		ctx, cancel := context.WithCancel(r.Context())
+		rec.cancels[r] = cancel
 		rec.mu.Unlock()
 		defer func() {
 			rec.mu.Lock()
 			rec.inFlight--
+			delete(rec.cancels, r)
 			rec.mu.Unlock()
+			cancel()
 		}()
-		proxy.ServeHTTP(w, r)
+		if down {
+			http.Error(w, "No cluster leader (consultest.Recorder is down)", http.StatusServiceUnavailable)
+			return
+		}
+		proxy.ServeHTTP(w, r.WithContext(ctx))
 	}))
-	t.Cleanup(srv.Close)
+	t.Cleanup(func() {
+		srv.Close()
+		transport.CloseIdleConnections()
+	})
 	rec.Addr = strings.TrimPrefix(srv.URL, "http://")
 	return rec
 }
