@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"net"
 	"strings"
 	"testing"
 	"time"
@@ -133,6 +134,31 @@ func TestEnvProvider(t *testing.T) {
 	defer cancel()
 	if _, err := (envProvider{}).Start(ctx, RedisService); err == nil {
 		t.Errorf("Start(redis) with %s=127.0.0.1:1: no error, want one", EnvRedisAddr)
+	}
+	// A port that accepts and never answers: the probe gives up on its own deadline, naming the variable.
+	silent, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer silent.Close()
+	go func() {
+		for {
+			c, err := silent.Accept()
+			if err != nil {
+				return
+			}
+			defer c.Close()
+		}
+	}()
+	t.Setenv(EnvRedisAddr, silent.Addr().String())
+	old := envProbeTimeout
+	envProbeTimeout = 200 * time.Millisecond
+	defer func() { envProbeTimeout = old }()
+	begin := time.Now()
+	_, err = envProvider{}.Start(context.Background(), RedisService) // no deadline of the caller's
+	if err == nil || !strings.Contains(err.Error(), EnvRedisAddr+"=") || time.Since(begin) > 2500*time.Millisecond /* go-redis alone would wait its 3s read timeout */ {
+		t.Errorf("Start(redis) with a silent %s = %v after %v, want an error naming the variable within about %v",
+			EnvRedisAddr, err, time.Since(begin), envProbeTimeout)
 	}
 	t.Setenv(EnvRedisAddr, "")
 	if err := (envProvider{}).Available(context.Background(), RedisService); err == nil {

@@ -66,8 +66,15 @@ func (envProvider) Available(_ context.Context, svc Service) error {
 	return nil
 }
 
+// envProbeTimeout bounds the first answer of a server named in the environment: a port that accepts but
+// never answers (a stopped container behind a proxy, a wrong service) must fail with the variable's name,
+// not hang the check.
+var envProbeTimeout = 10 * time.Second
+
 func (envProvider) Start(ctx context.Context, svc Service) (*Instance, error) {
 	begin := time.Now()
+	ctx, cancel := context.WithTimeout(ctx, envProbeTimeout)
+	defer cancel()
 	value := strings.TrimSpace(os.Getenv(envVar(svc)))
 	inst := &Instance{Service: svc, Provider: ProviderEnv}
 	var err error
@@ -100,7 +107,7 @@ func (envProvider) Start(ctx context.Context, svc Service) (*Instance, error) {
 		return nil, fmt.Errorf("unknown service %q", svc)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("%s=%s does not answer (is `labctl infra up` still running?): %w", envVar(svc), value, err)
+		return nil, fmt.Errorf("%s=%s does not answer within %v (is `labctl infra up` still running?): %w", envVar(svc), value, envProbeTimeout, err)
 	}
 	inst.Started = time.Since(begin)
 	return inst, nil
