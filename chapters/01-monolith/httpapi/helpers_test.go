@@ -6,8 +6,11 @@ import (
 	"database/sql"
 	"encoding/json"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"strings"
+	"sync"
 	"testing"
 
 	"github.com/gin-gonic/gin"
@@ -23,14 +26,40 @@ func init() { gin.SetMode(gin.TestMode) }
 // newServer starts the API on a loopback port over a fresh, migrated database.
 func newServer(t *testing.T) (*httptest.Server, *shop.Store, *sql.DB) {
 	t.Helper()
+	srv, store, db, _ := newLoggedServer(t)
+	return srv, store, db
+}
+
+// newLoggedServer is newServer that also returns what the server logged.
+func newLoggedServer(t *testing.T) (*httptest.Server, *shop.Store, *sql.DB, *logBuffer) {
+	t.Helper()
 	db, err := sql.Open("mysql", infra.MySQL(t))
 	require.NoError(t, err)
 	t.Cleanup(func() { db.Close() })
 	require.NoError(t, shop.Migrate(context.Background(), db))
 	store := shop.NewStore(db)
-	srv := httptest.NewServer(New(store))
+	logs := &logBuffer{}
+	srv := httptest.NewServer(New(store, slog.New(slog.NewTextHandler(logs, nil))))
 	t.Cleanup(srv.Close)
-	return srv, store, db
+	return srv, store, db, logs
+}
+
+// logBuffer collects log lines from the server's goroutines.
+type logBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *logBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *logBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
 
 // call sends a JSON request and returns the status and the raw body.
@@ -41,8 +70,25 @@ func call(t *testing.T, method, url string, body any, header map[string]string) 
 	return status, raw
 }
 
+// requireJSONError checks that an error answer is a JSON error object, and returns it.
+func requireJSONError(t *testing.T, what string, status int, contentType string, raw []byte) errorResponse {
+	t.Helper()
+	require.True(t, strings.HasPrefix(contentType, "application/json"),
+		"%s: %d with Content-Type %q, want application/json: every error answer is a JSON object that clients can parse (body: %q)", what, status, contentType, raw)
+	var body errorResponse
+	require.NoError(t, json.Unmarshal(raw, &body), "%s: %d with body %q, want a JSON error object {\"error\": ...}", what, status, raw)
+	require.NotEmpty(t, body.Error, "%s: %d with an empty \"error\" message (body: %s)", what, status, raw)
+	return body
+}
+
 // send is call for goroutines, which must not stop the test themselves.
 func send(method, url string, body any, header map[string]string) (int, []byte, error) {
+	status, _, raw, err := sendFull(method, url, body, header)
+	return status, raw, err
+}
+
+// sendFull is send that also returns the Content-Type of the answer.
+func sendFull(method, url string, body any, header map[string]string) (int, string, []byte, error) {
 	var r io.Reader
 	switch b := body.(type) {
 	case nil:
@@ -51,13 +97,13 @@ func send(method, url string, body any, header map[string]string) (int, []byte, 
 	default:
 		buf, err := json.Marshal(b)
 		if err != nil {
-			return 0, nil, err
+			return 0, "", nil, err
 		}
 		r = bytes.NewReader(buf)
 	}
 	req, err := http.NewRequest(method, url, r)
 	if err != nil {
-		return 0, nil, err
+		return 0, "", nil, err
 	}
 	req.Header.Set("Content-Type", "application/json")
 	for k, v := range header {
@@ -65,11 +111,11 @@ func send(method, url string, body any, header map[string]string) (int, []byte, 
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		return 0, nil, err
+		return 0, "", nil, err
 	}
 	defer resp.Body.Close()
 	raw, err := io.ReadAll(resp.Body)
-	return resp.StatusCode, raw, err
+	return resp.StatusCode, resp.Header.Get("Content-Type"), raw, err
 }
 
 // errorResponse is the shape of every error answer.
