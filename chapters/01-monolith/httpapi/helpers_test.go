@@ -17,6 +17,7 @@ import (
 	_ "github.com/go-sql-driver/mysql"
 	"github.com/stretchr/testify/require"
 
+	"github.com/gomicrolab/microlab/chapters/01-monolith/internal/locktest"
 	"github.com/gomicrolab/microlab/chapters/01-monolith/shop"
 	"github.com/gomicrolab/microlab/infra"
 )
@@ -33,9 +34,11 @@ func newServer(t *testing.T) (*httptest.Server, *shop.Store, *sql.DB) {
 // newLoggedServer is newServer that also returns what the server logged.
 func newLoggedServer(t *testing.T) (*httptest.Server, *shop.Store, *sql.DB, *logBuffer) {
 	t.Helper()
-	db, err := sql.Open("mysql", infra.MySQL(t))
+	dsn := infra.MySQL(t)
+	db, err := sql.Open("mysql", dsn)
 	require.NoError(t, err)
 	t.Cleanup(func() { db.Close() })
+	locktest.KillLeftoversAtCleanup(t, dsn)
 	require.NoError(t, shop.Migrate(context.Background(), db))
 	store := shop.NewStore(db)
 	logs := &logBuffer{}

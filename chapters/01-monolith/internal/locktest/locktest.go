@@ -66,6 +66,36 @@ func WaitForWaiters(t testing.TB, db *sql.DB, n int, finished func() int) int {
 	}
 }
 
+// KillLeftoversAtCleanup ends, at the end of the test, every connection still open to the database of dsn.
+// A transaction that was never rolled back keeps its connection, and with it a lock on the tables, for as
+// long as the test binary runs: dropping the test database would wait for it. Register it after the
+// test's *sql.DB so that it runs first.
+func KillLeftoversAtCleanup(t testing.TB, dsn string) {
+	t.Cleanup(func() {
+		db, err := sql.Open("mysql", dsn)
+		if err != nil {
+			return
+		}
+		defer db.Close()
+		db.SetMaxOpenConns(1)
+		rows, err := db.Query(`SELECT ID FROM information_schema.PROCESSLIST WHERE DB = DATABASE() AND ID <> CONNECTION_ID()`)
+		if err != nil {
+			return
+		}
+		var ids []int64
+		for rows.Next() {
+			var id int64
+			if rows.Scan(&id) == nil {
+				ids = append(ids, id)
+			}
+		}
+		rows.Close()
+		for _, id := range ids {
+			_, _ = db.Exec(fmt.Sprintf("KILL %d", id))
+		}
+	})
+}
+
 // RequireUnlocked fails the test when another transaction still holds a lock on a row of one of the
 // tables: after names what just happened (a failed request, say), which must have released its locks.
 func RequireUnlocked(t testing.TB, db *sql.DB, after string, tables ...string) {
