@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/gomicrolab/microlab/labctl/internal/lab"
 	"github.com/gomicrolab/microlab/labctl/internal/lab/labtest"
 )
 
@@ -32,19 +33,34 @@ func TestExitCodes(t *testing.T) {
 		{"unknown exercise for hint", nil, []string{"hint", "00-nope"}, ExitBadInput, `unknown chapter or exercise "00-nope"`},
 		{"bad flag", nil, []string{"check", "--frobnicate"}, ExitBadInput, "unknown flag: --frobnicate"},
 		{"bad language", nil, []string{"--lang", "fr", "list"}, ExitBadInput, `--lang "fr"`},
-		{"too many arguments", nil, []string{"check", "00", "01"}, ExitBadInput, "accepts at most 1 arg"},
+		{"several targets", nil, []string{"check", "--solution", "00-add", "00-greet"}, ExitOK, ""},
+		{"one bad target of several", nil, []string{"check", "00-add", "07"}, ExitBadInput, `unknown chapter or exercise "07"`},
+		{"empty target", nil, []string{"check", ""}, ExitBadInput, `unknown chapter or exercise ""`},
 		{"broken manifest", func(t *testing.T, root string) {
 			labtest.Write(t, root, "chapters/course.toml", strings.Replace(labtest.Read(t, root, "chapters/course.toml"), "minutes = 5", "minutes = 5\ncolour = \"blue\"", 1))
 		}, []string{"check"}, ExitBadInput, "chapters/course.toml:17: exercise.colour: unknown field"},
 		{"no go toolchain", func(t *testing.T, root string) { t.Setenv("PATH", t.TempDir()) }, []string{"check", "00-add"}, ExitInfra, "go toolchain not found in PATH"},
 		{"edited test file warns", func(t *testing.T, root string) {
 			labtest.Write(t, root, "chapters/00-demo/greet/greet_test.go", "package greet\n\nimport \"testing\"\n\nfunc TestGreet(t *testing.T) {}\n")
-		}, []string{"check", "00-greet"}, ExitOK, "warning: test file 00-demo/greet/greet_test.go was edited"},
+		}, []string{"check", "00-greet"}, ExitFailed, "warning: test file 00-demo/greet/greet_test.go was edited"},
 		{"reset without a terminal", nil, []string{"reset", "00"}, ExitBadInput, "stdin is not a terminal (pass --yes)"},
 		{"reset outside git", nil, []string{"reset", "00", "--yes"}, ExitBadInput, "not a git checkout"},
+		{"solution of an exercise that shares a file asks first", func(t *testing.T, root string) {
+			labtest.Write(t, root, "chapters/00-demo/calc/sub.go", "package calc\n\n// TODO(00-sub): subtract.\n// TODO(00-greet): and greet.\nfunc Sub(a, b int) int { return 0 }\n")
+			l, err := lab.Open(root)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := l.UpdateTestSums(); err != nil {
+				t.Fatal(err)
+			}
+			labtest.GitCommit(t, root)
+		}, []string{"solution", "00-sub"}, ExitBadInput, "refusing to change your files without confirmation: stdin is not a terminal (pass --yes)"},
 		{"reset needs a target", nil, []string{"reset"}, ExitBadInput, "reset needs a chapter or exercise, or --all"},
 		{"TUI without a terminal", nil, nil, ExitBadInput, "the lab's UI needs a terminal"},
-		{"verify the fixture", nil, []string{"verify"}, ExitOK, "verifying chapter 00"},
+		// The fixture has one wrong solution per exercise: verify runs it, says which test caught it, and
+		// fails the course for having fewer than four.
+		{"verify the fixture", nil, []string{"verify"}, ExitFailed, "wrong 00-add/multiplies: rejected by [TestAdd]"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 const goodManifest = `version = 1
@@ -62,6 +63,13 @@ func TestLoadGood(t *testing.T) {
 	if got := c.Chapter("00").Exercises[1].Infra; len(got) != 1 || got[0] != "redis" {
 		t.Errorf("00-sub infra = %v, want [redis]", got)
 	}
+	if got := c.Exercise("00-add").TestTimeout(); got != DefaultTimeout {
+		t.Errorf("00-add TestTimeout() = %v, want the default %v", got, DefaultTimeout)
+	}
+	c, err = Load(writeCourse(t, strings.Replace(goodManifest, "minutes = 5", "minutes = 5\ntimeout = \"90s\"", 1)))
+	if err != nil || c.Exercise("00-add").TestTimeout() != 90*time.Second {
+		t.Fatalf("Load(timeout = 90s) = %v; want 00-add to time out after 90s", err)
+	}
 }
 
 func TestLoadBad(t *testing.T) {
@@ -84,6 +92,8 @@ func TestLoadBad(t *testing.T) {
 		{"bad regexp", func(s string) string { return strings.Replace(s, "^TestAdd", "^Test(Add", 1) }, 9, "tests"},
 		{"unknown infra", func(s string) string { return strings.Replace(s, `["redis"]`, `["mongo"]`, 1) }, 20, "infra"},
 		{"zero minutes", func(s string) string { return strings.Replace(s, "minutes = 5", "minutes = 0", 1) }, 9, "minutes"},
+		{"timeout not a duration", func(s string) string { return strings.Replace(s, "minutes = 5", "minutes = 5\ntimeout = \"soon\"", 1) }, 16, "exercise.timeout"},
+		{"timeout too long", func(s string) string { return strings.Replace(s, "minutes = 5", "minutes = 5\ntimeout = \"2h\"", 1) }, 9, "timeout"},
 		{"one hint", func(s string) string { return strings.Replace(s, `hints.en = ["one", "two"]`, `hints.en = ["one"]`, 1) }, 9, "hints"},
 		{"unequal hints", func(s string) string {
 			return strings.Replace(s, `hints.zh = ["一", "二"]`, `hints.zh = ["一", "二", "三"]`, 1)

@@ -2,8 +2,11 @@ package lab
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"path"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/gomicrolab/microlab/labctl/internal/course"
@@ -34,7 +37,11 @@ func (l *Lab) Check(ctx context.Context, exercises []*course.Exercise, opts Chec
 		return nil, nil
 	}
 	chapters := l.chaptersOf(exercises)
-	if edited, err := l.EditedTests(chapters...); err == nil {
+	edited, err := l.EditedTests(chapters...)
+	switch {
+	case errors.Is(err, ErrNoSums):
+		opts.logf("warning: %s is missing, so edited tests cannot be detected (restore it with `git checkout %s`)", SumsFile, SumsFile)
+	case err == nil:
 		for _, e := range edited {
 			opts.logf("warning: test file %s was %s; checks use your copy (restore it with `labctl reset`)", e.Path, e.Change)
 		}
@@ -62,10 +69,33 @@ func (l *Lab) Check(ctx context.Context, exercises []*course.Exercise, opts Chec
 		return nil, runErr
 	}
 	results := runner.Fold(rep, exercises)
+	markModified(results, l.course, edited)
 	if !opts.Solution {
 		l.record(results)
 	}
 	return results, runErr
+}
+
+// markModified turns a pass into StatusModified when a test file of the exercise's package differs from
+// the course's: a pass on tests the learner changed proves nothing, and must never be recorded as one.
+func markModified(results []runner.ExerciseResult, c *course.Course, edited []TestFileChange) {
+	for i, r := range results {
+		if r.Status != runner.StatusPass {
+			continue
+		}
+		pkg := path.Clean(c.Exercise(r.ExerciseID).Package) // "00-x/pool", like the paths in tests.sum
+		var files []string
+		for _, e := range edited {
+			if path.Dir(e.Path) == pkg {
+				files = append(files, e.Path+" ("+e.Change+")")
+			}
+		}
+		if len(files) > 0 {
+			results[i].Status = runner.StatusModified
+			results[i].Message = fmt.Sprintf("passed on modified tests: %s; `labctl reset %s` restores them (after a backup)",
+				strings.Join(files, ", "), r.ExerciseID)
+		}
+	}
 }
 
 // record caches the statuses; a failure to write the cache is not a failed check.
