@@ -44,7 +44,25 @@ func newLoggedServer(t *testing.T) (*httptest.Server, *shop.Store, *sql.DB, *log
 	logs := &logBuffer{}
 	srv := httptest.NewServer(New(store, slog.New(slog.NewTextHandler(logs, nil))))
 	t.Cleanup(srv.Close)
+	serverLogs.Store(srv.URL, logs)
+	t.Cleanup(func() { serverLogs.Delete(srv.URL) })
 	return srv, store, db, logs
+}
+
+// serverLogs maps a test server's URL to its log, so that a 500 can be explained wherever it shows up.
+var serverLogs sync.Map
+
+// explain500 logs what the server logged when it answered 500, with an explanation of a lock wait
+// timeout or a deadlock among its causes.
+func explain500(t *testing.T, baseURL string, status int) {
+	t.Helper()
+	if status != http.StatusInternalServerError {
+		return
+	}
+	if logs, ok := serverLogs.Load(baseURL); ok {
+		text := logs.(*logBuffer).String()
+		t.Logf("the server answered 500; its log:\n%s%s", text, locktest.ExplainText(text))
+	}
 }
 
 // logBuffer collects log lines from the server's goroutines.
@@ -70,6 +88,7 @@ func call(t *testing.T, method, url string, body any, header map[string]string) 
 	t.Helper()
 	status, raw, err := send(method, url, body, header)
 	require.NoError(t, err, "%s %s", method, url)
+	explain500(t, baseOf(url), status)
 	return status, raw
 }
 
@@ -125,4 +144,11 @@ func sendFull(method, url string, body any, header map[string]string) (int, stri
 type errorResponse struct {
 	Error  string            `json:"error"`
 	Fields map[string]string `json:"fields"`
+}
+
+// baseOf returns the scheme and host of url, which is how serverLogs knows a server.
+func baseOf(url string) string {
+	scheme, rest, _ := strings.Cut(url, "://")
+	host, _, _ := strings.Cut(rest, "/")
+	return scheme + "://" + host
 }

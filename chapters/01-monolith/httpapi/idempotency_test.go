@@ -37,6 +37,7 @@ func postOrder(t *testing.T, url string, userID, productID int64, qty int, key s
 	t.Helper()
 	status, o, raw, err := sendOrder(url, userID, productID, qty, key)
 	require.NoError(t, err, "POST /orders (body: %s)", raw)
+	explain500(t, url, status)
 	return status, o, raw
 }
 
