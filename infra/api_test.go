@@ -219,3 +219,47 @@ func TestDoctor(t *testing.T) {
 		t.Errorf("Doctor mysql providers = %+v, want one, inprocess, marked unsupported", mysqlReport.Providers)
 	}
 }
+
+// TestMySQLLockWaitIsShort checks that a lock held by a forgotten transaction fails a waiter within seconds
+// (error 1205), not after the server's default of 50 s, on every connection of a MySQL(t) pool.
+func TestMySQLLockWaitIsShort(t *testing.T) {
+	db, err := sql.Open("mysql", MySQL(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	ctx := context.Background()
+	if _, err := db.ExecContext(ctx, "CREATE TABLE t (id INT PRIMARY KEY, n INT) ENGINE=InnoDB"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.ExecContext(ctx, "INSERT INTO t VALUES (1, 0)"); err != nil {
+		t.Fatal(err)
+	}
+	holder, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer holder.Rollback()
+	if _, err := holder.ExecContext(ctx, "UPDATE t SET n = 1 WHERE id = 1"); err != nil {
+		t.Fatal(err)
+	}
+
+	var secs int
+	if err := db.QueryRowContext(ctx, "SELECT @@SESSION.innodb_lock_wait_timeout").Scan(&secs); err != nil {
+		t.Fatal(err)
+	}
+	if want := int(MySQLLockWaitTimeout / time.Second); secs != want {
+		t.Fatalf("@@SESSION.innodb_lock_wait_timeout = %d, want %d", secs, want)
+	}
+	begin := time.Now()
+	_, err = db.ExecContext(ctx, "UPDATE t SET n = 2 WHERE id = 1") // a second connection of the pool
+	waited := time.Since(begin)
+	var me *mysql.MySQLError
+	if !errors.As(err, &me) || me.Number != 1205 {
+		t.Fatalf("UPDATE of a row locked by another transaction = %v, want error 1205 (lock wait timeout)", err)
+	}
+	// The server checks lock waits about once a second; 3x the timeout leaves room for a loaded machine.
+	if waited < MySQLLockWaitTimeout-time.Second || waited > 3*MySQLLockWaitTimeout {
+		t.Fatalf("lock wait lasted %v, want about %v", waited, MySQLLockWaitTimeout)
+	}
+}

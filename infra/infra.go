@@ -47,7 +47,7 @@ type KafkaEndpoint struct {
 }
 
 // MySQL returns the DSN of a fresh, empty database of its own (go-sql-driver format, parseTime=true).
-// The database is dropped at cleanup.
+// Its connections wait at most MySQLLockWaitTimeout for a row lock. The database is dropped at cleanup.
 func MySQL(t testing.TB) string {
 	t.Helper()
 	return mysqlNamespace(t, need(t, MySQLService))

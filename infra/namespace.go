@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -43,7 +44,13 @@ func mysqlNamespace(t testing.TB, inst *Instance) string {
 	return dsn
 }
 
-// withDatabase returns adminDSN pointed at database name, with parseTime=true.
+// MySQLLockWaitTimeout is innodb_lock_wait_timeout on every connection opened with a DSN from MySQL(t).
+// The server default is 50 s: a transaction left open on an error path (a missing Rollback) or a request that
+// deadlocks with itself across two connections would stall a test for that long and then fail with a driver error
+// that a go test timeout may never show. A few seconds is far above any lock wait a correct test sees.
+const MySQLLockWaitTimeout = 5 * time.Second
+
+// withDatabase returns adminDSN pointed at database name, with parseTime=true and a short lock wait timeout.
 func withDatabase(adminDSN, name string) (string, error) {
 	cfg, err := mysql.ParseDSN(adminDSN)
 	if err != nil {
@@ -51,6 +58,12 @@ func withDatabase(adminDSN, name string) (string, error) {
 	}
 	cfg.DBName = name
 	cfg.ParseTime = true
+	// go-sql-driver sends every unknown parameter as SET <name>=<value> when it opens a connection, so this
+	// holds for each connection of the pool, on MySQL and MariaDB, whichever provider serves.
+	if cfg.Params == nil {
+		cfg.Params = map[string]string{}
+	}
+	cfg.Params["innodb_lock_wait_timeout"] = strconv.Itoa(int(MySQLLockWaitTimeout / time.Second))
 	return cfg.FormatDSN(), nil
 }
 

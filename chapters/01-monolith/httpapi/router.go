@@ -4,6 +4,7 @@
 package httpapi
 
 import (
+	"log/slog"
 	"net/http"
 
 	"github.com/gin-gonic/gin"
@@ -11,11 +12,11 @@ import (
 	"github.com/gomicrolab/microlab/chapters/01-monolith/shop"
 )
 
-// New returns the HTTP handler of the shop.
-func New(store *shop.Store) http.Handler {
+// New returns the HTTP handler of the shop. Server errors are logged to log.
+func New(store *shop.Store, log *slog.Logger) http.Handler {
 	h := &handlers{store: store}
 	r := gin.New()
-	r.Use(gin.Recovery())
+	r.Use(logErrors(log), gin.Recovery())
 	r.GET("/healthz", func(c *gin.Context) { c.JSON(http.StatusOK, gin.H{"status": "ok"}) })
 	r.POST("/users", h.createUser)
 	r.GET("/users/:id", h.getUser)
@@ -25,4 +26,17 @@ func New(store *shop.Store) http.Handler {
 	r.GET("/orders/:id", h.getOrder)
 	r.POST("/orders/:id/payments", h.payOrder)
 	return r
+}
+
+// logErrors logs the errors that handlers recorded with c.Error, after the request. The client sees a
+// fixed message for a 500 (errors.go); the operator needs the real cause, so it goes here. Gin keeps
+// c.Errors but never prints them by itself.
+func logErrors(log *slog.Logger) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		c.Next()
+		for _, e := range c.Errors {
+			log.ErrorContext(c.Request.Context(), "request failed",
+				"method", c.Request.Method, "path", c.Request.URL.Path, "status", c.Writer.Status(), "err", e.Err)
+		}
+	}
 }

@@ -8,6 +8,7 @@ import (
 	_ "github.com/go-sql-driver/mysql"
 	"github.com/stretchr/testify/require"
 
+	"github.com/gomicrolab/microlab/chapters/01-monolith/internal/locktest"
 	"github.com/gomicrolab/microlab/chapters/01-monolith/shop"
 	"github.com/gomicrolab/microlab/infra"
 )
@@ -15,9 +16,11 @@ import (
 // newStore returns a Store on a fresh, migrated database, and the raw *sql.DB for checks.
 func newStore(t *testing.T) (*shop.Store, *sql.DB) {
 	t.Helper()
-	db, err := sql.Open("mysql", infra.MySQL(t))
+	dsn := infra.MySQL(t)
+	db, err := sql.Open("mysql", dsn)
 	require.NoError(t, err)
 	t.Cleanup(func() { db.Close() })
+	locktest.KillLeftoversAtCleanup(t, dsn)
 	require.NoError(t, shop.Migrate(context.Background(), db))
 	return shop.NewStore(db), db
 }

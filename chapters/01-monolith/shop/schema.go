@@ -36,10 +36,12 @@ var schema = []string{
 		price_cents BIGINT NOT NULL,
 		KEY ix_items_order (order_id)
 	) ENGINE=InnoDB`,
-	// One row per (user, key): the unique key is what makes concurrent retries safe.
+	// One row per (user, key): the unique key is what makes concurrent retries safe. request_hash is a
+	// fingerprint of what the key was first used for, so that the same key with another body is refused.
 	`CREATE TABLE IF NOT EXISTS idempotency_keys (
 		user_id BIGINT NOT NULL,
 		idem_key VARCHAR(64) NOT NULL,
+		request_hash CHAR(64) NOT NULL,
 		order_id BIGINT NULL,
 		PRIMARY KEY (user_id, idem_key)
 	) ENGINE=InnoDB`,

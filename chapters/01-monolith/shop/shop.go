@@ -19,6 +19,9 @@ var (
 	ErrOutOfStock = fmt.Errorf("out of stock: %w", ErrConflict)
 	// ErrInvalid means the input breaks a rule that the HTTP binding should already have caught.
 	ErrInvalid = errors.New("invalid input")
+	// ErrKeyReused means an idempotency key came back with a different request than the one it was first
+	// used for. Replaying the first order would answer a question the client did not ask.
+	ErrKeyReused = errors.New("idempotency key reused with a different request")
 )
 
 // Order statuses.

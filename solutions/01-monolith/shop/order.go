@@ -3,7 +3,9 @@ package shop
 import (
 	"cmp"
 	"context"
+	"crypto/sha256"
 	"database/sql"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"slices"
@@ -13,7 +15,11 @@ import (
 // an earlier request with the same in.IdempotencyKey already placed it.
 //
 // Errors: ErrNotFound for an unknown user or product, ErrOutOfStock when any line cannot be served,
-// ErrInvalid for an empty order or a quantity below 1. On any error nothing is stored.
+// ErrInvalid for an empty order or a quantity below 1, ErrKeyReused for a known key with other items.
+// On any error nothing is stored.
+//
+// Lock order, the same in every transaction: the user's row, then the idempotency key, then the
+// products by ascending id. Transactions that take locks in one global order cannot deadlock.
 func (s *Store) PlaceOrder(ctx context.Context, in NewOrder) (Order, bool, error) {
 	items, err := normalise(in.Items)
 	if err != nil {
@@ -23,31 +29,38 @@ func (s *Store) PlaceOrder(ctx context.Context, in NewOrder) (Order, bool, error
 	if err != nil {
 		return Order{}, false, fmt.Errorf("place order: %w", err)
 	}
-	// Rollback after Commit is a no-op, so this one line undoes every early return below.
+	// Rollback after Commit is a no-op, so this one line undoes every early return below, and gives
+	// the connection and its row locks back. Without it a failed order would keep its locks.
 	defer tx.Rollback()
 
-	if in.IdempotencyKey != "" {
-		// Claim the key before touching stock. The primary key (user_id, idem_key) makes a second
-		// request with the same key wait here until the first commits, and then fail with a
-		// duplicate key. Checking with a SELECT first would let both requests see "no key yet".
-		_, err := tx.ExecContext(ctx,
-			`INSERT INTO idempotency_keys (user_id, idem_key) VALUES (?, ?)`, in.UserID, in.IdempotencyKey)
-		if isDuplicateKey(err) {
-			_ = tx.Rollback()
-			return s.replay(ctx, in.UserID, in.IdempotencyKey)
-		}
-		if err != nil {
-			return Order{}, false, fmt.Errorf("place order: claim key: %w", err)
-		}
-	}
-
+	// Lock the user's row: it checks that the user exists, and it queues this user's orders one behind
+	// the other. That is what makes concurrent retries of one key safe even when the first one fails:
+	// without it, several transactions waiting to insert the same key all wake up when the first rolls
+	// back, and InnoDB kills all but one of them as a deadlock (each holds a shared lock the other needs).
 	var one int
-	err = tx.QueryRowContext(ctx, `SELECT 1 FROM users WHERE id = ?`, in.UserID).Scan(&one)
+	err = tx.QueryRowContext(ctx, `SELECT 1 FROM users WHERE id = ? FOR UPDATE`, in.UserID).Scan(&one)
 	if errors.Is(err, sql.ErrNoRows) {
 		return Order{}, false, fmt.Errorf("place order: user %d: %w", in.UserID, ErrNotFound)
 	}
 	if err != nil {
 		return Order{}, false, fmt.Errorf("place order: %w", err)
+	}
+
+	hash := fingerprint(items)
+	if in.IdempotencyKey != "" {
+		// Claim the key before touching stock, inside this transaction: if the order fails, the rollback
+		// frees the key for a later retry. A key that another transaction committed is a duplicate key:
+		// then this request is a replay. Checking with a SELECT first would let two requests both see
+		// "no key yet" (the user lock covers that here, but the unique key is the guarantee).
+		_, err := tx.ExecContext(ctx, `INSERT INTO idempotency_keys (user_id, idem_key, request_hash) VALUES (?, ?, ?)`,
+			in.UserID, in.IdempotencyKey, hash)
+		if isDuplicateKey(err) {
+			_ = tx.Rollback()
+			return s.replay(ctx, in.UserID, in.IdempotencyKey, hash)
+		}
+		if err != nil {
+			return Order{}, false, fmt.Errorf("place order: claim key: %w", err)
+		}
 	}
 
 	order := Order{UserID: in.UserID, Status: StatusPending, Items: make([]OrderLine, 0, len(items))}
@@ -57,7 +70,7 @@ func (s *Store) PlaceOrder(ctx context.Context, in NewOrder) (Order, bool, error
 			return Order{}, false, fmt.Errorf("place order: %w", err)
 		}
 		order.Items = append(order.Items, OrderLine{ProductID: it.ProductID, Quantity: it.Quantity, PriceCents: price})
-		order.TotalCents += price * int64(it.Quantity)
+		order.TotalCents += price * int64(it.Quantity) // integer cents: exact, unlike float dollars
 	}
 
 	res, err := tx.ExecContext(ctx, `INSERT INTO orders (user_id, status, total_cents) VALUES (?, ?, ?)`,
@@ -139,19 +152,35 @@ func normalise(items []Item) ([]Item, error) {
 	return out, nil
 }
 
+// fingerprint identifies what was ordered: the normalised items, so the same lines in another order or
+// split differently are the same request. The user is part of the key already.
+func fingerprint(items []Item) string {
+	h := sha256.New()
+	for _, it := range items {
+		fmt.Fprintf(h, "%d:%d;", it.ProductID, it.Quantity)
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
+
 // replay returns the order that the first request with this key placed. It reads outside the failed
-// transaction, so it sees the winner's committed rows.
-func (s *Store) replay(ctx context.Context, userID int64, key string) (Order, bool, error) {
+// transaction, so it sees the winner's committed rows. The lookup is by (user, key): a key is the
+// user's own, and another user's key must never reveal an order.
+func (s *Store) replay(ctx context.Context, userID int64, key, hash string) (Order, bool, error) {
 	var orderID sql.NullInt64
-	err := s.db.QueryRowContext(ctx, `SELECT order_id FROM idempotency_keys WHERE user_id = ? AND idem_key = ?`,
-		userID, key).Scan(&orderID)
+	var firstHash string
+	err := s.db.QueryRowContext(ctx, `SELECT order_id, request_hash FROM idempotency_keys WHERE user_id = ? AND idem_key = ?`,
+		userID, key).Scan(&orderID, &firstHash)
 	if err != nil {
 		return Order{}, false, fmt.Errorf("place order: replay key: %w", err)
+	}
+	if firstHash != hash {
+		return Order{}, false, fmt.Errorf("place order: key %q: %w", key, ErrKeyReused)
 	}
 	if !orderID.Valid {
 		// Only a committed claim makes the insert fail, and a claim commits together with its order.
 		return Order{}, false, fmt.Errorf("place order: key %q has no order", key)
 	}
+	// The same read as GET /orders/{id}: a replay answers with the same body as the first response.
 	o, err := s.GetOrder(ctx, orderID.Int64)
 	if err != nil {
 		return Order{}, false, fmt.Errorf("place order: replay: %w", err)

@@ -44,11 +44,12 @@ func main() {
 // their own, which is how the acceptance suite sees exactly what a user of the binary sees.
 func run(ctx context.Context, cfg config, ln net.Listener) error {
 	// TODO(01-acceptance): wire the monolith together:
-	//   - open the database (sql.Open("mysql", cfg.DSN)) and Ping it, so that a wrong DSN fails at start,
-	//     not at the first request; close it when run returns;
+	//   - open the database (sql.Open("mysql", cfg.DSN)) and Ping it with a time limit, so that a wrong or
+	//     unresponsive database fails at start, within seconds, not at the first request;
 	//   - create the tables (shop.Migrate);
-	//   - serve httpapi.New(shop.NewStore(db)) on ln with an *http.Server (set ReadHeaderTimeout);
-	//   - when ctx is done, shut the server down gracefully (srv.Shutdown with a time limit) and return nil.
+	//   - serve httpapi.New(shop.NewStore(db), slog.Default()) on ln with an *http.Server (set ReadHeaderTimeout);
+	//   - when ctx is done, shut the server down gracefully: stop accepting, let requests in flight finish
+	//     (srv.Shutdown with a time limit of its own), then close the database, and return nil.
 	_ = ctx
 	_ = cfg
 	ln.Close()

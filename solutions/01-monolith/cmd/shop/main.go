@@ -10,6 +10,7 @@ import (
 	"flag"
 	"fmt"
 	"log"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -56,6 +57,8 @@ func run(ctx context.Context, cfg config, ln net.Listener) error {
 	if err != nil {
 		return fmt.Errorf("open database: %w", err)
 	}
+	// Deferred before the server starts, so it runs after Shutdown has let every request finish:
+	// closing the pool under a running handler would turn its order into a 500.
 	defer db.Close()
 	// sql.Open connects lazily; Ping makes a wrong DSN fail now, in front of the operator, rather than
 	// on the first customer's request.
@@ -73,7 +76,7 @@ func run(ctx context.Context, cfg config, ln net.Listener) error {
 	}
 
 	srv := &http.Server{
-		Handler:           httpapi.New(shop.NewStore(db)),
+		Handler:           httpapi.New(shop.NewStore(db), slog.Default()),
 		ReadHeaderTimeout: 5 * time.Second, // a client that never finishes its headers cannot hold a connection
 	}
 	serveErr := make(chan error, 1)
