@@ -14,7 +14,8 @@ import (
 // These probes check that a server answers, and return the version it reports, for doctor.
 
 func redisVersion(ctx context.Context, addr string) (string, error) {
-	c := redis.NewClient(&redis.Options{Addr: addr, MaxRetries: -1})
+	// ContextTimeoutEnabled: without it go-redis ignores ctx deadlines and waits its own 3-5s timeouts.
+	c := redis.NewClient(&redis.Options{Addr: addr, MaxRetries: -1, ContextTimeoutEnabled: true})
 	defer c.Close()
 	if err := c.Ping(ctx).Err(); err != nil {
 		return "", fmt.Errorf("ping Redis: %w", err)
