@@ -3,6 +3,7 @@ package cli
 import (
 	"errors"
 	"fmt"
+	"os"
 
 	"github.com/spf13/cobra"
 
@@ -12,6 +13,7 @@ import (
 
 func (a *app) newVerifyCmd() *cobra.Command {
 	var updateSums, wrongOnly bool
+	var report string
 	var workers int
 	cmd := &cobra.Command{
 		Use:   "verify [chapter|exercise ...]",
@@ -25,6 +27,7 @@ func (a *app) newVerifyCmd() *cobra.Command {
 	cmd.Flags().BoolVar(&updateSums, "update-sums", false, "rewrite chapters/tests.sum from the test files first")
 	cmd.Flags().BoolVar(&wrongOnly, "wrong", false, "run only the wrong solutions of the targets")
 	cmd.Flags().IntVar(&workers, "workers", 0, "wrong solutions run at once (default: the number of CPUs)")
+	cmd.Flags().StringVar(&report, "report", "", "also write the wrong solutions and the tests that caught them to this Markdown file")
 	cmd.RunE = a.runE(func(cmd *cobra.Command, args []string) error {
 		l, err := a.open()
 		var me *course.ManifestError
@@ -79,6 +82,12 @@ func (a *app) newVerifyCmd() *cobra.Command {
 			if len(c.Wrong) > 0 {
 				fmt.Fprintf(a.stdout, "  %d of %d wrong solutions rejected\n", rejected, len(c.Wrong))
 			}
+		}
+		if report != "" {
+			if err := os.WriteFile(report, []byte(verify.WrongReport(rep)), 0o644); err != nil {
+				return err
+			}
+			fmt.Fprintf(a.stdout, "wrote %s\n", report)
 		}
 		if !rep.OK() {
 			return quietExit(ExitFailed)

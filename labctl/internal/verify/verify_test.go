@@ -148,6 +148,9 @@ func TestWrongSolutions(t *testing.T) {
 				if len(w) != 1 || !w[0].Rejected || !slices.Equal(w[0].CaughtBy, []string{"TestAdd"}) || w[0].Mistake != "Multiplies instead of adding." {
 					t.Fatalf("wrong results = %+v, want 00-add/multiplies rejected by TestAdd with its mistake line", w)
 				}
+				if md, row := WrongReport(rep), "| `00-add/multiplies` | Multiplies instead of adding. | `TestAdd` |"; !strings.Contains(md, row) {
+					t.Errorf("WrongReport() = %q, want the row %q", md, row)
+				}
 				return
 			}
 			if !slices.ContainsFunc(got, func(g string) bool { return strings.Contains(g, tt.want) }) {
