@@ -165,9 +165,13 @@ func solvedCopy(ctx context.Context, goBin string, c *course.Course, files map[s
 	if err != nil {
 		return "", err
 	}
+	// Outside the workspace the copy needs the checksums the workspace had: those of the replaced local
+	// modules (a tool pinned in the root go.mod can raise a shared dependency) and go.work.sum.
+	sums := []string{filepath.Join(c.Root, "go.work.sum")}
 	for _, r := range mf.Replace {
 		if modfile.IsDirectoryPath(r.New.Path) && !filepath.IsAbs(r.New.Path) {
 			abs := filepath.Join(src, filepath.FromSlash(r.New.Path))
+			sums = append(sums, filepath.Join(abs, "go.sum"))
 			edit := exec.CommandContext(ctx, goBin, "mod", "edit", "-replace", r.Old.Path+"="+abs)
 			edit.Dir = dst
 			edit.Env = append(os.Environ(), "GOWORK=off")
@@ -176,7 +180,32 @@ func solvedCopy(ctx context.Context, goBin string, c *course.Course, files map[s
 			}
 		}
 	}
+	if err := appendSums(filepath.Join(dst, "go.sum"), sums); err != nil {
+		return "", err
+	}
 	return mf.Module.Mod.Path, nil
+}
+
+// appendSums adds the lines of the other go.sum files to gosum; a go.sum may hold more than it needs.
+func appendSums(gosum string, others []string) error {
+	data, err := os.ReadFile(gosum)
+	if err != nil && !os.IsNotExist(err) {
+		return err
+	}
+	for _, o := range others {
+		more, err := os.ReadFile(o)
+		if os.IsNotExist(err) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		if len(data) > 0 && !bytes.HasSuffix(data, []byte("\n")) {
+			data = append(data, '\n')
+		}
+		data = append(data, more...)
+	}
+	return os.WriteFile(gosum, data, 0o644)
 }
 
 func copyFile(from, to string) error {
