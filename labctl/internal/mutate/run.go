@@ -227,15 +227,22 @@ func copyFile(from, to string) error {
 const wrapperScript = `#!/bin/sh
 # Written by labctl mutate; removed when it ends.
 if [ "$1" != test ]; then exec %[1]s "$@"; fi
-n=$#; i=0
+n=$#; i=0; prev=; profile=
 for a do
   i=$((i+1))
   if [ "$i" -eq 1 ]; then set --; fi
   if [ "$i" -lt "$n" ]; then set -- "$@" "$a"; fi
+  if [ "$prev" = -coverprofile ]; then profile=$a; fi
+  prev=$a
 done
 out=$(%[1]s "$@" %[2]s 2>&1)
 rc=$?
 printf '%%s\n' "$out"
+if [ -n "$profile" ] && [ -f "$profile" ]; then
+  cp "$profile" %[3]s
+  cat >> "$profile" <<'LABCTL_CASES'
+%[4]sLABCTL_CASES
+fi
 case "$out" in
   *"[build failed]"*|*"[setup failed]"*) exit 2 ;;
 esac
@@ -270,13 +277,20 @@ func runUnit(ctx context.Context, goBin, gremlins, modPath, copyDir, work string
 			return res
 		}
 	}
-	script := fmt.Sprintf(wrapperScript, shellQuote(goBin), strings.Join(quoted, " "))
+	unitDir := filepath.Join(copyDir, filepath.FromSlash(u.Dir))
+	cases, err := caseExprs(unitDir, u.Files)
+	if err != nil {
+		res.NotMutated = err.Error()
+		return res
+	}
+	realProfile := filepath.Join(work, "coverage.out")
+	script := fmt.Sprintf(wrapperScript, shellQuote(goBin), strings.Join(quoted, " "), shellQuote(realProfile),
+		caseBlocks(modPath+"/"+u.Dir, cases))
 	if err := os.WriteFile(filepath.Join(bin, "go"), []byte(script), 0o755); err != nil {
 		res.NotMutated = err.Error()
 		return res
 	}
 
-	unitDir := filepath.Join(copyDir, filepath.FromSlash(u.Dir))
 	gargs := []string{"unleash", "--workers", "1", "--timeout-coefficient", fmt.Sprint(opts.TimeoutCoefficient),
 		"--coverpkg", modPath + "/" + u.Dir, "--output", filepath.Join(work, "result.json")}
 	for _, op := range Operators {
@@ -327,6 +341,12 @@ func runUnit(ctx context.Context, goBin, gremlins, modPath, copyDir, work string
 		res.NotMutated = err.Error()
 		return res
 	}
+	profile, err := os.ReadFile(realProfile)
+	if err != nil {
+		res.NotMutated = fmt.Sprintf("the coverage profile was not kept: %v", err)
+		return res
+	}
+	uncoverCases(muts, cases, profile)
 	res.Mutants = muts
 	return res
 }
