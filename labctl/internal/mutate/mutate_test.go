@@ -193,3 +193,54 @@ func TestRunOnFixture(t *testing.T) {
 		}
 	}
 }
+
+func TestCaseExpressionsFollowTheirSwitch(t *testing.T) {
+	dir := t.TempDir()
+	src := `package p
+
+func Kind(n int) string {
+	switch {
+	case n < 0:
+		return "negative"
+	case n == 0 || n > 100:
+		return "edge"
+	}
+	return "positive"
+}
+
+func Never(n int) bool {
+	switch {
+	case n > 1:
+		return true
+	}
+	return false
+}
+`
+	if err := os.WriteFile(filepath.Join(dir, "p.go"), []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cases, err := caseExprs(dir, []string{"p.go"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	blocks := caseBlocks("example.com/m/p", cases)
+	want := "example.com/m/p/p.go:5.7,5.12 1 1\nexample.com/m/p/p.go:7.7,7.24 1 1\nexample.com/m/p/p.go:15.7,15.12 1 1\n"
+	if blocks != want {
+		t.Errorf("caseBlocks = %q, want %q: one covered block per case expression list", blocks, want)
+	}
+	// The real profile: Kind's body ran (its switch header is in the first block), Never's did not.
+	profile := []byte("mode: set\n" +
+		"example.com/m/p/p.go:3.27,4.9 1 1\n" +
+		"example.com/m/p/p.go:5.13,6.20 1 1\n" +
+		"example.com/m/p/p.go:13.25,14.9 1 0\n")
+	muts := []Mutant{
+		{File: "p/p.go", Line: 7, Column: 9, Operator: "CONDITIONALS_NEGATION", Status: Lived},
+		{File: "p/p.go", Line: 15, Column: 9, Operator: "CONDITIONALS_BOUNDARY", Status: Lived},
+		{File: "p/p.go", Line: 15, Column: 9, Operator: "CONDITIONALS_NEGATION", Status: Killed},
+	}
+	uncoverCases(muts, cases, profile)
+	got := []Status{muts[0].Status, muts[1].Status, muts[2].Status}
+	if want := []Status{Lived, NotCovered, Killed}; !slices.Equal(got, want) {
+		t.Errorf("statuses after uncoverCases = %v, want %v: only a survivor in a switch that never ran is not covered", got, want)
+	}
+}
