@@ -13,12 +13,15 @@ import (
 )
 
 // Go's coverage profile has blocks for statements only: the expressions of a `case` lie between the
-// switch's block and the clause's, so gremlins calls every mutant there NOT COVERED and never runs it,
-// even when the tests go through that switch all the time. The wrapper adds a block for each case
-// expression to the profile gremlins reads (caseBlocks), keeps the real profile, and afterwards a
-// mutant in a case expression whose switch the tests never reached is NOT COVERED again (uncoverCases).
+// switch's block and the clause's, and package-level const and var values lie outside every function,
+// so gremlins calls every mutant there NOT COVERED and never runs it, even when the tests go through
+// that switch or use that constant all the time. The wrapper adds a block for each such expression to
+// the profile gremlins reads (caseBlocks), keeps the real profile, and afterwards a surviving mutant in
+// a case whose switch the tests never reached (or in a package none of whose code ran) is NOT COVERED
+// again (uncoverCases).
 
-// caseExpr is the expression list of one case clause of an expression switch, and where its switch is.
+// caseExpr is the expression list of one case clause of an expression switch and where its switch is,
+// or the values of a package-level const or var (stmt.Line == 0).
 type caseExpr struct {
 	file           string // base name
 	from, to, stmt token.Position
@@ -31,6 +34,18 @@ func caseExprs(dir string, files []string) ([]caseExpr, error) {
 		f, err := parser.ParseFile(fset, filepath.Join(dir, name), nil, parser.SkipObjectResolution)
 		if err != nil {
 			return nil, err
+		}
+		for _, d := range f.Decls {
+			gd, ok := d.(*ast.GenDecl)
+			if !ok || (gd.Tok != token.CONST && gd.Tok != token.VAR) {
+				continue
+			}
+			for _, spec := range gd.Specs {
+				if vs := spec.(*ast.ValueSpec); len(vs.Values) > 0 {
+					out = append(out, caseExpr{file: name, from: fset.Position(vs.Values[0].Pos()),
+						to: fset.Position(vs.Values[len(vs.Values)-1].End())})
+				}
+			}
 		}
 		ast.Inspect(f, func(n ast.Node) bool {
 			sw, ok := n.(*ast.SwitchStmt)
@@ -92,10 +107,19 @@ func coveredBlocks(profile []byte) map[string][]block {
 	return out
 }
 
-// uncoverCases turns LIVED mutants in case expressions whose switch never ran back into NOT COVERED.
+// uncoverCases turns LIVED mutants in case expressions whose switch never ran (package-level values:
+// whose package never ran) back into NOT COVERED.
 func uncoverCases(muts []Mutant, cases []caseExpr, profile []byte) {
 	covered := coveredBlocks(profile)
 	ran := func(file string, p token.Position) bool {
+		if p.Line == 0 { // package level: reached if any code of the package ran
+			for _, bs := range covered {
+				if len(bs) > 0 {
+					return true
+				}
+			}
+			return false
+		}
 		for _, b := range covered[file] {
 			if b.contains(p.Line, p.Column) {
 				return true
