@@ -121,7 +121,7 @@ func TestWriteMarkdownIsSortedAndStable(t *testing.T) {
 	}
 	md := a.String()
 	for _, want := range []string{
-		"Produced on commit `abc123` in 2m0s.",
+		"Produced on commit `abc123` in 2 minutes.",
 		"| 00 00-demo | 1 | 1 | 1 | 0 | 0 | 33% (Not mutated: 1) |",
 		"| 00-add | 1 | 1 | 1 | 0 | 0 | 33% |",
 		"| 00-sub | 0 | 0 | 0 | 0 | 0 | – (Not mutated) |",

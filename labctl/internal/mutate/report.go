@@ -141,7 +141,7 @@ var en = words{
 		"(**not viable**) are left out. Gremlins' operators change arithmetic, comparisons, `&&`/`||`, `break`/`continue` " +
 		"and `++`/`--`; they never touch concurrency structure, so the hand-written wrong solutions under " +
 		"`solutions/wrong/` remain the main check of the tests.",
-	produced: "Produced on commit `%s` in %s.", dirty: " (with uncommitted changes to chapters/ or solutions/)",
+	produced: "Produced on commit `%s` in %d minutes.", dirty: " (with uncommitted changes to chapters/ or solutions/)",
 	chapters: "Score per chapter", chapter: "Chapter", exercise: "Exercise", killed: "Killed", lived: "Lived",
 	notCovered: "Not covered", timedOut: "Timed out", notViable: "Not viable", score: "Score",
 	exercises: "Score per exercise", tests: "Tests", files: "Mutated files",
@@ -160,7 +160,7 @@ var zh = words{
 		"得分 =（杀死 + 超时）/（杀死 + 存活 + 未覆盖 + 超时）；编译不过的变异体（**不可用**）不计入。" +
 		"gremlins 只改算术、比较、`&&`/`||`、`break`/`continue` 和 `++`/`--`，不碰并发结构，" +
 		"所以 `solutions/wrong/` 下手写的错误答案仍是检验测试的主要手段。",
-	produced: "生成于提交 `%s`，耗时 %s。", dirty: "（chapters/ 或 solutions/ 有未提交的改动）",
+	produced: "生成于提交 `%s`，耗时 %d 分钟。", dirty: "（chapters/ 或 solutions/ 有未提交的改动）",
 	chapters: "各章得分", chapter: "章", exercise: "练习", killed: "杀死", lived: "存活",
 	notCovered: "未覆盖", timedOut: "超时", notViable: "不可用", score: "得分",
 	exercises: "各练习得分", tests: "测试", files: "变异的文件",
@@ -191,7 +191,7 @@ func (r *Report) WriteMarkdown(w io.Writer, lang string) error {
 	if commit == "" {
 		commit = "?"
 	}
-	fmt.Fprintf(&b, t.produced, commit, r.Elapsed.Round(time.Minute).String())
+	fmt.Fprintf(&b, t.produced, commit, int(r.Elapsed.Round(time.Minute).Minutes()))
 	if r.Dirty {
 		b.WriteString(t.dirty)
 	}
