@@ -35,7 +35,7 @@ vet:
 	cd chapters && $(GO) vet ./...
 
 # Authors: mutation-test every solution with gremlins and rewrite docs/mutation.md and docs/mutation.zh-CN.md.
-# Slow (about an hour and a half on two cores) and not part of CI. It needs the servers the exercises use
+# Slow (about an hour on two busy cores) and not part of CI. It needs the servers the exercises use
 # (run `make provision` first, and `go run ./labctl infra install consul` for chapter 05).
 mutate:
 	$(GO) run ./labctl mutate --write
