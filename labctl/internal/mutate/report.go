@@ -295,7 +295,7 @@ func (r *Report) WriteMarkdown(w io.Writer, lang string) error {
 			}
 			slices.SortFunc(survivors, compareMutants)
 			if len(survivors) == 0 {
-				if units[0].NotMutated == "" {
+				if units[0].NotMutated == "" && slices.ContainsFunc(units, func(u UnitResult) bool { return len(u.Mutants) > 0 }) {
 					fmt.Fprintf(&b, "\n%s\n", t.allKilled)
 				}
 				continue
