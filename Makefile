@@ -12,7 +12,7 @@ export TESTCONTAINERS_RYUK_DISABLED ?= true
 GO ?= go
 TEST_TIMEOUT ?= 60m
 
-.PHONY: test provision provision-native provision-docker test-only lab vet
+.PHONY: test provision provision-native provision-docker test-only lab vet mutate
 
 test: provision test-only
 
@@ -33,3 +33,9 @@ lab:
 vet:
 	$(GO) vet ./...
 	cd chapters && $(GO) vet ./...
+
+# Authors: mutation-test every solution with gremlins and rewrite docs/mutation.md and docs/mutation.zh-CN.md.
+# Slow (about an hour on two busy cores) and not part of CI. It needs the servers the exercises use
+# (run `make provision` first, and `go run ./labctl infra install consul` for chapter 05).
+mutate:
+	$(GO) run ./labctl mutate --write
