@@ -108,33 +108,45 @@ func TestPoolBoundAndOrder(t *testing.T) {
 }
 
 func TestPoolGoroutines(t *testing.T) {
-	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
-	const workers, n = 4, 500
-	items := make([]int, n)
-	base := runtime.NumGoroutine()
-	var extra atomic.Int64
-	fn := func(ctx context.Context, x int) int {
-		for {
-			cur, seen := int64(runtime.NumGoroutine()-base), extra.Load()
-			if cur <= seen || extra.CompareAndSwap(seen, cur) {
-				break
-			}
-		}
-		time.Sleep(50 * time.Microsecond)
-		return x
+	tests := []struct {
+		name           string
+		workers, items int
+	}{
+		{name: "many items", workers: 4, items: 500},
+		// A worker count set high for big batches must not cost that many goroutines on a small one.
+		{name: "many more workers than items", workers: 10_000, items: 3},
 	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
+			items := make([]int, tt.items)
+			base := runtime.NumGoroutine()
+			var extra atomic.Int64
+			fn := func(ctx context.Context, x int) int {
+				for {
+					cur, seen := int64(runtime.NumGoroutine()-base), extra.Load()
+					if cur <= seen || extra.CompareAndSwap(seen, cur) {
+						break
+					}
+				}
+				time.Sleep(50 * time.Microsecond)
+				return x
+			}
 
-	_, err := callMap(t, context.Background(), workers, items, fn)
+			_, err := callMap(t, context.Background(), tt.workers, items, fn)
 
-	require.NoError(t, err)
-	// Either design in the lesson stays near workers: a fixed set of workers (plus perhaps a feeder), or a
-	// goroutine per item started only after a semaphore slot is free (a few of those may be exiting
-	// while their successors start). Starting a goroutine per item up front and letting each wait for a
-	// slot is what this rejects: every waiting goroutine holds a stack, so memory grows with the input.
-	const limit = 2 * workers
-	require.LessOrEqual(t, extra.Load(), int64(limit),
-		"Map(workers=%d, %d items) had %d extra goroutines alive at once, want at most %d: start goroutines only as fast as workers free up (a fixed set of workers, or acquire the semaphore before go), not one per item up front",
-		workers, n, extra.Load(), limit)
+			require.NoError(t, err)
+			// Either design in the lesson stays near min(workers, items): a fixed set of workers (plus
+			// perhaps a feeder), or a goroutine per item started only after a semaphore slot is free (a few
+			// of those may be exiting while their successors start). Starting a goroutine per item up front
+			// and letting each wait for a slot is what this rejects: every waiting goroutine holds a stack,
+			// so memory grows with the input. So is starting workers goroutines for fewer items.
+			limit := int64(2 * min(tt.workers, tt.items))
+			require.LessOrEqual(t, extra.Load(), limit,
+				"Map(workers=%d, %d items) had %d extra goroutines alive at once, want at most %d: start no more than min(workers, len(items)) goroutines, and only as fast as workers free up (a fixed set of workers, or acquire the semaphore before go), not one per item up front",
+				tt.workers, tt.items, extra.Load(), limit)
+		})
+	}
 }
 
 func TestPoolCancel(t *testing.T) {
@@ -297,23 +309,35 @@ func (c slowDone) Done() <-chan struct{} {
 }
 
 func TestPoolCancelledBeforeStart(t *testing.T) {
-	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
-	ctx, cancel := context.WithCancel(context.Background())
-	cancel()
 	// select picks at random among ready cases, so a Map that relies on select alone hands out an item
 	// about every other round; 30 rounds make a lucky pass practically impossible.
-	const workers, n, rounds = 4, 100, 30
-	for round := range rounds {
-		var calls atomic.Int64
-		_, err := callMap(t, slowDone{ctx}, workers, make([]int, n), func(context.Context, int) int {
-			calls.Add(1)
-			return 0
-		})
+	const rounds = 30
+	tests := []struct {
+		name           string
+		workers, items int
+	}{
+		{name: "many items", workers: 4, items: 100},
+		{name: "fewer items than workers", workers: 4, items: 3},
+		{name: "one worker", workers: 1, items: 5},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
+			ctx, cancel := context.WithCancel(context.Background())
+			cancel()
+			for round := range rounds {
+				var calls atomic.Int64
+				_, err := callMap(t, slowDone{ctx}, tt.workers, make([]int, tt.items), func(context.Context, int) int {
+					calls.Add(1)
+					return 0
+				})
 
-		require.ErrorIs(t, err, context.Canceled, "Map() with a cancelled ctx: error = %v, want one wrapping context.Canceled", err)
-		require.Zero(t, calls.Load(),
-			"Map() with a ctx cancelled before it started made %d calls in round %d, want 0: select picks at random when a worker is free and ctx is done, so check ctx.Err() yourself before each send or call",
-			calls.Load(), round+1)
+				require.ErrorIs(t, err, context.Canceled, "Map(workers=%d, %d items) with a cancelled ctx: error = %v, want one wrapping context.Canceled", tt.workers, tt.items, err)
+				require.Zero(t, calls.Load(),
+					"Map(workers=%d, %d items) with a ctx cancelled before it started made %d calls in round %d, want 0: select picks at random when a worker is free and ctx is done, so check ctx.Err() yourself before each send or call, on every path",
+					tt.workers, tt.items, calls.Load(), round+1)
+			}
+		})
 	}
 }
 
