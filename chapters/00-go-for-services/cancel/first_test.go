@@ -336,6 +336,32 @@ func TestCancelDeadlineWithReplicaErrors(t *testing.T) {
 		2-returned)
 }
 
+// A caller who goes away (the client closed the connection) cancels ctx: that is not a deadline, and
+// the handler tells them apart (499 in the access log, not 504), so First must report ctx.Err() as it is.
+func TestCancelCallerCancels(t *testing.T) {
+	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
+	var tr tracker
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	started := make(chan struct{}, 2)
+	slow := func(ctx context.Context, key string) (string, error) {
+		started <- struct{}{}
+		return tr.slow()(ctx, key)
+	}
+	go func() {
+		<-started
+		cancel()
+	}()
+
+	_, err := first(t, ctx, []Replica{slow, slow})
+
+	require.ErrorIs(t, err, context.Canceled,
+		"First() after the caller cancelled: error = %v, want one wrapping context.Canceled: return ctx.Err(), wrapped, not an error of your choosing", err)
+	require.NotErrorIs(t, err, context.DeadlineExceeded,
+		"First() after the caller cancelled (no deadline): error = %v, want it not to wrap context.DeadlineExceeded: the caller left, no deadline passed", err)
+	tr.requireIdle(t)
+}
+
 func TestCancelHandlerDeadline(t *testing.T) {
 	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
 	var tr tracker
