@@ -299,6 +299,81 @@ func waitUntilMapParks() {
 	}
 }
 
+// waitUntilOthersPark waits until no goroutine other than the caller (the first in the dump) is running
+// or ready to run: every goroutine Map started is blocked, done, or not started yet (and then it has
+// not checked ctx either), so none is between its ctx check and its call. Like waitUntilMapParks, it
+// gives up after a generous 5s and lets the test go on.
+func waitUntilOthersPark() {
+	buf := make([]byte, 1<<20)
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Microsecond) {
+		dump := strings.Split(string(buf[:runtime.Stack(buf, true)]), "\n\n")
+		parked := true
+		for _, g := range dump[1:] {
+			header, _, _ := strings.Cut(g, "\n")
+			if strings.Contains(header, "[running") || strings.Contains(header, "[runnable") {
+				parked = false
+				break
+			}
+		}
+		if parked {
+			return
+		}
+	}
+}
+
+// cancelAtHandOff is a ctx that, once armed, cancels itself inside the next call of its Done method:
+// a cancel that arrives just after Map checked ctx.Err() and just as it offers the next item to an idle
+// worker (or waits for a free slot). It first lets Map's other goroutines settle, so that none of them is
+// between its own ctx check and its call when the cancel lands.
+type cancelAtHandOff struct {
+	context.Context
+	cancel       context.CancelFunc
+	armed, fired *atomic.Bool
+}
+
+func (c cancelAtHandOff) Done() <-chan struct{} {
+	if c.armed.Load() && !c.fired.Load() {
+		waitUntilOthersPark()
+		c.fired.Store(true)
+		c.cancel()
+	}
+	return c.Context.Done()
+}
+
+// TestPoolCancelAtHandOff cancels Map at the worst moment: after its ctx check, while it offers the next
+// item to a worker that is free. select picks at random between the offer and ctx.Done, so an item may
+// still be handed out; the call must not start. The rounds make a lucky pass practically impossible.
+func TestPoolCancelAtHandOff(t *testing.T) {
+	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
+	const workers, n, rounds = 4, 100, 30
+	for round := range rounds {
+		var armed, fired atomic.Bool
+		var late atomic.Int64
+		parent, cancel := context.WithCancel(context.Background())
+		ctx := cancelAtHandOff{Context: parent, cancel: cancel, armed: &armed, fired: &fired}
+		fn := func(context.Context, int) int {
+			if fired.Load() {
+				late.Add(1)
+			}
+			armed.Store(true)
+			return 0
+		}
+
+		_, err := callMap(t, ctx, workers, make([]int, n), fn)
+		cancel()
+
+		if !fired.Load() {
+			// This Map never waits on ctx.Done() once calls run (errgroup.SetLimit blocks in Go instead,
+			// and a check of ctx.Err() is all it needs): there is no hand-off for the cancel to race with.
+			continue
+		}
+		require.ErrorIs(t, err, context.Canceled, "Map() cancelled while handing out items: error = %v (round %d), want one wrapping context.Canceled", err, round+1)
+		require.Zero(t, late.Load(),
+			"Map() started %d calls after ctx was cancelled as it handed out an item (round %d), want 0: select may still hand the item to a free worker, so check ctx.Err() right before each call, not after it",
+			late.Load(), round+1)
+	}
+}
+
 // slowDone is a context whose Done takes a moment to answer. By the time Map's select looks at it, the
 // idle workers are already waiting for an item, so a send case and ctx.Done are ready together.
 type slowDone struct{ context.Context }
