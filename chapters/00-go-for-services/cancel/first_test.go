@@ -229,13 +229,15 @@ func TestCancelReplicasGetCallersCtx(t *testing.T) {
 
 	require.NoError(t, err, "First(one slow replica, one fast) returned an error, want the fast answer")
 	require.Equal(t, "fast", got, "First() = %q, want the fast replica's answer", got)
-	require.EqualValues(t, 2, calls.Load(), "First() called %d replicas, want 2", calls.Load())
-	require.EqualValues(t, 2, withValue.Load(),
-		"%d of the 2 replicas saw the caller's request values, want both: derive the replicas' ctx from First's ctx (context.WithCancel(ctx)), not from context.Background()",
-		withValue.Load())
-	require.EqualValues(t, 2, withDeadline.Load(),
-		"%d of the 2 replicas saw the caller's deadline, want both: derive the replicas' ctx from First's ctx, so the deadline reaches every call",
-		withDeadline.Load())
+	// A First may skip a replica it has not called yet once the answer is in; every call it makes counts.
+	n := calls.Load()
+	require.Positive(t, n, "First() answered %q without calling a replica", got)
+	require.Equal(t, n, withValue.Load(),
+		"%d of the %d replica calls saw the caller's request values, want all: derive the replicas' ctx from First's ctx (context.WithCancel(ctx)), not from context.Background()",
+		withValue.Load(), n)
+	require.Equal(t, n, withDeadline.Load(),
+		"%d of the %d replica calls saw the caller's deadline, want all: derive the replicas' ctx from First's ctx, so the deadline reaches every call",
+		withDeadline.Load(), n)
 }
 
 // slowDone is a context whose Done takes a moment to answer. By the time First's select looks at it, a
