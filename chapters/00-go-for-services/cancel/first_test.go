@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -157,6 +158,116 @@ func TestCancelWaitsForLosers(t *testing.T) {
 		2-returned)
 }
 
+// On one CPU (a container limited to one core), the goroutines First starts may not have run at all when
+// the first answer arrives. A First that counts its goroutines only once they run (wg.Add inside the
+// goroutine) then waits for none of them, and they call their replica after First has returned. The
+// scheduler decides which goroutine runs first, so the test repeats; each round is quick.
+func TestCancelNoCallAfterReturn(t *testing.T) {
+	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
+	const losers, rounds = 8, 100
+	for round := range rounds {
+		before := goleak.IgnoreCurrent()
+		var tr tracker
+		var calls atomic.Int64
+		counted := func(r Replica) Replica {
+			return func(ctx context.Context, key string) (string, error) {
+				calls.Add(1)
+				return r(ctx, key)
+			}
+		}
+		// The fast replica comes last: its goroutine, started last, is the likeliest to run first.
+		replicas := make([]Replica, 0, losers+1)
+		for range losers {
+			replicas = append(replicas, counted(tr.slow()))
+		}
+		replicas = append(replicas, counted(tr.answer("fast", 0)))
+
+		got, err := first(t, context.Background(), replicas)
+		atReturn, active := calls.Load(), tr.active.Load()
+		// Let any goroutine First left behind run to its end, then see whether it called a replica.
+		require.NoError(t, goleak.Find(before), "goroutines still running after First returned (round %d)", round+1)
+		later := calls.Load()
+
+		require.NoError(t, err, "First(%d slow replicas and a fast one) returned an error, want the fast answer", losers)
+		require.Equal(t, "fast", got, "First() = %q, want the fast replica's answer", got)
+		require.Zero(t, active, "First() returned while %d replica calls were still running (round %d), want 0", active, round+1)
+		require.Equal(t, atReturn, later,
+			"%d replica calls started after First() had returned (round %d), want 0: count every goroutine before it starts (wg.Add before go, or wg.Go) and wait for all of them, including those that had not run yet when the answer came",
+			later-atReturn, round+1)
+	}
+}
+
+// The replicas work for the caller: they must see the caller's deadline and request-scoped values
+// (a request id for the logs, the caller's identity), so their ctx must derive from First's ctx.
+func TestCancelReplicasGetCallersCtx(t *testing.T) {
+	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
+	type requestID struct{}
+	deadline := time.Now().Add(time.Minute)
+	ctx, cancel := context.WithDeadline(context.WithValue(context.Background(), requestID{}, "req-42"), deadline)
+	defer cancel()
+	var calls, withValue, withDeadline atomic.Int64
+	replica := func(val string, delay time.Duration) Replica {
+		return func(ctx context.Context, key string) (string, error) {
+			calls.Add(1)
+			if ctx.Value(requestID{}) == "req-42" {
+				withValue.Add(1)
+			}
+			if d, ok := ctx.Deadline(); ok && d.Equal(deadline) {
+				withDeadline.Add(1)
+			}
+			select {
+			case <-time.After(delay):
+				return val, nil
+			case <-ctx.Done():
+				return "", ctx.Err()
+			}
+		}
+	}
+
+	got, err := first(t, ctx, []Replica{replica("slow", slowDelay), replica("fast", 0)})
+
+	require.NoError(t, err, "First(one slow replica, one fast) returned an error, want the fast answer")
+	require.Equal(t, "fast", got, "First() = %q, want the fast replica's answer", got)
+	// A First may skip a replica it has not called yet once the answer is in; every call it makes counts.
+	n := calls.Load()
+	require.Positive(t, n, "First() answered %q without calling a replica", got)
+	require.Equal(t, n, withValue.Load(),
+		"%d of the %d replica calls saw the caller's request values, want all: derive the replicas' ctx from First's ctx (context.WithCancel(ctx)), not from context.Background()",
+		withValue.Load(), n)
+	require.Equal(t, n, withDeadline.Load(),
+		"%d of the %d replica calls saw the caller's deadline, want all: derive the replicas' ctx from First's ctx, so the deadline reaches every call",
+		withDeadline.Load(), n)
+}
+
+// slowDone is a context whose Done takes a moment to answer. By the time First's select looks at it, a
+// replica that fails at once has already sent its result, so a result and ctx.Done are ready together.
+type slowDone struct{ context.Context }
+
+func (c slowDone) Done() <-chan struct{} {
+	time.Sleep(time.Millisecond)
+	return c.Context.Done()
+}
+
+// A caller whose deadline has already passed, and a replica that fails at once with its own error
+// (a refused connection): both "ctx is done" and "every replica failed" are true, and the deadline is
+// still the cause. select picks at random between them, so rounds make a lucky pass practically impossible.
+func TestCancelExpiredDeadlineWithFailingReplica(t *testing.T) {
+	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
+	errRefused := errors.New("replica: connection refused")
+	ctx, cancel := context.WithDeadline(context.Background(), time.Now().Add(-time.Second))
+	defer cancel()
+	refuse := func(context.Context, string) (string, error) { return "", errRefused }
+	const rounds = 40
+	for round := range rounds {
+		_, err := first(t, slowDone{ctx}, []Replica{refuse})
+
+		require.ErrorIs(t, err, context.DeadlineExceeded,
+			"First() with an expired deadline and a replica that failed with its own error: error = %v in round %d, want one wrapping context.DeadlineExceeded: when every replica failed, check ctx.Err() before blaming the replicas",
+			err, round+1)
+	}
+}
+
 func TestCancelSkipsFailures(t *testing.T) {
 	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
 	var tr tracker
@@ -225,6 +336,32 @@ func TestCancelDeadlineWithReplicaErrors(t *testing.T) {
 	require.EqualValues(t, 2, returned,
 		"First() returned on the deadline while %d of the 2 replicas were still cleaning up: wait for every goroutine it started, on this path too",
 		2-returned)
+}
+
+// A caller who goes away (the client closed the connection) cancels ctx: that is not a deadline, and
+// the handler tells them apart (499 in the access log, not 504), so First must report ctx.Err() as it is.
+func TestCancelCallerCancels(t *testing.T) {
+	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
+	var tr tracker
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	started := make(chan struct{}, 2)
+	slow := func(ctx context.Context, key string) (string, error) {
+		started <- struct{}{}
+		return tr.slow()(ctx, key)
+	}
+	go func() {
+		<-started
+		cancel()
+	}()
+
+	_, err := first(t, ctx, []Replica{slow, slow})
+
+	require.ErrorIs(t, err, context.Canceled,
+		"First() after the caller cancelled: error = %v, want one wrapping context.Canceled: return ctx.Err(), wrapped, not an error of your choosing", err)
+	require.NotErrorIs(t, err, context.DeadlineExceeded,
+		"First() after the caller cancelled (no deadline): error = %v, want it not to wrap context.DeadlineExceeded: the caller left, no deadline passed", err)
+	tr.requireIdle(t)
 }
 
 func TestCancelHandlerDeadline(t *testing.T) {

@@ -189,3 +189,24 @@ func TestFanoutDeadline(t *testing.T) {
 	require.Less(t, elapsed, deadline+time.Second, "Load() returned %v after a %v deadline", elapsed, deadline)
 	require.Zero(t, f.active.Load(), "backend calls still running after Load returned")
 }
+
+// Past the deadline, the calls cut off take a moment to clean up. Load still waits for them: a Load that
+// returns the moment ctx is done leaves them running for a caller who has left.
+func TestFanoutDeadlineWaitsForCalls(t *testing.T) {
+	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
+	f := newFake()
+	f.linger = true
+	defer f.stop()
+	f.user, f.orders, f.balance = step{block: true}, step{block: true}, step{delay: time.Millisecond}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Millisecond)
+	defer cancel()
+
+	_, err := Load(ctx, f, "u1")
+	active := f.active.Load() // before the test ends the calls' cleanup
+	f.stop()
+
+	require.ErrorIs(t, err, context.DeadlineExceeded, "Load() past the deadline: error = %v, want one wrapping context.DeadlineExceeded", err)
+	require.Zero(t, active,
+		"Load() returned on the deadline while %d cancelled calls were still cleaning up, want 0: wait for every call (g.Wait) on this path too, rather than returning as soon as ctx is done",
+		active)
+}

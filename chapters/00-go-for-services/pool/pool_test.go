@@ -108,33 +108,45 @@ func TestPoolBoundAndOrder(t *testing.T) {
 }
 
 func TestPoolGoroutines(t *testing.T) {
-	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
-	const workers, n = 4, 500
-	items := make([]int, n)
-	base := runtime.NumGoroutine()
-	var extra atomic.Int64
-	fn := func(ctx context.Context, x int) int {
-		for {
-			cur, seen := int64(runtime.NumGoroutine()-base), extra.Load()
-			if cur <= seen || extra.CompareAndSwap(seen, cur) {
-				break
-			}
-		}
-		time.Sleep(50 * time.Microsecond)
-		return x
+	tests := []struct {
+		name           string
+		workers, items int
+	}{
+		{name: "many items", workers: 4, items: 500},
+		// A worker count set high for big batches must not cost that many goroutines on a small one.
+		{name: "many more workers than items", workers: 10_000, items: 3},
 	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
+			items := make([]int, tt.items)
+			base := runtime.NumGoroutine()
+			var extra atomic.Int64
+			fn := func(ctx context.Context, x int) int {
+				for {
+					cur, seen := int64(runtime.NumGoroutine()-base), extra.Load()
+					if cur <= seen || extra.CompareAndSwap(seen, cur) {
+						break
+					}
+				}
+				time.Sleep(50 * time.Microsecond)
+				return x
+			}
 
-	_, err := callMap(t, context.Background(), workers, items, fn)
+			_, err := callMap(t, context.Background(), tt.workers, items, fn)
 
-	require.NoError(t, err)
-	// Either design in the lesson stays near workers: a fixed set of workers (plus perhaps a feeder), or a
-	// goroutine per item started only after a semaphore slot is free (a few of those may be exiting
-	// while their successors start). Starting a goroutine per item up front and letting each wait for a
-	// slot is what this rejects: every waiting goroutine holds a stack, so memory grows with the input.
-	const limit = 2 * workers
-	require.LessOrEqual(t, extra.Load(), int64(limit),
-		"Map(workers=%d, %d items) had %d extra goroutines alive at once, want at most %d: start goroutines only as fast as workers free up (a fixed set of workers, or acquire the semaphore before go), not one per item up front",
-		workers, n, extra.Load(), limit)
+			require.NoError(t, err)
+			// Either design in the lesson stays near min(workers, items): a fixed set of workers (plus
+			// perhaps a feeder), or a goroutine per item started only after a semaphore slot is free (a few
+			// of those may be exiting while their successors start). Starting a goroutine per item up front
+			// and letting each wait for a slot is what this rejects: every waiting goroutine holds a stack,
+			// so memory grows with the input. So is starting workers goroutines for fewer items.
+			limit := int64(2 * min(tt.workers, tt.items))
+			require.LessOrEqual(t, extra.Load(), limit,
+				"Map(workers=%d, %d items) had %d extra goroutines alive at once, want at most %d: start no more than min(workers, len(items)) goroutines, and only as fast as workers free up (a fixed set of workers, or acquire the semaphore before go), not one per item up front",
+				tt.workers, tt.items, extra.Load(), limit)
+		})
+	}
 }
 
 func TestPoolCancel(t *testing.T) {
@@ -287,6 +299,81 @@ func waitUntilMapParks() {
 	}
 }
 
+// waitUntilOthersPark waits until no goroutine other than the caller (the first in the dump) is running
+// or ready to run: every goroutine Map started is blocked, done, or not started yet (and then it has
+// not checked ctx either), so none is between its ctx check and its call. Like waitUntilMapParks, it
+// gives up after a generous 5s and lets the test go on.
+func waitUntilOthersPark() {
+	buf := make([]byte, 1<<20)
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Microsecond) {
+		dump := strings.Split(string(buf[:runtime.Stack(buf, true)]), "\n\n")
+		parked := true
+		for _, g := range dump[1:] {
+			header, _, _ := strings.Cut(g, "\n")
+			if strings.Contains(header, "[running") || strings.Contains(header, "[runnable") {
+				parked = false
+				break
+			}
+		}
+		if parked {
+			return
+		}
+	}
+}
+
+// cancelAtHandOff is a ctx that, once armed, cancels itself inside the next call of its Done method:
+// a cancel that arrives just after Map checked ctx.Err() and just as it offers the next item to an idle
+// worker (or waits for a free slot). It first lets Map's other goroutines settle, so that none of them is
+// between its own ctx check and its call when the cancel lands.
+type cancelAtHandOff struct {
+	context.Context
+	cancel       context.CancelFunc
+	armed, fired *atomic.Bool
+}
+
+func (c cancelAtHandOff) Done() <-chan struct{} {
+	if c.armed.Load() && !c.fired.Load() {
+		waitUntilOthersPark()
+		c.fired.Store(true)
+		c.cancel()
+	}
+	return c.Context.Done()
+}
+
+// TestPoolCancelAtHandOff cancels Map at the worst moment: after its ctx check, while it offers the next
+// item to a worker that is free. select picks at random between the offer and ctx.Done, so an item may
+// still be handed out; the call must not start. The rounds make a lucky pass practically impossible.
+func TestPoolCancelAtHandOff(t *testing.T) {
+	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
+	const workers, n, rounds = 4, 100, 30
+	for round := range rounds {
+		var armed, fired atomic.Bool
+		var late atomic.Int64
+		parent, cancel := context.WithCancel(context.Background())
+		ctx := cancelAtHandOff{Context: parent, cancel: cancel, armed: &armed, fired: &fired}
+		fn := func(context.Context, int) int {
+			if fired.Load() {
+				late.Add(1)
+			}
+			armed.Store(true)
+			return 0
+		}
+
+		_, err := callMap(t, ctx, workers, make([]int, n), fn)
+		cancel()
+
+		if !fired.Load() {
+			// This Map never waits on ctx.Done() once calls run (errgroup.SetLimit blocks in Go instead,
+			// and a check of ctx.Err() is all it needs): there is no hand-off for the cancel to race with.
+			continue
+		}
+		require.ErrorIs(t, err, context.Canceled, "Map() cancelled while handing out items: error = %v (round %d), want one wrapping context.Canceled", err, round+1)
+		require.Zero(t, late.Load(),
+			"Map() started %d calls after ctx was cancelled as it handed out an item (round %d), want 0: select may still hand the item to a free worker, so check ctx.Err() right before each call, not after it",
+			late.Load(), round+1)
+	}
+}
+
 // slowDone is a context whose Done takes a moment to answer. By the time Map's select looks at it, the
 // idle workers are already waiting for an item, so a send case and ctx.Done are ready together.
 type slowDone struct{ context.Context }
@@ -297,23 +384,35 @@ func (c slowDone) Done() <-chan struct{} {
 }
 
 func TestPoolCancelledBeforeStart(t *testing.T) {
-	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
-	ctx, cancel := context.WithCancel(context.Background())
-	cancel()
 	// select picks at random among ready cases, so a Map that relies on select alone hands out an item
 	// about every other round; 30 rounds make a lucky pass practically impossible.
-	const workers, n, rounds = 4, 100, 30
-	for round := range rounds {
-		var calls atomic.Int64
-		_, err := callMap(t, slowDone{ctx}, workers, make([]int, n), func(context.Context, int) int {
-			calls.Add(1)
-			return 0
-		})
+	const rounds = 30
+	tests := []struct {
+		name           string
+		workers, items int
+	}{
+		{name: "many items", workers: 4, items: 100},
+		{name: "fewer items than workers", workers: 4, items: 3},
+		{name: "one worker", workers: 1, items: 5},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
+			ctx, cancel := context.WithCancel(context.Background())
+			cancel()
+			for round := range rounds {
+				var calls atomic.Int64
+				_, err := callMap(t, slowDone{ctx}, tt.workers, make([]int, tt.items), func(context.Context, int) int {
+					calls.Add(1)
+					return 0
+				})
 
-		require.ErrorIs(t, err, context.Canceled, "Map() with a cancelled ctx: error = %v, want one wrapping context.Canceled", err)
-		require.Zero(t, calls.Load(),
-			"Map() with a ctx cancelled before it started made %d calls in round %d, want 0: select picks at random when a worker is free and ctx is done, so check ctx.Err() yourself before each send or call",
-			calls.Load(), round+1)
+				require.ErrorIs(t, err, context.Canceled, "Map(workers=%d, %d items) with a cancelled ctx: error = %v, want one wrapping context.Canceled", tt.workers, tt.items, err)
+				require.Zero(t, calls.Load(),
+					"Map(workers=%d, %d items) with a ctx cancelled before it started made %d calls in round %d, want 0: select picks at random when a worker is free and ctx is done, so check ctx.Err() yourself before each send or call, on every path",
+					tt.workers, tt.items, calls.Load(), round+1)
+			}
+		})
 	}
 }
 

@@ -113,7 +113,13 @@ func TestRaceChannel(t *testing.T) {
 	want := hammer(t, "ChanCounter", c)
 	within(t, "ChanCounter.Close()", c.Close)
 	within(t, "a second ChanCounter.Close()", c.Close) // a second Close must be safe
-	within(t, "ChanCounter.Inc() after Close", c.Inc)  // and Inc after Close must neither block nor count
+	// Inc after Close must neither block nor count, every time (a select between a closed channel and a
+	// send picks at random, so one call proves little).
+	within(t, "ChanCounter.Inc() after Close", func() {
+		for range 64 {
+			c.Inc()
+		}
+	})
 	var got int64
 	within(t, "ChanCounter.Value() after Close", func() { got = c.Value() })
 	require.Equal(t, want, got, "ChanCounter.Value() after Close = %d, want the final count %d", got, want)
@@ -202,6 +208,45 @@ func TestRaceChannelValueDuringClose(t *testing.T) {
 			t.Fatalf("ChanCounter.Value() = %d while Close ran (round %d), want %d: a Value that sees the counter closing must still return the final count, and read it only after the owner goroutine has published it",
 				v, round+1, incs)
 		}
+	}
+}
+
+// Several goroutines may call Close at once: two shutdown paths of a service (a signal and a failed
+// health check) racing to stop the same component. Every Close must return without panicking, and the
+// count must survive. A check-then-close lets two callers through only when they overlap within a few
+// instructions, so the closers are released together, round after round (each round is quick).
+func TestRaceChannelConcurrentClose(t *testing.T) {
+	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
+	const rounds, closers, incs = 20_000, 8, 3
+	for round := range rounds {
+		c := NewChanCounter()
+		for range incs {
+			c.Inc()
+		}
+		start := make(chan struct{})
+		panics := make(chan any, closers)
+		var closing sync.WaitGroup
+		for range closers {
+			closing.Go(func() {
+				defer func() {
+					if p := recover(); p != nil {
+						panics <- p
+					}
+				}()
+				<-start
+				c.Close()
+			})
+		}
+		close(start)
+		within(t, "concurrent ChanCounter.Close() calls", closing.Wait)
+		close(panics)
+		for p := range panics {
+			t.Fatalf("ChanCounter.Close() panicked when %d goroutines called it at once (round %d): %v; want every Close to be safe: close quit exactly once (sync.Once), not behind a check that two callers can pass together",
+				closers, round+1, p)
+		}
+		var got int64
+		within(t, "ChanCounter.Value() after concurrent Close calls", func() { got = c.Value() })
+		require.Equal(t, int64(incs), got, "ChanCounter.Value() after concurrent Close calls = %d (round %d), want %d", got, round+1, incs)
 	}
 }
 
