@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/gomicrolab/microlab/chapters/03-grpc/gen/shop/order/v1"
+	"github.com/gomicrolab/microlab/chapters/03-grpc/gen/shop/user/v1"
 	"github.com/stretchr/testify/require"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -15,7 +16,10 @@ import (
 	"google.golang.org/grpc/status"
 )
 
-const orderService = "shop.order.v1.OrderService"
+const (
+	orderService = "shop.order.v1.OrderService"
+	userService  = "shop.user.v1.UserService" // registered next to it, so that no name can be hard-coded
+)
 
 // slowID makes the fake order service hold the call until release is closed (or its ctx ends).
 const slowID = "slow"
@@ -55,6 +59,7 @@ func start(t *testing.T, drainDelay time.Duration) running {
 	fake := &fakeOrders{entered: make(chan struct{}, 1), release: make(chan struct{})}
 	srv := New(drainDelay)
 	orderv1.RegisterOrderServiceServer(srv, fake)
+	userv1.RegisterUserServiceServer(srv, userv1.UnimplementedUserServiceServer{})
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(lis) }()
 
@@ -121,8 +126,10 @@ func (r running) inFlight(t *testing.T) <-chan error {
 func TestHealthServingAfterStart(t *testing.T) {
 	r := start(t, time.Second)
 	r.requireEventually(t, "", healthpb.HealthCheckResponse_SERVING, 2*time.Second, "the whole server must report SERVING once Serve runs")
-	r.requireEventually(t, orderService, healthpb.HealthCheckResponse_SERVING, 2*time.Second,
-		"each registered service must report SERVING by its full name (see GetServiceInfo)")
+	for _, service := range []string{orderService, userService} {
+		r.requireEventually(t, service, healthpb.HealthCheckResponse_SERVING, 2*time.Second,
+			"each registered service must report SERVING by its full name (see GetServiceInfo)")
+	}
 	_, err := r.check("no.such.Service")
 	require.Equal(t, codes.NotFound, status.Code(err), "Check(unknown service): code = %v, want NotFound", status.Code(err))
 }
@@ -141,7 +148,7 @@ func TestHealthNotServingWhileDraining(t *testing.T) {
 		drained <- r.srv.Drain(ctx)
 	}()
 
-	for _, service := range []string{"", orderService} {
+	for _, service := range []string{"", orderService, userService} {
 		r.requireEventually(t, service, healthpb.HealthCheckResponse_NOT_SERVING, drainDelay/2,
 			"Drain must report NOT_SERVING at once, for the server and every service, before it stops serving")
 	}

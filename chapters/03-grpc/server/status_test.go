@@ -109,6 +109,38 @@ func TestStatusCodesForDomainErrors(t *testing.T) {
 			want: codes.InvalidArgument, wantField: "quantity",
 		},
 		{
+			// Every stored byte is memory for the order's life: a field of megabytes, repeated, is a
+			// denial of service that any customer with a token can run.
+			name: "CreateOrder with a 1 MiB sku",
+			call: func(ctx context.Context, t *testing.T, f fixture) error {
+				uid := mustUser(ctx, t, f, "ada@example.com")
+				_, err := f.orders.CreateOrder(identity.As(ctx, uid), &orderv1.CreateOrderRequest{
+					RequestId: "r1", UserId: uid, Sku: strings.Repeat("x", 1<<20), Quantity: 1, UnitPriceCents: 100,
+				})
+				return err
+			},
+			want: codes.InvalidArgument, wantField: "sku",
+		},
+		{
+			name: "CreateOrder with a 1 MiB request id",
+			call: func(ctx context.Context, t *testing.T, f fixture) error {
+				uid := mustUser(ctx, t, f, "ada@example.com")
+				_, err := f.orders.CreateOrder(identity.As(ctx, uid), &orderv1.CreateOrderRequest{
+					RequestId: strings.Repeat("r", 1<<20), UserId: uid, Sku: "book", Quantity: 1, UnitPriceCents: 100,
+				})
+				return err
+			},
+			want: codes.InvalidArgument, wantField: "request_id",
+		},
+		{
+			name: "CreateUser with a 1 MiB name",
+			call: func(ctx context.Context, t *testing.T, f fixture) error {
+				_, err := f.users.CreateUser(ctx, &userv1.CreateUserRequest{Email: "ada@example.com", Name: strings.Repeat("A", 1<<20)})
+				return err
+			},
+			want: codes.InvalidArgument, wantField: "name",
+		},
+		{
 			name: "CreateOrder whose total overflows int64",
 			call: func(ctx context.Context, t *testing.T, f fixture) error {
 				uid := mustUser(ctx, t, f, "ada@example.com")
@@ -199,6 +231,10 @@ func TestStatusCodesForUnexpectedErrors(t *testing.T) {
 	}{
 		{name: "a driver error", storeErr: errors.New("read tcp 10.0.0.7:3306: connection reset by peer"), want: codes.Internal},
 		{name: "a wrapped driver error", storeErr: fmt.Errorf("load user: %w", errors.New("disk full")), want: codes.Internal},
+		// Real error texts that happen to contain a domain error's words: the code must come from the
+		// error's identity (errors.Is), never from its text, or a broken deployment reads as a user mistake.
+		{name: "a tool that is not installed", storeErr: errors.New(`exec: "mysqldump": executable file not found in $PATH`), want: codes.Internal},
+		{name: "a migration that ran twice", storeErr: errors.New("Error 1050 (42S01): Table 'users' already exists"), want: codes.Internal},
 		{name: "a query that ran out of time", storeErr: fmt.Errorf("load user: %w", context.DeadlineExceeded), want: codes.DeadlineExceeded},
 		{name: "a query whose caller went away", storeErr: fmt.Errorf("load user: %w", context.Canceled), want: codes.Canceled},
 	}
@@ -210,9 +246,11 @@ func TestStatusCodesForUnexpectedErrors(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 			defer cancel()
 			_, err := userv1.NewUserServiceClient(conn).GetUser(ctx, &userv1.GetUserRequest{Id: "u1"})
-			require.Equal(t, tc.want, status.Code(err), "GetUser with a store failing with %q: code = %v, want %v",
-				tc.name, status.Code(err), tc.want)
-			requireNoLeak(t, err, "GetUser with a store failing with "+tc.name, "10.0.0.7", "3306", "connection reset", "disk full")
+			require.Equal(t, tc.want, status.Code(err), "GetUser with a store failing with %s (%q): code = %v, want %v; "+
+				"decide the code with errors.Is/As on the domain's errors, never from the error's text",
+				tc.name, tc.storeErr, status.Code(err), tc.want)
+			requireNoLeak(t, err, "GetUser with a store failing with "+tc.name, "10.0.0.7", "3306", "connection reset", "disk full",
+				"mysqldump", "Table 'users'")
 		})
 	}
 }
