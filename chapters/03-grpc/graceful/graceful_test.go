@@ -141,6 +141,16 @@ func TestHealthNotServingWhileDraining(t *testing.T) {
 		"each registered service must report SERVING by its full name (see GetServiceInfo)")
 	slow := r.inFlight(t)
 
+	// A health watcher (client-side health checking, Envoy) holds a Watch stream open for good. It
+	// must hear NOT_SERVING, and it must not hold up the drain: the server ends its stream.
+	watchCtx, stopWatch := context.WithTimeout(context.Background(), 10*time.Second)
+	defer stopWatch()
+	watch, err := r.health.Watch(watchCtx, &healthpb.HealthCheckRequest{Service: orderService})
+	require.NoError(t, err, "Health.Watch(%s) failed", orderService)
+	first, err := watch.Recv()
+	require.NoError(t, err, "Health.Watch(%s): no first status", orderService)
+	require.Equal(t, healthpb.HealthCheckResponse_SERVING, first.GetStatus(), "Health.Watch(%s) before Drain: first status", orderService)
+
 	drained := make(chan error, 1)
 	go func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
@@ -154,6 +164,9 @@ func TestHealthNotServingWhileDraining(t *testing.T) {
 	}
 	require.NoError(t, r.getOrder("o1", time.Second),
 		"a new call during the drain delay failed; keep serving for drainDelay after NOT_SERVING, until load balancers notice")
+	next, err := watch.Recv()
+	require.NoError(t, err, "Health.Watch(%s) during Drain: the watcher heard nothing; report NOT_SERVING with s.health.Shutdown()", orderService)
+	require.Equal(t, healthpb.HealthCheckResponse_NOT_SERVING, next.GetStatus(), "Health.Watch(%s) during Drain: status", orderService)
 
 	require.Eventually(t, func() bool { return r.getOrder("o2", 200*time.Millisecond) != nil }, 5*time.Second, 20*time.Millisecond,
 		"new calls were still accepted long after the drain delay; stop accepting them (GracefulStop)")
@@ -169,7 +182,8 @@ func TestHealthNotServingWhileDraining(t *testing.T) {
 	case err := <-drained:
 		require.NoError(t, err, "Drain() after every call finished = %v, want nil", err)
 	case <-time.After(5 * time.Second):
-		t.Fatal("Drain did not return after the last call in flight finished")
+		t.Fatal("Drain did not return 5s after the last call in flight finished (an open health Watch stream must not hold it; " +
+			"report NOT_SERVING with s.health.Shutdown(), which ends Watch streams after the drain delay)")
 	}
 	require.NoError(t, <-r.served, "Serve after Drain = error, want nil")
 }
