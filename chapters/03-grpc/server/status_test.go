@@ -75,7 +75,7 @@ func TestStatusCodesForDomainErrors(t *testing.T) {
 		{
 			name: "GetUser with an unknown id",
 			call: func(ctx context.Context, t *testing.T, f fixture) error {
-				_, err := f.users.GetUser(ctx, &userv1.GetUserRequest{Id: "no-such-user"})
+				_, err := f.users.GetUser(identity.As(ctx, orderAccount), &userv1.GetUserRequest{Id: "no-such-user"})
 				return err
 			},
 			want: codes.NotFound,
@@ -242,8 +242,8 @@ func TestStatusCodesForUnexpectedErrors(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			conn := grpctest.Serve(t, func(s *grpc.Server) {
 				userv1.RegisterUserServiceServer(s, NewUserServer(brokenUsers{err: tc.storeErr}))
-			}, nil)
-			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			}, []grpc.ServerOption{grpc.UnaryInterceptor(identity.Interceptor)})
+			ctx, cancel := context.WithTimeout(identity.As(context.Background(), "u1"), 5*time.Second)
 			defer cancel()
 			_, err := userv1.NewUserServiceClient(conn).GetUser(ctx, &userv1.GetUserRequest{Id: "u1"})
 			require.Equal(t, tc.want, status.Code(err), "GetUser with a store failing with %s (%q): code = %v, want %v; "+
@@ -378,6 +378,21 @@ func TestStatusOwnership(t *testing.T) {
 	})
 	require.Equal(t, codes.PermissionDenied, status.Code(err),
 		"CreateOrder(user_id of another user): code = %v, want PermissionDenied; nobody orders on someone else's account", status.Code(err))
+
+	// A user record holds an email address, and user ids are sequential: a customer reads only their own.
+	victim := mustUser(ctx, t, f, "ada.lovelace@example.com")
+	for _, target := range []string{victim, "no-such-user"} {
+		_, err = f.users.GetUser(asMallory, &userv1.GetUserRequest{Id: target})
+		require.Equal(t, codes.PermissionDenied, status.Code(err),
+			"GetUser(%s) as another customer: code = %v, want PermissionDenied, whether or not the user exists; "+
+				"otherwise anyone with a token lists every customer's email by counting ids", target, status.Code(err))
+	}
+	_, err = f.users.GetUser(ctx, &userv1.GetUserRequest{Id: victim})
+	require.Equal(t, codes.Unauthenticated, status.Code(err),
+		"GetUser with no authenticated caller: code = %v, want Unauthenticated (fail closed)", status.Code(err))
+	self, err := f.users.GetUser(asMallory, &userv1.GetUserRequest{Id: mallory})
+	require.NoError(t, err, "GetUser(own id) failed; a customer must be able to read their own record")
+	require.Equal(t, mallory, self.GetUser().GetId(), "GetUser(own id) returned another user")
 
 	got, err := f.orders.GetOrder(owner, &orderv1.GetOrderRequest{Id: id})
 	require.NoError(t, err, "GetOrder(own order) failed; the owner must keep access")

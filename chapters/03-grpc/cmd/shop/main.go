@@ -87,7 +87,7 @@ func run(logger *slog.Logger, usersAddr, ordersAddr string, secret []byte, drain
 	defer userConn.Close()
 
 	users := graceful.New(drainDelay, chain)
-	userv1.RegisterUserServiceServer(users, server.NewUserServer(store))
+	userv1.RegisterUserServiceServer(users, server.NewUserServer(store, serviceUser)) // only the order service reads any user
 	reflection.Register(users)
 
 	orders := graceful.New(drainDelay, chain)
