@@ -263,7 +263,9 @@ func shopWithLossyOrders(t *testing.T, lose func(attempt int64) bool) (*shop.Sto
 	orderStore := slowLookups{Store: store}
 	u, err := store.CreateUser(context.Background(), shop.User{Email: "ada@example.com", Name: "Ada"})
 	require.NoError(t, err)
-	userConn := grpctest.Serve(t, func(s *grpc.Server) { userv1.RegisterUserServiceServer(s, server.NewUserServer(store)) }, nil)
+	const orderAccount = "svc-order" // the order service's own identity towards the user service
+	userConn := grpctest.Serve(t, func(s *grpc.Server) { userv1.RegisterUserServiceServer(s, server.NewUserServer(store, orderAccount)) },
+		[]grpc.ServerOption{grpc.UnaryInterceptor(identity.Interceptor)}, identity.Dial(orderAccount))
 
 	attempts := new(atomic.Int64)
 	lossy := func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {

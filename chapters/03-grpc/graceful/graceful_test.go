@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/gomicrolab/microlab/chapters/03-grpc/gen/shop/order/v1"
+	"github.com/gomicrolab/microlab/chapters/03-grpc/gen/shop/user/v1"
 	"github.com/stretchr/testify/require"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -15,7 +16,10 @@ import (
 	"google.golang.org/grpc/status"
 )
 
-const orderService = "shop.order.v1.OrderService"
+const (
+	orderService = "shop.order.v1.OrderService"
+	userService  = "shop.user.v1.UserService" // registered next to it, so that no name can be hard-coded
+)
 
 // slowID makes the fake order service hold the call until release is closed (or its ctx ends).
 const slowID = "slow"
@@ -55,6 +59,7 @@ func start(t *testing.T, drainDelay time.Duration) running {
 	fake := &fakeOrders{entered: make(chan struct{}, 1), release: make(chan struct{})}
 	srv := New(drainDelay)
 	orderv1.RegisterOrderServiceServer(srv, fake)
+	userv1.RegisterUserServiceServer(srv, userv1.UnimplementedUserServiceServer{})
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(lis) }()
 
@@ -121,8 +126,10 @@ func (r running) inFlight(t *testing.T) <-chan error {
 func TestHealthServingAfterStart(t *testing.T) {
 	r := start(t, time.Second)
 	r.requireEventually(t, "", healthpb.HealthCheckResponse_SERVING, 2*time.Second, "the whole server must report SERVING once Serve runs")
-	r.requireEventually(t, orderService, healthpb.HealthCheckResponse_SERVING, 2*time.Second,
-		"each registered service must report SERVING by its full name (see GetServiceInfo)")
+	for _, service := range []string{orderService, userService} {
+		r.requireEventually(t, service, healthpb.HealthCheckResponse_SERVING, 2*time.Second,
+			"each registered service must report SERVING by its full name (see GetServiceInfo)")
+	}
 	_, err := r.check("no.such.Service")
 	require.Equal(t, codes.NotFound, status.Code(err), "Check(unknown service): code = %v, want NotFound", status.Code(err))
 }
@@ -134,6 +141,16 @@ func TestHealthNotServingWhileDraining(t *testing.T) {
 		"each registered service must report SERVING by its full name (see GetServiceInfo)")
 	slow := r.inFlight(t)
 
+	// A health watcher (client-side health checking, Envoy) holds a Watch stream open for good. It
+	// must hear NOT_SERVING, and it must not hold up the drain: the server ends its stream.
+	watchCtx, stopWatch := context.WithTimeout(context.Background(), 10*time.Second)
+	defer stopWatch()
+	watch, err := r.health.Watch(watchCtx, &healthpb.HealthCheckRequest{Service: orderService})
+	require.NoError(t, err, "Health.Watch(%s) failed", orderService)
+	first, err := watch.Recv()
+	require.NoError(t, err, "Health.Watch(%s): no first status", orderService)
+	require.Equal(t, healthpb.HealthCheckResponse_SERVING, first.GetStatus(), "Health.Watch(%s) before Drain: first status", orderService)
+
 	drained := make(chan error, 1)
 	go func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
@@ -141,12 +158,15 @@ func TestHealthNotServingWhileDraining(t *testing.T) {
 		drained <- r.srv.Drain(ctx)
 	}()
 
-	for _, service := range []string{"", orderService} {
+	for _, service := range []string{"", orderService, userService} {
 		r.requireEventually(t, service, healthpb.HealthCheckResponse_NOT_SERVING, drainDelay/2,
 			"Drain must report NOT_SERVING at once, for the server and every service, before it stops serving")
 	}
 	require.NoError(t, r.getOrder("o1", time.Second),
 		"a new call during the drain delay failed; keep serving for drainDelay after NOT_SERVING, until load balancers notice")
+	next, err := watch.Recv()
+	require.NoError(t, err, "Health.Watch(%s) during Drain: the watcher heard nothing; report NOT_SERVING with s.health.Shutdown()", orderService)
+	require.Equal(t, healthpb.HealthCheckResponse_NOT_SERVING, next.GetStatus(), "Health.Watch(%s) during Drain: status", orderService)
 
 	require.Eventually(t, func() bool { return r.getOrder("o2", 200*time.Millisecond) != nil }, 5*time.Second, 20*time.Millisecond,
 		"new calls were still accepted long after the drain delay; stop accepting them (GracefulStop)")
@@ -162,7 +182,8 @@ func TestHealthNotServingWhileDraining(t *testing.T) {
 	case err := <-drained:
 		require.NoError(t, err, "Drain() after every call finished = %v, want nil", err)
 	case <-time.After(5 * time.Second):
-		t.Fatal("Drain did not return after the last call in flight finished")
+		t.Fatal("Drain did not return 5s after the last call in flight finished (an open health Watch stream must not hold it; " +
+			"report NOT_SERVING with s.health.Shutdown(), which ends Watch streams after the drain delay)")
 	}
 	require.NoError(t, <-r.served, "Serve after Drain = error, want nil")
 }

@@ -12,6 +12,8 @@ import (
 	"github.com/gomicrolab/microlab/chapters/03-grpc/grpctest"
 	"github.com/stretchr/testify/require"
 	"google.golang.org/grpc"
+	channelzpb "google.golang.org/grpc/channelz/grpc_channelz_v1"
+	channelzsvc "google.golang.org/grpc/channelz/service"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
@@ -63,6 +65,9 @@ const (
 	goodToken   = "token-of-u42"
 	panicToken  = "token-that-crashes-the-verifier"
 	nobodyToken = "token-the-verifier-maps-to-no-user"
+	// expiredToken is a well-formed token past its expiry. Like JWT libraries do, the verifier still
+	// returns the user it names, together with the error: the error is what decides.
+	expiredToken = "token-of-u42-expired-yesterday"
 )
 
 func verify(_ context.Context, token string) (string, error) {
@@ -73,6 +78,8 @@ func verify(_ context.Context, token string) (string, error) {
 		panic("verifier bug")
 	case nobodyToken:
 		return "", nil // a verifier bug (a token row with no user): Auth must still refuse it
+	case expiredToken:
+		return "u42", errors.New("token expired")
 	}
 	return "", errors.New("unknown token")
 }
@@ -126,9 +133,16 @@ func TestInterceptorLogging(t *testing.T) {
 	logs := newLogRecorder()
 	_, client := serveUsers(t, grpc.UnaryInterceptor(Logging(slog.New(logs))))
 
-	_, err := client.GetUser(callCtx(t), &userv1.GetUserRequest{Id: "u1"})
-	require.NoError(t, err, "GetUser(ok) through Logging failed; pass the handler's result through")
-	_, err = client.GetUser(callCtx(t), &userv1.GetUserRequest{Id: idNotFound})
+	// Each call's client-side window: the server's handling of the call fits inside it.
+	var windows []time.Duration
+	timed := func(id string) error {
+		start := time.Now()
+		_, err := client.GetUser(callCtx(t), &userv1.GetUserRequest{Id: id})
+		windows = append(windows, time.Since(start))
+		return err
+	}
+	require.NoError(t, timed("u1"), "GetUser(ok) through Logging failed; pass the handler's result through")
+	err := timed(idNotFound)
 	require.Equal(t, codes.NotFound, status.Code(err), "GetUser(not found) through Logging: code = %v, want NotFound", status.Code(err))
 
 	require.Equal(t, []string{codes.OK.String(), codes.NotFound.String()}, logs.codes(getUser),
@@ -137,6 +151,11 @@ func TestInterceptorLogging(t *testing.T) {
 		"log levels for an OK call and a failed call; want INFO then ERROR")
 	for i, d := range logs.attr(getUser, "duration") {
 		require.NotEmpty(t, d, "log record %d for %s has no \"duration\" attribute; latency is what you look for first in an incident", i, getUser)
+		got, err := time.ParseDuration(d)
+		require.NoError(t, err, "log record %d for %s: duration %q is not a time.Duration; log it with slog.Duration", i, getUser, d)
+		require.LessOrEqual(t, got, windows[i], "log record %d for %s: duration = %v, but the client saw the whole call take %v; "+
+			"measure from when this call starts (time.Now() inside the interceptor's func), not from when the interceptor was built",
+			i, getUser, got, windows[i])
 	}
 }
 
@@ -153,6 +172,7 @@ func TestInterceptorAuth(t *testing.T) {
 		{name: "token without scheme", authorization: []string{goodToken}, want: codes.Unauthenticated},
 		{name: "unknown token", authorization: []string{"Bearer forged"}, want: codes.Unauthenticated},
 		{name: "verifier returns no user", authorization: []string{"Bearer " + nobodyToken}, want: codes.Unauthenticated},
+		{name: "expired token that still names its user", authorization: []string{"Bearer " + expiredToken}, want: codes.Unauthenticated},
 		{name: "two headers, the valid one first", authorization: []string{"Bearer " + goodToken, "Bearer forged"}, want: codes.Unauthenticated},
 		{name: "two headers, the valid one second", authorization: []string{"Bearer forged", "Bearer " + goodToken}, want: codes.Unauthenticated},
 		{name: "two valid headers", authorization: []string{"Bearer " + goodToken, "Bearer " + goodToken}, want: codes.Unauthenticated},
@@ -165,7 +185,7 @@ func TestInterceptorAuth(t *testing.T) {
 			users, client := serveUsers(t, grpc.UnaryInterceptor(Auth(verify)))
 			_, err := client.GetUser(callCtx(t, tc.authorization...), &userv1.GetUserRequest{Id: "u1"})
 			require.Equal(t, tc.want, status.Code(err), "GetUser(authorization %q): code = %v, want %v "+
-				"(exactly one header; the scheme is case-insensitive, RFC 7235; no user id means no identity)",
+				"(exactly one header; the scheme is case-insensitive, RFC 7235; a verify error or no user id means no identity)",
 				tc.authorization, status.Code(err), tc.want)
 			if tc.want != codes.OK {
 				require.Zero(t, users.calls.Load(), "GetUser(authorization %q) reached the handler; reject it before", tc.authorization)
@@ -221,6 +241,7 @@ func TestInterceptorAuthLetsProbesIn(t *testing.T) {
 		userv1.RegisterUserServiceServer(s, users)
 		healthpb.RegisterHealthServer(s, hs)
 		reflection.Register(s)
+		channelzsvc.RegisterChannelzServiceToServer(s)
 	}, []grpc.ServerOption{grpc.UnaryInterceptor(Auth(verify))})
 
 	resp, err := healthpb.NewHealthClient(conn).Check(callCtx(t), &healthpb.HealthCheckRequest{})
@@ -240,6 +261,13 @@ func TestInterceptorAuthLetsProbesIn(t *testing.T) {
 	require.Equal(t, codes.Unauthenticated, status.Code(err),
 		"GetUser with no token next to a public health service: code = %v, want Unauthenticated; only health and reflection are public", status.Code(err))
 	require.Zero(t, users.calls.Load(), "an unauthenticated GetUser reached the handler")
+
+	// Channelz is gRPC's own service too, and it lists the server's connections, peers and addresses:
+	// an operator's tool, not a probe's. Only health and reflection are public.
+	_, err = channelzpb.NewChannelzClient(conn).GetServers(callCtx(t), &channelzpb.GetServersRequest{})
+	require.Equal(t, codes.Unauthenticated, status.Code(err),
+		"grpc.channelz.v1.Channelz/GetServers with no token: code = %v, want Unauthenticated; make public only "+
+			"grpc.health.v1.Health and grpc.reflection.*, not every service under grpc.", status.Code(err))
 
 	// A business service may be called Health too; only the standard grpc.health.v1.Health is public.
 	var adminCalls atomic.Int64

@@ -10,7 +10,7 @@ import (
 // it failed, with these attributes:
 //   - "method": the full method name, like "/shop.user.v1.UserService/GetUser";
 //   - "code": the status code the client receives, as its name (codes.Code's String, like "NotFound");
-//   - "duration": how long the call took.
+//   - "duration": how long this call took, as a slog.Duration.
 func Logging(logger *slog.Logger) grpc.UnaryServerInterceptor {
 	// TODO(03-interceptors): call the handler, then log the call's method, code and duration.
 	return todo("TODO(03-interceptors): Logging is not implemented")

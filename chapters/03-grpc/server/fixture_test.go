@@ -12,6 +12,10 @@ import (
 	"google.golang.org/grpc"
 )
 
+// orderAccount is the order service's own identity when it calls the user service, which lets it
+// (and no customer) read any user.
+const orderAccount = "svc-order"
+
 // fixture is the shop's two services, each on its own in-memory connection, sharing one store.
 // The order service reaches the user service through a real gRPC client, as it would in production.
 // Calls to the order service act as the user named with identity.As (the stand-in for Auth).
@@ -24,11 +28,12 @@ type fixture struct {
 func newFixture(t *testing.T) fixture {
 	t.Helper()
 	store := shop.NewStore()
-	userConn := grpctest.Serve(t, func(s *grpc.Server) {
-		userv1.RegisterUserServiceServer(s, NewUserServer(store))
-	}, nil)
+	registerUsers := func(s *grpc.Server) { userv1.RegisterUserServiceServer(s, NewUserServer(store, orderAccount)) }
+	asCaller := []grpc.ServerOption{grpc.UnaryInterceptor(identity.Interceptor)}
+	userConn := grpctest.Serve(t, registerUsers, asCaller)                                  // the tests' own calls
+	orderToUsers := grpctest.Serve(t, registerUsers, asCaller, identity.Dial(orderAccount)) // the order service's
 	orderConn := grpctest.Serve(t, func(s *grpc.Server) {
-		orderv1.RegisterOrderServiceServer(s, NewOrderServer(store, userv1.NewUserServiceClient(userConn), time.Second))
+		orderv1.RegisterOrderServiceServer(s, NewOrderServer(store, userv1.NewUserServiceClient(orderToUsers), time.Second))
 	}, []grpc.ServerOption{grpc.UnaryInterceptor(identity.Interceptor)})
 	return fixture{store: store, users: userv1.NewUserServiceClient(userConn), orders: orderv1.NewOrderServiceClient(orderConn)}
 }

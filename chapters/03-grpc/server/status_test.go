@@ -75,7 +75,7 @@ func TestStatusCodesForDomainErrors(t *testing.T) {
 		{
 			name: "GetUser with an unknown id",
 			call: func(ctx context.Context, t *testing.T, f fixture) error {
-				_, err := f.users.GetUser(ctx, &userv1.GetUserRequest{Id: "no-such-user"})
+				_, err := f.users.GetUser(identity.As(ctx, orderAccount), &userv1.GetUserRequest{Id: "no-such-user"})
 				return err
 			},
 			want: codes.NotFound,
@@ -107,6 +107,38 @@ func TestStatusCodesForDomainErrors(t *testing.T) {
 				return err
 			},
 			want: codes.InvalidArgument, wantField: "quantity",
+		},
+		{
+			// Every stored byte is memory for the order's life: a field of megabytes, repeated, is a
+			// denial of service that any customer with a token can run.
+			name: "CreateOrder with a 1 MiB sku",
+			call: func(ctx context.Context, t *testing.T, f fixture) error {
+				uid := mustUser(ctx, t, f, "ada@example.com")
+				_, err := f.orders.CreateOrder(identity.As(ctx, uid), &orderv1.CreateOrderRequest{
+					RequestId: "r1", UserId: uid, Sku: strings.Repeat("x", 1<<20), Quantity: 1, UnitPriceCents: 100,
+				})
+				return err
+			},
+			want: codes.InvalidArgument, wantField: "sku",
+		},
+		{
+			name: "CreateOrder with a 1 MiB request id",
+			call: func(ctx context.Context, t *testing.T, f fixture) error {
+				uid := mustUser(ctx, t, f, "ada@example.com")
+				_, err := f.orders.CreateOrder(identity.As(ctx, uid), &orderv1.CreateOrderRequest{
+					RequestId: strings.Repeat("r", 1<<20), UserId: uid, Sku: "book", Quantity: 1, UnitPriceCents: 100,
+				})
+				return err
+			},
+			want: codes.InvalidArgument, wantField: "request_id",
+		},
+		{
+			name: "CreateUser with a 1 MiB name",
+			call: func(ctx context.Context, t *testing.T, f fixture) error {
+				_, err := f.users.CreateUser(ctx, &userv1.CreateUserRequest{Email: "ada@example.com", Name: strings.Repeat("A", 1<<20)})
+				return err
+			},
+			want: codes.InvalidArgument, wantField: "name",
 		},
 		{
 			name: "CreateOrder whose total overflows int64",
@@ -199,6 +231,10 @@ func TestStatusCodesForUnexpectedErrors(t *testing.T) {
 	}{
 		{name: "a driver error", storeErr: errors.New("read tcp 10.0.0.7:3306: connection reset by peer"), want: codes.Internal},
 		{name: "a wrapped driver error", storeErr: fmt.Errorf("load user: %w", errors.New("disk full")), want: codes.Internal},
+		// Real error texts that happen to contain a domain error's words: the code must come from the
+		// error's identity (errors.Is), never from its text, or a broken deployment reads as a user mistake.
+		{name: "a tool that is not installed", storeErr: errors.New(`exec: "mysqldump": executable file not found in $PATH`), want: codes.Internal},
+		{name: "a migration that ran twice", storeErr: errors.New("Error 1050 (42S01): Table 'users' already exists"), want: codes.Internal},
 		{name: "a query that ran out of time", storeErr: fmt.Errorf("load user: %w", context.DeadlineExceeded), want: codes.DeadlineExceeded},
 		{name: "a query whose caller went away", storeErr: fmt.Errorf("load user: %w", context.Canceled), want: codes.Canceled},
 	}
@@ -206,13 +242,15 @@ func TestStatusCodesForUnexpectedErrors(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			conn := grpctest.Serve(t, func(s *grpc.Server) {
 				userv1.RegisterUserServiceServer(s, NewUserServer(brokenUsers{err: tc.storeErr}))
-			}, nil)
-			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			}, []grpc.ServerOption{grpc.UnaryInterceptor(identity.Interceptor)})
+			ctx, cancel := context.WithTimeout(identity.As(context.Background(), "u1"), 5*time.Second)
 			defer cancel()
 			_, err := userv1.NewUserServiceClient(conn).GetUser(ctx, &userv1.GetUserRequest{Id: "u1"})
-			require.Equal(t, tc.want, status.Code(err), "GetUser with a store failing with %q: code = %v, want %v",
-				tc.name, status.Code(err), tc.want)
-			requireNoLeak(t, err, "GetUser with a store failing with "+tc.name, "10.0.0.7", "3306", "connection reset", "disk full")
+			require.Equal(t, tc.want, status.Code(err), "GetUser with a store failing with %s (%q): code = %v, want %v; "+
+				"decide the code with errors.Is/As on the domain's errors, never from the error's text",
+				tc.name, tc.storeErr, status.Code(err), tc.want)
+			requireNoLeak(t, err, "GetUser with a store failing with "+tc.name, "10.0.0.7", "3306", "connection reset", "disk full",
+				"mysqldump", "Table 'users'")
 		})
 	}
 }
@@ -340,6 +378,21 @@ func TestStatusOwnership(t *testing.T) {
 	})
 	require.Equal(t, codes.PermissionDenied, status.Code(err),
 		"CreateOrder(user_id of another user): code = %v, want PermissionDenied; nobody orders on someone else's account", status.Code(err))
+
+	// A user record holds an email address, and user ids are sequential: a customer reads only their own.
+	victim := mustUser(ctx, t, f, "ada.lovelace@example.com")
+	for _, target := range []string{victim, "no-such-user"} {
+		_, err = f.users.GetUser(asMallory, &userv1.GetUserRequest{Id: target})
+		require.Equal(t, codes.PermissionDenied, status.Code(err),
+			"GetUser(%s) as another customer: code = %v, want PermissionDenied, whether or not the user exists; "+
+				"otherwise anyone with a token lists every customer's email by counting ids", target, status.Code(err))
+	}
+	_, err = f.users.GetUser(ctx, &userv1.GetUserRequest{Id: victim})
+	require.Equal(t, codes.Unauthenticated, status.Code(err),
+		"GetUser with no authenticated caller: code = %v, want Unauthenticated (fail closed)", status.Code(err))
+	self, err := f.users.GetUser(asMallory, &userv1.GetUserRequest{Id: mallory})
+	require.NoError(t, err, "GetUser(own id) failed; a customer must be able to read their own record")
+	require.Equal(t, mallory, self.GetUser().GetId(), "GetUser(own id) returned another user")
 
 	got, err := f.orders.GetOrder(owner, &orderv1.GetOrderRequest{Id: id})
 	require.NoError(t, err, "GetOrder(own order) failed; the owner must keep access")

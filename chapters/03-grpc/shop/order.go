@@ -37,15 +37,26 @@ type Order struct {
 	Status     OrderStatus
 }
 
+// Bounds on the strings an order stores. gRPC accepts messages up to 4 MiB, and every byte of a
+// request id or sku is kept for the order's life: without a bound, a few hundred calls fill memory.
+const (
+	MaxRequestIDLen = 128
+	MaxSKULen       = 64
+)
+
 // NewOrder validates a new pending order. The store assigns the id.
 func NewOrder(requestID, userID, sku string, quantity int, unitPriceCents int64) (Order, error) {
 	switch {
 	case requestID == "":
 		return Order{}, invalid("request_id", "must be set so that retries are safe")
+	case len(requestID) > MaxRequestIDLen:
+		return Order{}, invalid("request_id", fmt.Sprintf("must be at most %d bytes", MaxRequestIDLen))
 	case userID == "":
 		return Order{}, invalid("user_id", "must be set")
 	case sku == "":
 		return Order{}, invalid("sku", "must be set")
+	case len(sku) > MaxSKULen:
+		return Order{}, invalid("sku", fmt.Sprintf("must be at most %d bytes", MaxSKULen))
 	case quantity < 1 || quantity > 100:
 		return Order{}, invalid("quantity", "must be between 1 and 100")
 	case unitPriceCents < 1:

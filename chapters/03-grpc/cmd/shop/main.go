@@ -34,13 +34,16 @@ import (
 	"google.golang.org/grpc/reflection"
 )
 
+// devSecret is the token key everyone who has read this file knows. It is for loopback only.
+const devSecret = "dev-secret-change-me"
+
 // serviceUser is the identity the order service uses when it calls the user service.
 const serviceUser = "svc-order"
 
 func main() {
 	usersAddr := flag.String("users", "127.0.0.1:50051", "listen address of the user service (keep it on loopback)")
 	ordersAddr := flag.String("orders", "127.0.0.1:50052", "listen address of the order service (keep it on loopback)")
-	secret := flag.String("secret", envOr("SHOP_TOKEN_SECRET", "dev-secret-change-me"), "HMAC secret for bearer tokens (env SHOP_TOKEN_SECRET)")
+	secret := flag.String("secret", envOr("SHOP_TOKEN_SECRET", devSecret), "HMAC secret for bearer tokens (env SHOP_TOKEN_SECRET)")
 	drainDelay := flag.Duration("drain-delay", 2*time.Second, "how long to keep serving after NOT_SERVING on shutdown")
 	shutdownTimeout := flag.Duration("shutdown-timeout", 10*time.Second, "the most a shutdown may take")
 	userTimeout := flag.Duration("user-timeout", time.Second, "per-call budget of the order service's calls to the user service")
@@ -66,6 +69,12 @@ func run(logger *slog.Logger, usersAddr, ordersAddr string, secret []byte, drain
 	verify := authtoken.Verifier(secret)
 	chain := interceptor.Chain(logger, verify)
 
+	// With the published key anyone can sign a token for any user, svc-order included (which reads
+	// every user's record). Fine on loopback; refused anywhere else.
+	if string(secret) == devSecret && (!loopback(usersAddr) || !loopback(ordersAddr)) {
+		return fmt.Errorf("listening on %s and %s with the published dev secret; set -secret or SHOP_TOKEN_SECRET", usersAddr, ordersAddr)
+	}
+
 	usersLis, err := net.Listen("tcp", usersAddr)
 	if err != nil {
 		return fmt.Errorf("listen for the user service: %w", err)
@@ -87,7 +96,7 @@ func run(logger *slog.Logger, usersAddr, ordersAddr string, secret []byte, drain
 	defer userConn.Close()
 
 	users := graceful.New(drainDelay, chain)
-	userv1.RegisterUserServiceServer(users, server.NewUserServer(store))
+	userv1.RegisterUserServiceServer(users, server.NewUserServer(store, serviceUser)) // only the order service reads any user
 	reflection.Register(users)
 
 	orders := graceful.New(drainDelay, chain)
@@ -132,6 +141,19 @@ func (b bearer) GetRequestMetadata(context.Context, ...string) (map[string]strin
 // RequireTransportSecurity is false only because the shop runs on loopback; a token sent in
 // plaintext between hosts can be read off the wire.
 func (b bearer) RequireTransportSecurity() bool { return false }
+
+// loopback reports whether addr (host:port) names a loopback interface.
+func loopback(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
 
 func envOr(key, def string) string {
 	if v := strings.TrimSpace(os.Getenv(key)); v != "" {

@@ -19,6 +19,16 @@ func As(ctx context.Context, userID string) context.Context {
 	return metadata.AppendToOutgoingContext(ctx, key, userID)
 }
 
+// Dial returns a dial option that makes every unary call on the connection userID's, the way a
+// service account's token does for a service that calls another (the order service's calls to the
+// user service, say).
+func Dial(userID string) grpc.DialOption {
+	return grpc.WithUnaryInterceptor(func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn,
+		invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
+		return invoker(As(ctx, userID), method, req, reply, cc, opts...)
+	})
+}
+
 // Interceptor trusts the caller's x-test-user metadata and stores it with interceptor.WithUserID.
 // A call without it reaches the handler with no identity.
 func Interceptor(ctx context.Context, req any, _ *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
