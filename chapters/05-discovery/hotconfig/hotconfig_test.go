@@ -91,6 +91,8 @@ func TestConfigStartup(t *testing.T) {
 		{"malformed JSON", ptr(`{"min_order_cents": 100,`), hotconfig.ErrInvalid},
 		{"breaks a rule (max below min)", ptr(`{"min_order_cents": 100, "max_order_cents": 50, "max_items": 10}`), hotconfig.ErrInvalid},
 		{"unknown field (a typo)", ptr(`{"min_order_cents": 100, "max_order_cent": 50000, "max_items": 10}`), hotconfig.ErrInvalid},
+		// Every rule holds here, so only the unknown field tells that the operator's 20 went nowhere.
+		{"unknown field next to a valid value (a typo)", ptr(`{"min_order_cents": 100, "max_order_cents": 50000, "max_items": 10, "max_item": 20}`), hotconfig.ErrInvalid},
 		{"trailing data (a second document)", ptr(`{"min_order_cents": 100, "max_order_cents": 50000, "max_items": 10} {"max_items": 0}`), hotconfig.ErrInvalid},
 		{"trailing data (a stray brace)", ptr(`{"min_order_cents": 100, "max_order_cents": 50000, "max_items": 10}}`), hotconfig.ErrInvalid},
 	}
