@@ -241,6 +241,41 @@ func TestConfigRejectsInvalidAndKeepsOld(t *testing.T) {
 	waitFor(t, w, final, time.Second)
 }
 
+// TestConfigRejectsOnceAndWaits puts one bad value and watches the reads behind it: the watch must report it once and
+// go back to waiting for the next change. A watch that does not move past the rejected value's index reads it again
+// at once, in a loop, hammering Consul and flooding OnReject (the logs, the alerts) with one bad value.
+func TestConfigRejectsOnceAndWaits(t *testing.T) {
+	ce := infra.Consul(t)
+	rec := consultest.NewRecorder(t, ce.Addr)
+	kv := consultest.Client(t, ce.Addr).KV()
+	key := ce.Prefix + "limits"
+	putLimits(t, kv, key, base)
+
+	var rejections atomic.Int64
+	first := make(chan struct{}, 1)
+	w := start(t, consultest.Client(t, rec.Addr).KV(), key, hotconfig.Options{WaitTime: 20 * time.Second, OnReject: func(error) {
+		rejections.Add(1)
+		select {
+		case first <- struct{}{}:
+		default:
+		}
+	}})
+
+	put(t, kv, key, `{"min_order_cents": 900, "max_order_cents": 800, "max_items": 5}`)
+	select {
+	case <-first:
+	case <-time.After(2 * time.Second):
+		t.Fatal("OnReject was not called within 2s of an invalid value; want every rejected value reported")
+	}
+	quietFrom := time.Now()
+	time.Sleep(time.Second)
+	path := "/v1/kv/" + key
+	reads := rec.Requests(path, quietFrom)
+	require.LessOrEqual(t, len(reads), 2, "%d reads of %s in the 1s after a rejected value, nothing else changing; want the watch to block for the next change (move the index past a rejected value too)", len(reads), path)
+	require.Equal(t, int64(1), rejections.Load(), "OnReject calls for one bad value; want one report per rejected value")
+	require.Equal(t, base, current(t, w), "Watcher.Current() after a rejected value; want the last good one kept")
+}
+
 func drain[T any](ch chan T) {
 	for {
 		select {
