@@ -106,7 +106,7 @@ func TestConfigStartup(t *testing.T) {
 			defer cancel()
 			w, err := hotconfig.Watch(ctx, kv, key, hotconfig.Options{})
 			if tt.wantErr != nil {
-				require.ErrorIs(t, err, tt.wantErr, "Watch(%s = %v)", key, deref(tt.value))
+				require.ErrorIs(t, err, tt.wantErr, "Watch(%s = %v) = %v, want %v: a missing or bad value at start-up must fail the start", key, deref(tt.value), err, tt.wantErr)
 				return
 			}
 			require.NoError(t, err, "Watch(%s = %s)", key, *tt.value)
