@@ -183,6 +183,7 @@ func TestResolverFollowsIndexGoingBackwards(t *testing.T) {
 
 	conn := dial(t, consultest.Client(t, rec.Addr), service)
 	eventually(t, conn, 5*time.Second, a, answeredBy(a))
+	rec.WaitBlocking(t, "/v1/health/service/"+service, time.Time{}, 2*time.Second) // it waits on the high index
 
 	rec.SetIndexOffset(0) // the next answer carries an index far below the last one
 	startRegistered(t, c, service, b)

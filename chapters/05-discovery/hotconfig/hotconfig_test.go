@@ -241,6 +241,28 @@ func TestConfigRejectsInvalidAndKeepsOld(t *testing.T) {
 	waitFor(t, w, final, time.Second)
 }
 
+// TestConfigFollowsIndexGoingBackwards lowers the index Consul answers with, with no error in between, as after a
+// cluster is rebuilt or restored from a snapshot. Waiting for the old, higher index would hold every later read for a
+// whole WaitTime (20s here): the watch must start again from zero when the index goes backwards.
+func TestConfigFollowsIndexGoingBackwards(t *testing.T) {
+	ce := infra.Consul(t)
+	rec := consultest.NewRecorder(t, ce.Addr)
+	rec.SetIndexOffset(1 << 40)
+	kv := consultest.Client(t, ce.Addr).KV()
+	key := ce.Prefix + "limits"
+	putLimits(t, kv, key, base)
+	w := start(t, consultest.Client(t, rec.Addr).KV(), key, hotconfig.Options{WaitTime: 20 * time.Second})
+	rec.WaitBlocking(t, "/v1/kv/"+key, time.Time{}, 2*time.Second) // it waits on the high index
+
+	rec.SetIndexOffset(0) // the next answer carries an index far below the last one
+	second := hotconfig.Limits{MinOrderCents: 200, MaxOrderCents: 80_000, MaxItems: 20}
+	putLimits(t, kv, key, second)
+	waitFor(t, w, second, 2*time.Second)
+	third := hotconfig.Limits{MinOrderCents: 300, MaxOrderCents: 90_000, MaxItems: 30}
+	putLimits(t, kv, key, third)
+	waitFor(t, w, third, 2*time.Second)
+}
+
 // TestConfigRejectsOnceAndWaits puts one bad value and watches the reads behind it: the watch must report it once and
 // go back to waiting for the next change. A watch that does not move past the rejected value's index reads it again
 // at once, in a loop, hammering Consul and flooding OnReject (the logs, the alerts) with one bad value.

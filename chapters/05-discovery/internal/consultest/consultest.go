@@ -86,7 +86,7 @@ func (r *Recorder) SetDown(down bool) {
 }
 
 // SetIndexOffset makes the proxy add n to the X-Consul-Index of every answer, and take it off the index of every
-// blocking query that asks for at least n. Lowering it makes the index go backwards without an error, as when a
+// blocking query that asks for at least n (with the offset in force when the query was recorded). Lowering it makes the index go backwards without an error, as when a
 // Consul cluster is rebuilt or restored from a snapshot: a client that waits for an index it saw before then waits
 // a whole WaitTime for every change.
 func (r *Recorder) SetIndexOffset(n uint64) {
@@ -124,7 +124,7 @@ func NewRecorder(t testing.TB, consulAddr string) *Recorder {
 		rec.mu.Lock()
 		rec.reqs = append(rec.reqs, Request{Path: r.URL.Path, Query: r.URL.Query(), At: time.Now()})
 		rec.inFlight++
-		down := rec.down
+		down, offset := rec.down, rec.offset // read with the record: a test that saw the request knows its offset
 		ctx, cancel := context.WithCancel(r.Context())
 		rec.cancels[r] = cancel
 		rec.mu.Unlock()
@@ -139,10 +139,10 @@ func NewRecorder(t testing.TB, consulAddr string) *Recorder {
 			http.Error(w, "No cluster leader (consultest.Recorder is down)", http.StatusServiceUnavailable)
 			return
 		}
-		if off := rec.indexOffset(); off > 0 {
+		if offset > 0 {
 			q := r.URL.Query()
-			if n, err := strconv.ParseUint(q.Get("index"), 10, 64); err == nil && n >= off {
-				q.Set("index", strconv.FormatUint(n-off, 10))
+			if n, err := strconv.ParseUint(q.Get("index"), 10, 64); err == nil && n >= offset {
+				q.Set("index", strconv.FormatUint(n-offset, 10))
 				r.URL.RawQuery = q.Encode()
 			}
 		}
@@ -167,6 +167,24 @@ func (r *Recorder) Requests(pathPrefix string, since time.Time) []Request {
 		}
 	}
 	return out
+}
+
+// WaitBlocking waits until a blocking query (one with an index) on a path starting with pathPrefix has been recorded
+// since since, and fails the test after limit.
+func (r *Recorder) WaitBlocking(t testing.TB, pathPrefix string, since time.Time, limit time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(limit)
+	for {
+		for _, q := range r.Requests(pathPrefix, since) {
+			if q.Index() != 0 {
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no blocking query (index=...) on %s within %v; want a blocking query after the first answer", pathPrefix, limit)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 }
 
 // InFlight is the number of requests that are still waiting for Consul's answer.
