@@ -272,7 +272,14 @@ func TestHealthHeartbeatBeatsAtOnce(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	ended := make(chan error, 1)
 	go func() { ended <- checks.Heartbeat(ctx, c.Agent(), checks.TTLCheckID(id), time.Minute) }()
-	t.Cleanup(func() { cancel(); <-ended })
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case <-ended:
+		case <-time.After(2 * time.Second):
+			t.Error("Heartbeat did not return within 2s after its context was cancelled; want it to stop beating")
+		}
+	})
 
 	bound := time.Second + 4*time.Second // the gRPC check's first run, plus slack for a loaded machine; far below a minute
 	waitPassing(t, c, service, id, true, bound)
