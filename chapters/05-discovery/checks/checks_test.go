@@ -251,6 +251,40 @@ func TestHealthKilledInstanceLeavesPassingSet(t *testing.T) {
 	require.Contains(t, registered, id, "a killed instance cannot deregister itself; want it still in the catalog, critical")
 }
 
+// TestHealthHeartbeatBeatsAtOnce starts a heartbeat whose period is a minute: its first beat must not wait for the
+// first tick, or a freshly started instance stays out of the passing set (its TTL check starts critical) for a whole
+// period, and a restart that waits for it to pass takes that long.
+func TestHealthHeartbeatBeatsAtOnce(t *testing.T) {
+	t.Parallel()
+	ce := infra.Consul(t)
+	c := consultest.Client(t, ce.Addr)
+	service, id := ce.Prefix+"orders", ce.Prefix+"1"
+	inst := consultest.StartInstance(t, id)
+	o := checks.Options{
+		Service: service, ID: id, Host: inst.Addr.IP.String(), Port: inst.Addr.Port,
+		Interval: time.Second, Timeout: 500 * time.Millisecond, TTL: 3 * time.Minute, DeregisterAfter: time.Minute,
+	}
+	reg, err := checks.Registration(o)
+	require.NoError(t, err, "Registration(%+v)", o)
+	require.NoError(t, c.Agent().ServiceRegister(reg), "register %s", id)
+	t.Cleanup(func() { _ = c.Agent().ServiceDeregister(id) })
+
+	ctx, cancel := context.WithCancel(context.Background())
+	ended := make(chan error, 1)
+	go func() { ended <- checks.Heartbeat(ctx, c.Agent(), checks.TTLCheckID(id), time.Minute) }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case <-ended:
+		case <-time.After(2 * time.Second):
+			t.Error("Heartbeat did not return within 2s after its context was cancelled; want it to stop beating")
+		}
+	})
+
+	bound := time.Second + 4*time.Second // the gRPC check's first run, plus slack for a loaded machine; far below a minute
+	waitPassing(t, c, service, id, true, bound)
+}
+
 // TestHealthHeartbeatSurvivesConsulErrors makes Consul fail every heartbeat for a while (the agent restarts, the
 // network blips). The TTL check goes critical, as it should; when Consul answers again, the same Heartbeat must
 // bring the instance back, because the process itself was healthy all along.

@@ -147,6 +147,63 @@ func TestResolverFollowsRegistryChanges(t *testing.T) {
 		require.NoError(t, c.Agent().ServiceDeregister(a))
 		eventually(t, conn, 3*time.Second, "no call to the deregistered "+a, notAnsweredBy(a))
 	})
+	t.Run("after no instance passed for a while, a new one is found", func(t *testing.T) {
+		// An empty list is a valid answer (round_robin's UpdateState reports it as an error): the watch must go on.
+		require.NoError(t, c.Agent().ServiceDeregister(b))
+		require.NoError(t, c.Agent().ServiceDeregister(cc))
+		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+		defer cancel()
+		for {
+			callCtx, callCancel := context.WithTimeout(ctx, 200*time.Millisecond)
+			_, err := whoami.Who(callCtx, conn)
+			callCancel()
+			if err != nil {
+				break // the resolver has pushed the empty list
+			}
+			require.NoError(t, ctx.Err(), "calls through %s still answered 3s after every instance left Consul; want the empty list pushed", conn.Target())
+		}
+		d := ce.Prefix + "d"
+		startRegistered(parent, c, service, d)
+		eventually(t, conn, 3*time.Second, d+" after the service had no passing instance (keep watching after UpdateState returns an error)", answeredBy(d))
+	})
+}
+
+// TestResolverFollowsIndexGoingBackwards lowers the index Consul answers with, with no error in between, as after a
+// cluster is rebuilt or restored from a snapshot. Waiting for the old, higher index would hold every later query for
+// a whole WaitTime (20s here): the resolver must start again from zero when the index goes backwards.
+func TestResolverFollowsIndexGoingBackwards(t *testing.T) {
+	t.Parallel()
+	ce := infra.Consul(t)
+	c := consultest.Client(t, ce.Addr)
+	rec := consultest.NewRecorder(t, ce.Addr)
+	rec.SetIndexOffset(1 << 40)
+	service := ce.Prefix + "whoami"
+	a, b, cc := ce.Prefix+"a", ce.Prefix+"b", ce.Prefix+"c"
+	startRegistered(t, c, service, a)
+
+	conn := dial(t, consultest.Client(t, rec.Addr), service)
+	eventually(t, conn, 5*time.Second, a, answeredBy(a))
+	rec.WaitBlocking(t, "/v1/health/service/"+service, time.Time{}, 2*time.Second) // it waits on the high index
+
+	rec.SetIndexOffset(0) // the next answer carries an index far below the last one
+	startRegistered(t, c, service, b)
+	eventually(t, conn, 3*time.Second, b+" (the pending query answers the change)", answeredBy(a, b))
+	startRegistered(t, c, service, cc)
+	eventually(t, conn, 3*time.Second, cc+" after Consul's index went backwards (reset the index to 0 when it does)", answeredBy(a, b, cc))
+}
+
+// TestResolverDialsTheServiceAddress registers an instance on 127.0.0.2, a loopback address that is not the node's
+// (127.0.0.1): the resolver must dial the address the service registered, as it differs from the node's in
+// containers and on hosts with several interfaces.
+func TestResolverDialsTheServiceAddress(t *testing.T) {
+	t.Parallel()
+	ce := infra.Consul(t)
+	c := consultest.Client(t, ce.Addr)
+	service, id := ce.Prefix+"whoami", ce.Prefix+"a"
+	consultest.Register(t, c, service, consultest.StartInstanceOn(t, id, "127.0.0.2"))
+
+	conn := dial(t, c, service)
+	eventually(t, conn, 5*time.Second, id+" at 127.0.0.2, the address its registration names (Service.Address, not Node.Address)", answeredBy(id))
 }
 
 // TestResolverUsesBlockingQueries watches the resolver's traffic to Consul through a recording proxy.

@@ -91,6 +91,8 @@ func TestConfigStartup(t *testing.T) {
 		{"malformed JSON", ptr(`{"min_order_cents": 100,`), hotconfig.ErrInvalid},
 		{"breaks a rule (max below min)", ptr(`{"min_order_cents": 100, "max_order_cents": 50, "max_items": 10}`), hotconfig.ErrInvalid},
 		{"unknown field (a typo)", ptr(`{"min_order_cents": 100, "max_order_cent": 50000, "max_items": 10}`), hotconfig.ErrInvalid},
+		// Every rule holds here, so only the unknown field tells that the operator's 20 went nowhere.
+		{"unknown field next to a valid value (a typo)", ptr(`{"min_order_cents": 100, "max_order_cents": 50000, "max_items": 10, "max_item": 20}`), hotconfig.ErrInvalid},
 		{"trailing data (a second document)", ptr(`{"min_order_cents": 100, "max_order_cents": 50000, "max_items": 10} {"max_items": 0}`), hotconfig.ErrInvalid},
 		{"trailing data (a stray brace)", ptr(`{"min_order_cents": 100, "max_order_cents": 50000, "max_items": 10}}`), hotconfig.ErrInvalid},
 	}
@@ -104,7 +106,7 @@ func TestConfigStartup(t *testing.T) {
 			defer cancel()
 			w, err := hotconfig.Watch(ctx, kv, key, hotconfig.Options{})
 			if tt.wantErr != nil {
-				require.ErrorIs(t, err, tt.wantErr, "Watch(%s = %v)", key, deref(tt.value))
+				require.ErrorIs(t, err, tt.wantErr, "Watch(%s = %v) = %v, want %v: a missing or bad value at start-up must fail the start", key, deref(tt.value), err, tt.wantErr)
 				return
 			}
 			require.NoError(t, err, "Watch(%s = %s)", key, *tt.value)
@@ -237,6 +239,63 @@ func TestConfigRejectsInvalidAndKeepsOld(t *testing.T) {
 	final := hotconfig.Limits{MinOrderCents: 300, MaxOrderCents: 90_000, MaxItems: 30}
 	putLimits(t, kv, key, final)
 	waitFor(t, w, final, time.Second)
+}
+
+// TestConfigFollowsIndexGoingBackwards lowers the index Consul answers with, with no error in between, as after a
+// cluster is rebuilt or restored from a snapshot. Waiting for the old, higher index would hold every later read for a
+// whole WaitTime (20s here): the watch must start again from zero when the index goes backwards.
+func TestConfigFollowsIndexGoingBackwards(t *testing.T) {
+	ce := infra.Consul(t)
+	rec := consultest.NewRecorder(t, ce.Addr)
+	rec.SetIndexOffset(1 << 40)
+	kv := consultest.Client(t, ce.Addr).KV()
+	key := ce.Prefix + "limits"
+	putLimits(t, kv, key, base)
+	w := start(t, consultest.Client(t, rec.Addr).KV(), key, hotconfig.Options{WaitTime: 20 * time.Second})
+	rec.WaitBlocking(t, "/v1/kv/"+key, time.Time{}, 2*time.Second) // it waits on the high index
+
+	rec.SetIndexOffset(0) // the next answer carries an index far below the last one
+	second := hotconfig.Limits{MinOrderCents: 200, MaxOrderCents: 80_000, MaxItems: 20}
+	putLimits(t, kv, key, second)
+	waitFor(t, w, second, 2*time.Second)
+	third := hotconfig.Limits{MinOrderCents: 300, MaxOrderCents: 90_000, MaxItems: 30}
+	putLimits(t, kv, key, third)
+	waitFor(t, w, third, 2*time.Second)
+}
+
+// TestConfigRejectsOnceAndWaits puts one bad value and watches the reads behind it: the watch must report it once and
+// go back to waiting for the next change. A watch that does not move past the rejected value's index reads it again
+// at once, in a loop, hammering Consul and flooding OnReject (the logs, the alerts) with one bad value.
+func TestConfigRejectsOnceAndWaits(t *testing.T) {
+	ce := infra.Consul(t)
+	rec := consultest.NewRecorder(t, ce.Addr)
+	kv := consultest.Client(t, ce.Addr).KV()
+	key := ce.Prefix + "limits"
+	putLimits(t, kv, key, base)
+
+	var rejections atomic.Int64
+	first := make(chan struct{}, 1)
+	w := start(t, consultest.Client(t, rec.Addr).KV(), key, hotconfig.Options{WaitTime: 20 * time.Second, OnReject: func(error) {
+		rejections.Add(1)
+		select {
+		case first <- struct{}{}:
+		default:
+		}
+	}})
+
+	put(t, kv, key, `{"min_order_cents": 900, "max_order_cents": 800, "max_items": 5}`)
+	select {
+	case <-first:
+	case <-time.After(2 * time.Second):
+		t.Fatal("OnReject was not called within 2s of an invalid value; want every rejected value reported")
+	}
+	quietFrom := time.Now()
+	time.Sleep(time.Second)
+	path := "/v1/kv/" + key
+	reads := rec.Requests(path, quietFrom)
+	require.LessOrEqual(t, len(reads), 2, "%d reads of %s in the 1s after a rejected value, nothing else changing; want the watch to block for the next change (move the index past a rejected value too)", len(reads), path)
+	require.Equal(t, int64(1), rejections.Load(), "OnReject calls for one bad value; want one report per rejected value")
+	require.Equal(t, base, current(t, w), "Watcher.Current() after a rejected value; want the last good one kept")
 }
 
 func drain[T any](ch chan T) {

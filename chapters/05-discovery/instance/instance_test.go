@@ -17,6 +17,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
 	"github.com/gomicrolab/microlab/chapters/05-discovery/instance"
 	"github.com/gomicrolab/microlab/chapters/05-discovery/internal/consultest"
@@ -175,6 +176,48 @@ func TestRegisterDeregistersBeforeStopping(t *testing.T) {
 	require.GreaterOrEqual(t, time.Since(stopAsked), drainDelay, "instance.Run returned before DrainDelay had passed since deregistering")
 	_, err = whoAt(context.Background(), addr)
 	require.Error(t, err, "Who(%s) after instance.Run returned = nil error; want the server stopped", addr)
+}
+
+// TestRegisterStopLetsCallsInFlightFinish holds a call open (a health Watch stream) while the instance stops: the
+// shutdown must wait for it rather than cut it, or every deploy fails the calls that are running at that moment.
+func TestRegisterStopLetsCallsInFlightFinish(t *testing.T) {
+	ce := infra.Consul(t)
+	c := consultest.Client(t, ce.Addr)
+	service, id := ce.Prefix+"whoami", ce.Prefix+"a"
+
+	r := start(t, instance.Config{Consul: c, Service: service, ID: id, Addr: "127.0.0.1:0", DrainDelay: drainDelay})
+	addr := hostPort(watchInstance(t, c, service, id, true, r))
+	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	require.NoError(t, err)
+	defer conn.Close()
+	callCtx, endCall := context.WithCancel(context.Background())
+	defer endCall()
+	stream, err := healthpb.NewHealthClient(conn).Watch(callCtx, &healthpb.HealthCheckRequest{})
+	require.NoError(t, err, "health Watch on %s", addr)
+	_, err = stream.Recv()
+	require.NoError(t, err, "first message of health Watch on %s", addr)
+	callEnded := make(chan error, 1)
+	go func() {
+		for {
+			if _, err := stream.Recv(); err != nil {
+				callEnded <- err
+				return
+			}
+		}
+	}()
+
+	r.cancel()
+	watchInstance(t, c, service, id, false, r)
+	wait := drainDelay + 3*time.Second // the drain, then time for a stop that would cut the call; generous for a loaded machine
+	select {
+	case err := <-callEnded:
+		t.Fatalf("a call in flight on %s ended with %v while instance.Run stopped; want the server to let it finish (GracefulStop, not Stop)", addr, err)
+	case <-r.finished:
+		t.Fatalf("instance.Run returned %v while a call was still in flight; want it to wait for calls in flight (GracefulStop)", r.err)
+	case <-time.After(wait):
+	}
+	endCall() // the client finishes its call: now the server may stop
+	require.NoError(t, r.stop(t), "instance.Run after the last call in flight finished; want nil after a clean shutdown")
 }
 
 // TestRegisterRollingRestartFailsNoRequest replaces both instances of a service one by one while a client keeps calling,

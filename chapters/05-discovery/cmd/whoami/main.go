@@ -30,7 +30,7 @@ func main() {
 		consulAddr = flag.String("consul", "127.0.0.1:8500", "Consul agent HTTP address (host:port)")
 		service    = flag.String("service", "whoami", "service name in Consul")
 		id         = flag.String("id", fmt.Sprintf("whoami-%d", os.Getpid()), "instance id, unique per instance")
-		addr       = flag.String("addr", "127.0.0.1:0", "gRPC listen address (port 0: any free port)")
+		addr       = flag.String("addr", "127.0.0.1:0", "gRPC listen address (port 0: any free port); a specific IP, since it is what registers and Consul refuses 0.0.0.0 and ::")
 		interval   = flag.Duration("interval", 2*time.Second, "how often Consul calls the gRPC health service")
 		ttl        = flag.Duration("ttl", 6*time.Second, "TTL of the heartbeat check; the instance beats every ttl/3")
 		deregAfter = flag.Duration("deregister-after", time.Minute, "Consul removes an instance critical this long (at least 1m)")

@@ -67,6 +67,7 @@ type Recorder struct {
 	reqs     []Request
 	inFlight int
 	down     bool
+	offset   uint64                               // added to every X-Consul-Index; see SetIndexOffset
 	cancels  map[*http.Request]context.CancelFunc // of the requests in flight
 }
 
@@ -84,6 +85,22 @@ func (r *Recorder) SetDown(down bool) {
 	}
 }
 
+// SetIndexOffset makes the proxy add n to the X-Consul-Index of every answer, and take it off the index of every
+// blocking query that asks for at least n (with the offset in force when the query was recorded). Lowering it makes the index go backwards without an error, as when a
+// Consul cluster is rebuilt or restored from a snapshot: a client that waits for an index it saw before then waits
+// a whole WaitTime for every change.
+func (r *Recorder) SetIndexOffset(n uint64) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.offset = n
+}
+
+func (r *Recorder) indexOffset() uint64 {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.offset
+}
+
 // NewRecorder starts a recording proxy for the Consul HTTP API at consulAddr, stopped at cleanup.
 func NewRecorder(t testing.TB, consulAddr string) *Recorder {
 	t.Helper()
@@ -93,13 +110,21 @@ func NewRecorder(t testing.TB, consulAddr string) *Recorder {
 	transport := http.DefaultTransport.(*http.Transport).Clone() // its own pool, closed at cleanup
 	proxy.Transport = transport
 	proxy.FlushInterval = -1
+	proxy.ModifyResponse = func(resp *http.Response) error {
+		if off := rec.indexOffset(); off > 0 {
+			if n, err := strconv.ParseUint(resp.Header.Get("X-Consul-Index"), 10, 64); err == nil {
+				resp.Header.Set("X-Consul-Index", strconv.FormatUint(n+off, 10))
+			}
+		}
+		return nil
+	}
 	// Cancelled long polls are normal here (a closed resolver ends its query); answer them quietly.
 	proxy.ErrorHandler = func(w http.ResponseWriter, _ *http.Request, _ error) { w.WriteHeader(http.StatusBadGateway) }
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		rec.mu.Lock()
 		rec.reqs = append(rec.reqs, Request{Path: r.URL.Path, Query: r.URL.Query(), At: time.Now()})
 		rec.inFlight++
-		down := rec.down
+		down, offset := rec.down, rec.offset // read with the record: a test that saw the request knows its offset
 		ctx, cancel := context.WithCancel(r.Context())
 		rec.cancels[r] = cancel
 		rec.mu.Unlock()
@@ -113,6 +138,13 @@ func NewRecorder(t testing.TB, consulAddr string) *Recorder {
 		if down {
 			http.Error(w, "No cluster leader (consultest.Recorder is down)", http.StatusServiceUnavailable)
 			return
+		}
+		if offset > 0 {
+			q := r.URL.Query()
+			if n, err := strconv.ParseUint(q.Get("index"), 10, 64); err == nil && n >= offset {
+				q.Set("index", strconv.FormatUint(n-offset, 10))
+				r.URL.RawQuery = q.Encode()
+			}
 		}
 		proxy.ServeHTTP(w, r.WithContext(ctx))
 	}))
@@ -137,6 +169,24 @@ func (r *Recorder) Requests(pathPrefix string, since time.Time) []Request {
 	return out
 }
 
+// WaitBlocking waits until a blocking query (one with an index) on a path starting with pathPrefix has been recorded
+// since since, and fails the test after limit.
+func (r *Recorder) WaitBlocking(t testing.TB, pathPrefix string, since time.Time, limit time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(limit)
+	for {
+		for _, q := range r.Requests(pathPrefix, since) {
+			if q.Index() != 0 {
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no blocking query (index=...) on %s within %v; want a blocking query after the first answer", pathPrefix, limit)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
 // InFlight is the number of requests that are still waiting for Consul's answer.
 func (r *Recorder) InFlight() int {
 	r.mu.Lock()
@@ -154,7 +204,13 @@ type Instance struct {
 // StartInstance serves whoami (answering id) on a fresh loopback port until Stop or cleanup.
 func StartInstance(t testing.TB, id string) *Instance {
 	t.Helper()
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	return StartInstanceOn(t, id, "127.0.0.1")
+}
+
+// StartInstanceOn is StartInstance on a fresh port of host, e.g. "127.0.0.2" (all of 127.0.0.0/8 is loopback).
+func StartInstanceOn(t testing.TB, id, host string) *Instance {
+	t.Helper()
+	lis, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
 	if err != nil {
 		t.Fatalf("listen: %v", err)
 	}
