@@ -175,4 +175,3 @@ func TestTimeoutAvalanche(t *testing.T) {
 	require.Zero(t, rep.UserFailures, "budgeted: /users failures = %d, want 0", rep.UserFailures)
 	require.Less(t, rep.PeakInflight, int64(20), "budgeted: peak in-flight = %d, want < 20 (the naive path reaches 30)", rep.PeakInflight)
 }
-
