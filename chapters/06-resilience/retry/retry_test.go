@@ -14,7 +14,7 @@ import (
 )
 
 var (
-	errUnavailable = errors.New("payments: unavailable") // worth another attempt
+	errUnavailable = errors.New("payments: unavailable")   // worth another attempt
 	errDeclined    = errors.New("payments: card declined") // fails the same way every time
 )
 
