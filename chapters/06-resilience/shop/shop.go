@@ -49,6 +49,9 @@ type StatusError struct{ Code int }
 
 func (e *StatusError) Error() string { return fmt.Sprintf("payments answered %d", e.Code) }
 
+// StatusCode is the HTTP status (breaker.StatusCoder).
+func (e *StatusError) StatusCode() int { return e.Code }
+
 // Charger calls the payment service over HTTP. It uses ctx as given: it sets no timeout of its own.
 type Charger struct {
 	URL    string // e.g. http://127.0.0.1:port
