@@ -129,7 +129,6 @@ func TestLimiterLeakyBucket(t *testing.T) {
 	require.Equal(t, 100*ms, w, "LeakyBucket: the second request after 10s idle waits %v, want 100ms: a leaky bucket saves up no credit while idle", w)
 }
 
-
 // TestLimiterConcurrent: one limiter serves every request of an instance at once. Run with -race.
 func TestLimiterConcurrent(t *testing.T) {
 	for name, l := range map[string]limiter{
