@@ -21,8 +21,8 @@ type Policy struct {
 	Budget    *Budget          // shared by every call to one downstream service; nil means no budget
 
 	// Injected for tests; nil means the real thing.
-	Rand  func() float64                                  // uniform in [0, 1)
-	Now   func() time.Time                                // the clock the caller's deadline is compared with
+	Rand  func() float64                                   // uniform in [0, 1)
+	Now   func() time.Time                                 // the clock the caller's deadline is compared with
 	Sleep func(ctx context.Context, d time.Duration) error // waits d, or returns ctx.Err() when ctx is done first
 }
 
