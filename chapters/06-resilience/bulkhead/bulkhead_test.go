@@ -35,7 +35,9 @@ func TestFallbackBulkhead(t *testing.T) {
 	}
 	var called atomic.Bool
 	third := make(chan error, 1)
-	go func() { third <- b.Do(context.Background(), func(context.Context) error { called.Store(true); return nil }) }()
+	go func() {
+		third <- b.Do(context.Background(), func(context.Context) error { called.Store(true); return nil })
+	}()
 	select {
 	case err := <-third:
 		require.ErrorIs(t, err, bulkhead.ErrFull, "Bulkhead(2) with 2 calls in flight: Do = %v, want ErrFull", err)
