@@ -161,13 +161,12 @@ func TestFallbackAvalanche(t *testing.T) {
 	require.NoError(t, err)
 	t.Cleanup(sys.Close)
 
-	healthy := shop.Scenario{Orders: 10, Every: 10 * time.Millisecond, Window: time.Second}
-	rep := healthy.Run(context.Background(), sys.URL, sys.App)
-	require.Equal(t, map[int]int{http.StatusCreated: 10}, rep.OrderCodes, "healthy payments: order answers = %v, want 10 x 201 paid", rep.OrderCodes)
+	codes := shop.Sequential(context.Background(), sys.URL, 10)
+	require.Equal(t, map[int]int{http.StatusCreated: 10}, codes, "healthy payments: order answers = %v, want 10 x 201 paid", codes)
 
 	require.NoError(t, sys.Proxy.SetLatency(time.Second))
 	peak.Store(0)
-	rep = shop.Baseline.Run(context.Background(), sys.URL, sys.App)
+	rep := shop.Baseline.Run(context.Background(), sys.URL, sys.App)
 	t.Logf("bulkhead %d + fallback, payments +1s: orders %v, slowest %v; /users slowest %v; peak in-flight %d; payment calls in flight at most %d; deferred %d",
 		size, rep.OrderCodes, rep.OrderSlowest, rep.UserMax(), rep.PeakInflight, peak.Load(), payer.Deferred())
 

@@ -116,3 +116,20 @@ func (s Scenario) Run(ctx context.Context, base string, app *App) Report {
 	rep.PeakInflight = peak
 	return rep
 }
+
+// Sequential sends n orders one after another and counts the answers by status: the healthy-path check, with
+// at most one payment call in flight, so that a loaded machine cannot fill a bulkhead by accident.
+func Sequential(ctx context.Context, base string, n int) map[int]int {
+	codes := map[int]int{}
+	for i := range n {
+		req, _ := http.NewRequestWithContext(ctx, http.MethodPost, base+"/orders?cents="+strconv.Itoa(100+i), nil)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			codes[0]++
+			continue
+		}
+		resp.Body.Close()
+		codes[resp.StatusCode]++
+	}
+	return codes
+}

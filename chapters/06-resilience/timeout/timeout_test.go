@@ -155,12 +155,11 @@ func TestTimeoutAvalanche(t *testing.T) {
 	sys := start(t, shop.Config{PoolSize: 10, HoldPool: true, RequestTimeout: requestTimeout, Pay: budgeted})
 
 	// Healthy payments: every order is paid. A budget that fails everything is not resilience.
-	healthy := shop.Scenario{Orders: 10, Every: 10 * time.Millisecond, ProbeAfter: 0, Window: time.Second}
-	rep := healthy.Run(context.Background(), sys.URL, sys.App)
-	require.Equal(t, map[int]int{http.StatusCreated: 10}, rep.OrderCodes, "healthy payments: order answers = %v, want 10 x 201: the hop's budget must leave a healthy call enough time", rep.OrderCodes)
+	codes := shop.Sequential(context.Background(), sys.URL, 10)
+	require.Equal(t, map[int]int{http.StatusCreated: 10}, codes, "healthy payments: order answers = %v, want 10 x 201: the hop's budget must leave a healthy call enough time", codes)
 
 	require.NoError(t, sys.Proxy.SetLatency(slowPayments))
-	rep = shop.Baseline.Run(context.Background(), sys.URL, sys.App)
+	rep := shop.Baseline.Run(context.Background(), sys.URL, sys.App)
 	t.Logf("budgeted, payments +%v: orders answered %v, still waiting %d, slowest %v; /users slowest %v; peak in-flight %d",
 		slowPayments, rep.OrderCodes, rep.OrderWaiting, rep.OrderSlowest, rep.UserMax(), rep.PeakInflight)
 
