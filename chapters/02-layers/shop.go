@@ -9,6 +9,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/http"
 	"time"
@@ -28,7 +29,8 @@ type Config struct {
 	MySQLDSN    string
 	RedisAddr   string
 	RedisDB     int
-	RedisPrefix string // every cache key starts with it
+	RedisPrefix string       // every cache key starts with it
+	Logger      *slog.Logger // where failed requests are logged (nil: slog.Default())
 }
 
 // Run serves the shop on ln until ctx is done, then shuts down gracefully.
@@ -57,7 +59,7 @@ func Run(ctx context.Context, cfg Config, ln net.Listener) error {
 		return err
 	}
 
-	srv := &http.Server{Handler: httpapi.New(svc), ReadHeaderTimeout: 5 * time.Second}
+	srv := &http.Server{Handler: httpapi.New(svc, cfg.Logger), ReadHeaderTimeout: 5 * time.Second}
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
 	select {

@@ -20,9 +20,11 @@ var errTODO = errors.New("TODO(00-cancel): First is not implemented")
 //
 // Its contract:
 //   - as soon as one replica answers, the others are cancelled;
-//   - if ctx is done first (the caller's deadline passed), First returns an error that wraps ctx.Err();
+//   - if ctx is done first (the caller's deadline passed), First returns an error that wraps ctx.Err(),
+//     even when the replicas it cut off fail with errors of their own;
 //   - if every replica fails, First returns an error that wraps each replica's error;
-//   - when First returns, every goroutine it started has exited: nothing keeps running for a caller who left.
+//   - when First returns, every goroutine it started has exited, the losers included: nothing keeps
+//     running for a caller who left.
 func First(ctx context.Context, key string, replicas []Replica) (string, error) {
 	if len(replicas) == 0 {
 		return "", ErrNoReplicas

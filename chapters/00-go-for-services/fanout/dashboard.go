@@ -35,7 +35,8 @@ type Dashboard struct {
 //
 // The first call to fail cancels the other two, and Load returns that first error (not the
 // context.Canceled the others report after being cancelled). Load returns no later than ctx allows:
-// past the caller's deadline it returns an error that wraps context.DeadlineExceeded.
+// past the caller's deadline it returns an error that wraps context.DeadlineExceeded. On every path,
+// Load returns only after all three calls have returned.
 func Load(ctx context.Context, b Backends, userID string) (Dashboard, error) {
 	// TODO(00-fanout): run the three calls with golang.org/x/sync/errgroup.WithContext, pass the group's
 	// context to each call, and build the Dashboard after Wait.

@@ -16,6 +16,19 @@ import (
 // errNotConcurrent means a fake waited for its siblings to start and they never did.
 var errNotConcurrent = errors.New("the other backend calls never started: they must run at the same time, not one after another")
 
+// errNeverCancelled means a blocked call waited stuckFor and its ctx never ended.
+var errNeverCancelled = errors.New("this call's ctx was never cancelled: pass the errgroup's ctx to every call")
+
+// stuckFor is far longer than any test needs: a blocked call normally ends through its ctx, and only
+// a call whose ctx is never cancelled gives up after it. holdFor is how long a cancelled call takes to
+// clean up when the fake lingers, unless the test ends the cleanup because Load has returned. A Load
+// that waits for every call therefore returns after about holdFor with every call done; one that does
+// not returns while they still run, and the test sees it without depending on scheduling.
+const (
+	stuckFor = 3 * time.Second
+	holdFor  = time.Second
+)
+
 // step is how one fake call behaves.
 type step struct {
 	delay time.Duration // answer after delay
@@ -24,10 +37,13 @@ type step struct {
 }
 
 // fake is a Backends whose calls follow their steps. With meet set, every call first waits until all
-// three calls have started, which only a concurrent Load can satisfy.
+// three calls have started, which only a concurrent Load can satisfy. With linger set, a cancelled call
+// cleans up for up to holdFor before it returns.
 type fake struct {
 	user, orders, balance step
-	meet                  bool
+	meet, linger          bool
+	release               chan struct{} // closed by stop: ends the cleanups early
+	once                  sync.Once
 
 	started   sync.WaitGroup
 	active    atomic.Int64
@@ -35,9 +51,23 @@ type fake struct {
 }
 
 func newFake() *fake {
-	f := &fake{}
+	f := &fake{release: make(chan struct{})}
 	f.started.Add(3)
 	return f
+}
+
+func (f *fake) stop() { f.once.Do(func() { close(f.release) }) }
+
+// cancelledBy records that ctx ended the call, lingers if asked to, and returns ctx's error.
+func (f *fake) cancelledBy(ctx context.Context) error {
+	f.cancelled.Add(1)
+	if f.linger {
+		select {
+		case <-f.release:
+		case <-time.After(holdFor):
+		}
+	}
+	return ctx.Err()
 }
 
 func (f *fake) run(ctx context.Context, s step) error {
@@ -53,17 +83,18 @@ func (f *fake) run(ctx context.Context, s step) error {
 			return errNotConcurrent
 		}
 	}
+	wait := s.delay
 	if s.block {
-		<-ctx.Done()
-		f.cancelled.Add(1)
-		return ctx.Err()
+		wait = stuckFor
 	}
 	select {
-	case <-time.After(s.delay):
+	case <-time.After(wait):
+		if s.block {
+			return errNeverCancelled
+		}
 		return s.err
 	case <-ctx.Done():
-		f.cancelled.Add(1)
-		return ctx.Err()
+		return f.cancelledBy(ctx)
 	}
 }
 
@@ -95,10 +126,28 @@ func TestFanoutConcurrent(t *testing.T) {
 
 	got, err := Load(context.Background(), f, "u1")
 
-	require.NoError(t, err, "Load() with three healthy backends")
+	require.NoError(t, err, "Load() with three healthy backends returned an error, want a Dashboard")
 	want := Dashboard{User: User{ID: "u1", Name: "Ada"}, Orders: []Order{{ID: "o1", TotalCents: 1250}}, BalanceCents: 4200}
 	require.Equal(t, want, got, "Load() = %+v, want %+v", got, want)
 	require.Zero(t, f.active.Load(), "backend calls still running after Load returned")
+}
+
+func TestFanoutWaitsForSiblings(t *testing.T) {
+	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
+	errOrders := errors.New("orders service down")
+	f := newFake()
+	f.linger = true
+	defer f.stop()
+	f.user, f.orders, f.balance = step{block: true}, step{delay: 10 * time.Millisecond, err: errOrders}, step{block: true}
+
+	_, err := Load(context.Background(), f, "u1")
+	active := f.active.Load() // before the test ends the siblings' cleanup
+	f.stop()
+
+	require.ErrorIs(t, err, errOrders, "Load() error = %v, want the first failure (orders)", err)
+	require.Zero(t, active,
+		"Load() returned while %d cancelled sibling calls were still cleaning up, want 0: wait for every call (g.Wait) before returning, errors included",
+		active)
 }
 
 func TestFanoutFirstErrorCancelsSiblings(t *testing.T) {
@@ -120,7 +169,7 @@ func TestFanoutFirstErrorCancelsSiblings(t *testing.T) {
 	require.NotErrorIs(t, err, context.Canceled,
 		"Load() error = %v, want only the first failure (orders): the siblings' context.Canceled is a consequence, not a cause; return the first error, not all of them joined", err)
 	require.EqualValues(t, 2, f.cancelled.Load(),
-		"%d of the 2 sibling calls saw their ctx cancelled, want both: pass the errgroup's ctx to every call", f.cancelled.Load())
+		"%d of the 2 sibling calls had seen their ctx cancelled when Load returned, want both: pass the errgroup's ctx to every call, and wait for every call", f.cancelled.Load())
 	require.Zero(t, f.active.Load(), "backend calls still running after Load returned")
 }
 

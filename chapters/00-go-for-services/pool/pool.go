@@ -13,14 +13,15 @@ var ErrInvalidWorkers = errors.New("pool: workers must be at least 1")
 // Map calls fn once for every item, with at most workers calls in flight at any moment,
 // and returns the results in the order of items (results[i] = fn(ctx, items[i])).
 //
-// It never starts more than workers goroutines, however many items there are.
-// When ctx is cancelled, Map starts no new calls, waits for the calls in flight,
-// and returns an error that wraps ctx.Err().
+// However many items there are, it keeps about workers goroutines alive, not one per item.
+// fn gets Map's ctx, so that calls in flight can stop early. When ctx is cancelled, Map starts no new
+// call (not even for an item it already handed out or queued), waits for the calls in flight, and
+// returns an error that wraps ctx.Err().
 func Map[T, R any](ctx context.Context, workers int, items []T, fn func(ctx context.Context, item T) R) ([]R, error) {
 	if workers < 1 {
 		return nil, fmt.Errorf("%w: got %d", ErrInvalidWorkers, workers)
 	}
-	// TODO(00-pool): start min(workers, len(items)) workers that take item indexes from a channel,
-	// write each result at its index, stop feeding when ctx is done, and wait for the workers.
+	// TODO(00-pool): run fn over items with at most workers calls in flight, write each result at its
+	// index, start no call once ctx is done, and wait for the calls in flight before returning.
 	return nil, errors.New("TODO(00-pool): Map is not implemented")
 }

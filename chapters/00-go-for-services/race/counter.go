@@ -2,8 +2,9 @@
 // that gives the count to a single owner goroutine, and an atomic.
 //
 // The race: `c.n++` is a load, an add and a store. Two goroutines can load the same value and both
-// store value+1, so an increment is lost; and the Go memory model gives no meaning at all to a
-// program with a data race, so "it only loses a few" is not a safe reading of the bug.
+// store value+1, so an increment is lost. Go's memory model limits what a racy read of one word can
+// return (some value that was written), but the program is still wrong, and a race on a multi-word
+// value (an interface, a slice, a string) can even corrupt memory. The race detector reports them all.
 package race
 
 // Counter is safe to use from many goroutines at once once the exercise is done.

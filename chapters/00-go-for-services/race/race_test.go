@@ -111,10 +111,98 @@ func TestRaceChannel(t *testing.T) {
 	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
 	c := NewChanCounter()
 	want := hammer(t, "ChanCounter", c)
-	c.Close()
-	c.Close() // a second Close must be safe
-	c.Inc()   // and Inc after Close must neither block nor count
-	require.Equal(t, want, c.Value(), "ChanCounter.Value() after Close = %d, want the final count %d", c.Value(), want)
+	within(t, "ChanCounter.Close()", c.Close)
+	within(t, "a second ChanCounter.Close()", c.Close) // a second Close must be safe
+	within(t, "ChanCounter.Inc() after Close", c.Inc)  // and Inc after Close must neither block nor count
+	var got int64
+	within(t, "ChanCounter.Value() after Close", func() { got = c.Value() })
+	require.Equal(t, want, got, "ChanCounter.Value() after Close = %d, want the final count %d", got, want)
+}
+
+// within runs f and fails the test if f panics or has not returned after a generous 2s: a call that
+// blocks after Close would otherwise hang the test run instead of failing it.
+func within(t *testing.T, what string, f func()) {
+	t.Helper()
+	done := make(chan any, 1)
+	go func() {
+		defer func() { done <- recover() }()
+		f()
+	}()
+	select {
+	case p := <-done:
+		if p != nil {
+			t.Fatalf("%s panicked: %v; want Close to be safe to call more than once, and Inc and Value to be safe after it", what, p)
+		}
+	case <-time.After(2 * time.Second):
+		t.Fatalf("%s blocked for 2s, want it to return at once: after Close, Inc does nothing and Value returns the final count, so neither may wait for the stopped owner goroutine", what)
+	}
+}
+
+// A caller who counts something and then reads the count must see its own increment, whatever the
+// counter is built from. Each Inc returns only once the count includes it.
+func TestRaceReadsOwnWrites(t *testing.T) {
+	const incs = 2000
+	counters := []struct {
+		name string
+		new  func() (Counter, func())
+	}{
+		{"MutexCounter", func() (Counter, func()) { return &MutexCounter{}, func() {} }},
+		{"AtomicCounter", func() (Counter, func()) { return &AtomicCounter{}, func() {} }},
+		{"ChanCounter", func() (Counter, func()) { c := NewChanCounter(); return c, c.Close }},
+	}
+	for _, tc := range counters {
+		t.Run(tc.name, func(t *testing.T) {
+			defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
+			c, closeIt := tc.new()
+			defer closeIt()
+			for i := range int64(incs) {
+				c.Inc()
+				got := c.Value()
+				require.Equal(t, i+1, got,
+					"%s.Value() = %d right after Inc call %d from the same goroutine, want %d: Inc must return only once the count includes it (a queued, not yet counted increment is invisible to the next Value)",
+					tc.name, got, i+1, i+1)
+			}
+		})
+	}
+}
+
+// Value may race with Close: a reader still serving a request while the service shuts down. Every
+// Value must return the exact count (no Inc is running), before, during and after Close.
+func TestRaceChannelValueDuringClose(t *testing.T) {
+	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
+	const rounds, incs, valueReaders = 50, 10, 4
+	for round := range rounds {
+		c := NewChanCounter()
+		for range incs {
+			c.Inc()
+		}
+		start := make(chan struct{})
+		var closed atomic.Bool
+		var readers sync.WaitGroup
+		wrong := make(chan int64, valueReaders)
+		for range valueReaders {
+			readers.Go(func() {
+				<-start
+				// Keep reading until Close has returned, then once more.
+				for more := true; more; {
+					more = !closed.Load()
+					if v := c.Value(); v != incs {
+						wrong <- v
+						return
+					}
+				}
+			})
+		}
+		close(start)
+		c.Close()
+		closed.Store(true)
+		within(t, "ChanCounter.Value() racing with Close", readers.Wait)
+		close(wrong)
+		for v := range wrong {
+			t.Fatalf("ChanCounter.Value() = %d while Close ran (round %d), want %d: a Value that sees the counter closing must still return the final count, and read it only after the owner goroutine has published it",
+				v, round+1, incs)
+		}
+	}
 }
 
 func TestRaceAtomic(t *testing.T) {

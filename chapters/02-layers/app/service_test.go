@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -17,16 +18,34 @@ import (
 	"github.com/gomicrolab/microlab/chapters/02-layers/domain/product"
 )
 
-// fakePayments records charges and fails while fail is set.
+// fakePayments records charges and fails while fail is set. Like a provider that has already taken the
+// money, it does not look at ctx: whether a charge happens is the service's decision.
 type fakePayments struct {
 	mu      sync.Mutex
 	charges []int64 // amounts
 	fail    error
-	delay   time.Duration // how long a charge takes, as a real provider would
+
+	// When overlap is set, a charge waits (up to overlapWait) for a second charge to be in flight at
+	// the same time, so two charges that the service lets overlap always both happen, however the
+	// goroutines are scheduled. Charges that the service serialises each wait once and go on.
+	overlap  bool
+	inFlight atomic.Int32
+	two      chan struct{}
 }
 
+// overlapWait is generous: a second goroutine needs far less to reach Charge on a loaded machine.
+const overlapWait = 2 * time.Second
+
 func (p *fakePayments) Charge(_ context.Context, orderID, amountCents int64) (string, error) {
-	time.Sleep(p.delay)
+	if p.overlap {
+		if p.inFlight.Add(1) == 2 {
+			close(p.two)
+		}
+		select {
+		case <-p.two:
+		case <-time.After(overlapWait):
+		}
+	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.fail != nil {
@@ -45,7 +64,7 @@ func (p *fakePayments) count() int {
 func newService(t *testing.T) (*app.Service, *fakePayments) {
 	t.Helper()
 	store := memstore.New()
-	pay := &fakePayments{}
+	pay := &fakePayments{two: make(chan struct{})}
 	svc, err := app.NewService(store, store, store, pay)
 	require.NoError(t, err, "app.NewService")
 	return svc, pay
@@ -91,17 +110,17 @@ func TestServicePayOrder(t *testing.T) {
 		pid, err := svc.PayOrder(ctx, o.ID(), o.TotalCents())
 		require.NoError(t, err, "PayOrder(total)")
 		require.NotEmpty(t, pid, "PayOrder returned no payment id")
-		require.Equal(t, []int64{o.TotalCents()}, pay.charges, "charges after PayOrder(total)")
+		require.Equal(t, []int64{o.TotalCents()}, pay.charges, "charges after PayOrder(total): one charge of the total")
 		got, err := svc.GetOrder(ctx, o.ID())
 		require.NoError(t, err)
-		require.Equal(t, order.StatusPaid, got.Status(), "status after PayOrder")
+		require.Equal(t, order.StatusPaid, got.Status(), "status after PayOrder(total): the closure must leave the order paid (o.Pay) for the repository to store")
 		require.Equal(t, pid, got.PaymentID(), "stored payment id")
 	})
 	t.Run("never charges for an order that cannot be paid", func(t *testing.T) {
 		svc, pay := newService(t)
 		o := pendingOrder(t, svc)
 		_, err := svc.PayOrder(ctx, o.ID(), o.TotalCents()-1)
-		require.ErrorIs(t, err, order.ErrAmountMismatch, "PayOrder(wrong amount)")
+		require.ErrorIs(t, err, order.ErrAmountMismatch, "PayOrder(wrong amount) = %v, want order.ErrAmountMismatch", err)
 		require.Equal(t, 0, pay.count(), "charges after PayOrder(wrong amount): ask the aggregate before charging")
 
 		_, err = svc.PayOrder(ctx, o.ID(), o.TotalCents())
@@ -120,10 +139,10 @@ func TestServicePayOrder(t *testing.T) {
 		declined := errors.New("card declined")
 		pay.fail = declined
 		_, err := svc.PayOrder(ctx, o.ID(), o.TotalCents())
-		require.ErrorIs(t, err, declined, "PayOrder with the charge failing")
+		require.ErrorIs(t, err, declined, "PayOrder with the charge failing = %v, want the charge's error: no money was taken, so the payment failed", err)
 		got, err := svc.GetOrder(ctx, o.ID())
 		require.NoError(t, err)
-		require.Equal(t, order.StatusPending, got.Status(), "status after a failed charge")
+		require.Equal(t, order.StatusPending, got.Status(), "status after a failed charge: no money was taken, the order stays unpaid")
 
 		pay.fail = nil
 		_, err = svc.PayOrder(ctx, o.ID(), o.TotalCents())
@@ -132,7 +151,7 @@ func TestServicePayOrder(t *testing.T) {
 	t.Run("concurrent payments charge once", func(t *testing.T) {
 		svc, pay := newService(t)
 		o := pendingOrder(t, svc)
-		pay.delay = 5 * time.Millisecond
+		pay.overlap = true
 		var wg sync.WaitGroup
 		start := make(chan struct{})
 		for range 8 {
@@ -145,6 +164,18 @@ func TestServicePayOrder(t *testing.T) {
 		}
 		close(start)
 		wg.Wait()
-		require.Equal(t, 1, pay.count(), "8 concurrent PayOrder: %d charges, want 1 (charge inside UpdateOrder)", pay.count())
+		require.Equal(t, 1, pay.count(), "8 concurrent PayOrder: %d charges, want 1: decide and charge inside UpdateOrder's closure, which holds the order", pay.count())
+	})
+	t.Run("a cancelled request charges nobody", func(t *testing.T) {
+		svc, pay := newService(t)
+		o := pendingOrder(t, svc)
+		gone, cancel := context.WithCancel(ctx)
+		cancel() // the client hung up before the service got to work
+		_, err := svc.PayOrder(gone, o.ID(), o.TotalCents())
+		require.ErrorIs(t, err, context.Canceled, "PayOrder with a cancelled ctx = %v, want an error wrapping context.Canceled: pass the request's ctx down", err)
+		require.Equal(t, 0, pay.count(), "charges after PayOrder with a cancelled ctx: nobody is waiting for the answer, so nobody may be charged")
+		got, err := svc.GetOrder(ctx, o.ID())
+		require.NoError(t, err)
+		require.Equal(t, order.StatusPending, got.Status(), "status after PayOrder with a cancelled ctx")
 	})
 }

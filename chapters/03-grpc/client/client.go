@@ -9,15 +9,18 @@ import "google.golang.org/grpc"
 // retry design, gRFC A6) for connections to the shop's services.
 //
 // Its contract:
-//   - every method of shop.user.v1.UserService and shop.order.v1.OrderService is retried when,
-//     and only when, it fails with UNAVAILABLE: the one code that means "this attempt did not
-//     happen, try again";
-//   - at most 4 attempts in all, with exponential backoff starting around 50ms and capped well
-//     under a second, so retries stay inside a caller's deadline.
+//   - only the methods that are safe to repeat are retried: UserService.GetUser, OrderService.GetOrder
+//     (reads) and OrderService.CreateOrder (idempotent on its request id, see server). PayOrder,
+//     CancelOrder and CreateUser carry no idempotency key, so they are never retried blindly;
+//   - they are retried when, and only when, they fail with UNAVAILABLE. UNAVAILABLE says "try again",
+//     not "nothing happened": the server may have done the work and lost the response. That is why
+//     only idempotent methods get a retry policy at all;
+//   - at most 4 attempts in all, with a real exponential backoff: the first wait at least 10ms
+//     (around 50ms is good), each next one at least 1.5 times longer, capped well under a second,
+//     so retries stay inside a caller's deadline and do not hammer a server that is down.
 //
-// Retrying CreateOrder is safe only because it is idempotent on its request id (see server).
-//
-// TODO(03-retry): write the service config: a methodConfig naming both services, with a retryPolicy.
+// TODO(03-retry): write the service config: a methodConfig naming the methods that are safe to retry,
+// one by one, with a retryPolicy.
 const ServiceConfig = `{}`
 
 // Dial returns a client connection to target that uses ServiceConfig unless the name resolver

@@ -128,7 +128,7 @@ func TestHealthServingAfterStart(t *testing.T) {
 }
 
 func TestHealthNotServingWhileDraining(t *testing.T) {
-	const drainDelay = time.Second
+	const drainDelay = 2 * time.Second // long enough for a probe and a call to get through on a loaded machine
 	r := start(t, drainDelay)
 	r.requireEventually(t, orderService, healthpb.HealthCheckResponse_SERVING, 2*time.Second,
 		"each registered service must report SERVING by its full name (see GetServiceInfo)")
@@ -188,5 +188,31 @@ func TestHealthDrainBoundedByContext(t *testing.T) {
 		require.Error(t, err, "the stuck call succeeded although it was never released")
 	case <-time.After(2 * time.Second):
 		t.Fatal("the stuck call was still running after Drain gave up; Stop must end it")
+	}
+}
+
+func TestHealthDrainHonoursContextDuringDelay(t *testing.T) {
+	// Kubernetes gives a pod terminationGracePeriodSeconds in all; a drain delay longer than what is
+	// left must not keep the process alive until SIGKILL. ctx is the caller's budget, and it wins.
+	r := start(t, 30*time.Second)
+	r.requireEventually(t, "", healthpb.HealthCheckResponse_SERVING, 2*time.Second, "the whole server must report SERVING once Serve runs")
+
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	drained := make(chan error, 1)
+	go func() { drained <- r.srv.Drain(ctx) }()
+
+	// 3s is ten times the ctx's 300ms: plenty on a loaded machine, and a tenth of the 30s delay.
+	select {
+	case err := <-drained:
+		require.ErrorIs(t, err, context.DeadlineExceeded, "Drain(ctx that expired during the 30s drain delay) = %v, want ctx's error", err)
+	case <-time.After(3 * time.Second):
+		t.Fatal("Drain was still waiting out its 30s drain delay 3s after its 300ms ctx expired; the delay must end when ctx does")
+	}
+	select {
+	case err := <-r.served:
+		require.NoError(t, err, "Serve after Drain gave up = error, want nil")
+	case <-time.After(3 * time.Second):
+		t.Fatal("the server was still serving 3s after Drain returned; stop it when ctx ends")
 	}
 }

@@ -32,6 +32,10 @@ func (s *Server) RegisterService(desc *grpc.ServiceDesc, impl any) {
 	s.grpc.RegisterService(desc, impl)
 }
 
+// GetServiceInfo lists the registered services. With RegisterService it makes Server a
+// reflection.GRPCServer, so reflection.Register(s) works on it (grpcurl list and describe).
+func (s *Server) GetServiceInfo() map[string]grpc.ServiceInfo { return s.grpc.GetServiceInfo() }
+
 // Serve marks the server SERVING and serves on lis until Drain or Stop. It returns nil after those.
 func (s *Server) Serve(lis net.Listener) error {
 	s.markServing()

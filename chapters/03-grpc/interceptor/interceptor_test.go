@@ -13,7 +13,11 @@ import (
 	"github.com/stretchr/testify/require"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/health"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/reflection"
+	reflectionpb "google.golang.org/grpc/reflection/grpc_reflection_v1"
 	"google.golang.org/grpc/status"
 )
 
@@ -23,6 +27,13 @@ const getUser = userv1.UserService_GetUser_FullMethodName
 const (
 	idPanic    = "panic"     // the handler panics
 	idNotFound = "not-found" // the handler returns NotFound
+)
+
+// panicText is part of the runtime's message for the idPanic handler's panic; panicFrame is the
+// handler's frame in its stack.
+const (
+	panicText  = "assignment to entry in nil map"
+	panicFrame = "(*fakeUsers).GetUser"
 )
 
 // fakeUsers answers GetUser according to the request's id, and counts the calls that reached it.
@@ -49,8 +60,9 @@ func (f *fakeUsers) GetUser(ctx context.Context, req *userv1.GetUserRequest) (*u
 
 // Tokens the test verifier knows.
 const (
-	goodToken  = "token-of-u42"
-	panicToken = "token-that-crashes-the-verifier"
+	goodToken   = "token-of-u42"
+	panicToken  = "token-that-crashes-the-verifier"
+	nobodyToken = "token-the-verifier-maps-to-no-user"
 )
 
 func verify(_ context.Context, token string) (string, error) {
@@ -59,6 +71,8 @@ func verify(_ context.Context, token string) (string, error) {
 		return "u42", nil
 	case panicToken:
 		panic("verifier bug")
+	case nobodyToken:
+		return "", nil // a verifier bug (a token row with no user): Auth must still refuse it
 	}
 	return "", errors.New("unknown token")
 }
@@ -84,10 +98,20 @@ func callCtx(t *testing.T, authorization ...string) context.Context {
 }
 
 func TestInterceptorRecovery(t *testing.T) {
-	users, client := serveUsers(t, grpc.UnaryInterceptor(Recovery(slog.New(newLogRecorder()))))
+	logs := newLogRecorder()
+	users, client := serveUsers(t, grpc.UnaryInterceptor(Recovery(slog.New(logs))))
 
 	_, err := client.GetUser(callCtx(t), &userv1.GetUserRequest{Id: idPanic})
 	require.Equal(t, codes.Internal, status.Code(err), "GetUser(handler panics) through Recovery: code = %v, want Internal", status.Code(err))
+	msg := status.Convert(err).Message()
+	for _, secret := range []string{panicText, "goroutine", "fakeUsers"} {
+		require.NotContains(t, msg, secret, "GetUser(handler panics): the client's message %q contains %q; "+
+			"a panic value and stack are for our logs, the client gets a bare Internal", msg, secret)
+	}
+	require.True(t, logs.some(slog.LevelError, panicText), "no ERROR record holds the panic value %q; "+
+		"log it at Error, or the crash is invisible to whoever is on call", panicText)
+	require.True(t, logs.some(slog.LevelError, panicText, panicFrame), "no ERROR record with the panic value holds its stack "+
+		"(a trace through %s, like debug.Stack gives); without the stack nobody can find the line that panicked", panicFrame)
 
 	_, err = client.GetUser(callCtx(t), &userv1.GetUserRequest{Id: idNotFound})
 	require.Equal(t, codes.NotFound, status.Code(err), "GetUser(handler returns NotFound) through Recovery: code = %v, want NotFound (pass errors through unchanged)", status.Code(err))
@@ -111,6 +135,9 @@ func TestInterceptorLogging(t *testing.T) {
 		"logged codes for %s; want one record per call with method=%q and code=<the code's name>", getUser, getUser)
 	require.Equal(t, []string{slog.LevelInfo.String(), slog.LevelError.String()}, logs.levels(getUser),
 		"log levels for an OK call and a failed call; want INFO then ERROR")
+	for i, d := range logs.attr(getUser, "duration") {
+		require.NotEmpty(t, d, "log record %d for %s has no \"duration\" attribute; latency is what you look for first in an incident", i, getUser)
+	}
 }
 
 func TestInterceptorAuth(t *testing.T) {
@@ -125,13 +152,21 @@ func TestInterceptorAuth(t *testing.T) {
 		{name: "bearer without token", authorization: []string{"Bearer "}, want: codes.Unauthenticated},
 		{name: "token without scheme", authorization: []string{goodToken}, want: codes.Unauthenticated},
 		{name: "unknown token", authorization: []string{"Bearer forged"}, want: codes.Unauthenticated},
+		{name: "verifier returns no user", authorization: []string{"Bearer " + nobodyToken}, want: codes.Unauthenticated},
+		{name: "two headers, the valid one first", authorization: []string{"Bearer " + goodToken, "Bearer forged"}, want: codes.Unauthenticated},
+		{name: "two headers, the valid one second", authorization: []string{"Bearer forged", "Bearer " + goodToken}, want: codes.Unauthenticated},
+		{name: "two valid headers", authorization: []string{"Bearer " + goodToken, "Bearer " + goodToken}, want: codes.Unauthenticated},
 		{name: "valid token", authorization: []string{"Bearer " + goodToken}, want: codes.OK},
+		{name: "lower-case scheme", authorization: []string{"bearer " + goodToken}, want: codes.OK},
+		{name: "upper-case scheme", authorization: []string{"BEARER " + goodToken}, want: codes.OK},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			users, client := serveUsers(t, grpc.UnaryInterceptor(Auth(verify)))
 			_, err := client.GetUser(callCtx(t, tc.authorization...), &userv1.GetUserRequest{Id: "u1"})
-			require.Equal(t, tc.want, status.Code(err), "GetUser(authorization %q): code = %v, want %v", tc.authorization, status.Code(err), tc.want)
+			require.Equal(t, tc.want, status.Code(err), "GetUser(authorization %q): code = %v, want %v "+
+				"(exactly one header; the scheme is case-insensitive, RFC 7235; no user id means no identity)",
+				tc.authorization, status.Code(err), tc.want)
 			if tc.want != codes.OK {
 				require.Zero(t, users.calls.Load(), "GetUser(authorization %q) reached the handler; reject it before", tc.authorization)
 				return
@@ -141,11 +176,19 @@ func TestInterceptorAuth(t *testing.T) {
 	}
 }
 
-// TestInterceptorChainOrder checks the consequences of the order Chain picks. If it crashes with
-// "panic: verifier bug", Recovery does not wrap Auth.
+// TestInterceptorChainOrder checks the consequences of the order Chain picks.
 func TestInterceptorChainOrder(t *testing.T) {
 	logs := newLogRecorder()
-	users, client := serveUsers(t, Chain(slog.New(logs), verify))
+	// escaped turns a panic that got out of Chain into a test failure rather than a crashed test binary.
+	escaped := func(ctx context.Context, req any, _ *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (resp any, err error) {
+		defer func() {
+			if p := recover(); p != nil {
+				resp, err = nil, status.Errorf(codes.DataLoss, "panic escaped Chain: %v", p)
+			}
+		}()
+		return handler(ctx, req)
+	}
+	users, client := serveUsers(t, grpc.UnaryInterceptor(escaped), Chain(slog.New(logs), verify))
 	bearer := "Bearer " + goodToken
 
 	_, err := client.GetUser(callCtx(t, bearer), &userv1.GetUserRequest{Id: "u1"})
@@ -160,10 +203,80 @@ func TestInterceptorChainOrder(t *testing.T) {
 	require.Equal(t, codes.Internal, status.Code(err), "GetUser(handler panics) through Chain: code = %v, want Internal", status.Code(err))
 
 	_, err = client.GetUser(callCtx(t, "Bearer "+panicToken), &userv1.GetUserRequest{Id: "u1"})
-	require.Equal(t, codes.Internal, status.Code(err), "GetUser(verifier panics) through Chain: code = %v, want Internal; Recovery must wrap Auth too", status.Code(err))
+	require.Equal(t, codes.Internal, status.Code(err), "GetUser(verifier panics) through Chain: code = %v (%s), want Internal; Recovery must wrap Auth too",
+		status.Code(err), status.Convert(err).Message())
 
 	want := []string{codes.OK.String(), codes.Unauthenticated.String(), codes.Internal.String(), codes.Internal.String()}
 	require.Equal(t, want, logs.codes(getUser),
 		"logged codes through Chain; Logging must be outermost so that it records the final code of every call, "+
 			"including Auth's rejections and the Internal that Recovery makes of a panic")
+}
+
+func TestInterceptorAuthLetsProbesIn(t *testing.T) {
+	// Kubernetes' gRPC probe, Consul's gRPC check and grpc-health-probe send no token. If Auth guards
+	// the health service, every probe gets Unauthenticated, and the orchestrator kills a healthy pod.
+	users := &fakeUsers{}
+	hs := health.NewServer()
+	conn := grpctest.Serve(t, func(s *grpc.Server) {
+		userv1.RegisterUserServiceServer(s, users)
+		healthpb.RegisterHealthServer(s, hs)
+		reflection.Register(s)
+	}, []grpc.ServerOption{grpc.UnaryInterceptor(Auth(verify))})
+
+	resp, err := healthpb.NewHealthClient(conn).Check(callCtx(t), &healthpb.HealthCheckRequest{})
+	require.NoError(t, err, "Health.Check with no token: code = %v, want SERVING; the health service must answer probes, "+
+		"which carry no token", status.Code(err))
+	require.Equal(t, healthpb.HealthCheckResponse_SERVING, resp.GetStatus(), "Health.Check with no token: status = %v, want SERVING", resp.GetStatus())
+
+	stream, err := reflectionpb.NewServerReflectionClient(conn).ServerReflectionInfo(callCtx(t))
+	require.NoError(t, err, "opening server reflection with no token failed; grpcurl list/describe need it")
+	require.NoError(t, stream.Send(&reflectionpb.ServerReflectionRequest{
+		MessageRequest: &reflectionpb.ServerReflectionRequest_ListServices{ListServices: "*"},
+	}))
+	_, err = stream.Recv()
+	require.NoError(t, err, "server reflection with no token: code = %v, want the list of services", status.Code(err))
+
+	_, err = userv1.NewUserServiceClient(conn).GetUser(callCtx(t), &userv1.GetUserRequest{Id: "u1"})
+	require.Equal(t, codes.Unauthenticated, status.Code(err),
+		"GetUser with no token next to a public health service: code = %v, want Unauthenticated; only health and reflection are public", status.Code(err))
+	require.Zero(t, users.calls.Load(), "an unauthenticated GetUser reached the handler")
+
+	// A business service may be called Health too; only the standard grpc.health.v1.Health is public.
+	var adminCalls atomic.Int64
+	adminConn := grpctest.Serve(t, func(s *grpc.Server) { registerAdminHealth(s, &adminCalls) },
+		[]grpc.ServerOption{grpc.UnaryInterceptor(Auth(verify))})
+	err = adminConn.Invoke(callCtx(t), adminHealthCheck, &healthpb.HealthCheckRequest{}, &healthpb.HealthCheckResponse{})
+	require.Equal(t, codes.Unauthenticated, status.Code(err),
+		"%s with no token: code = %v, want Unauthenticated; make public only the exact services grpc.health.v1.Health and "+
+			"grpc.reflection.*, not every method whose name looks like a health check", adminHealthCheck, status.Code(err))
+	require.Zero(t, adminCalls.Load(), "an unauthenticated call to %s reached the handler", adminHealthCheck)
+}
+
+// adminHealthCheck is a method of a business service that happens to be named Health.
+const adminHealthCheck = "/shop.admin.v1.Health/Check"
+
+// registerAdminHealth registers shop.admin.v1.Health, whose Check counts its calls. It reuses the
+// health messages so that it needs no generated code.
+func registerAdminHealth(s *grpc.Server, calls *atomic.Int64) {
+	s.RegisterService(&grpc.ServiceDesc{
+		ServiceName: "shop.admin.v1.Health",
+		HandlerType: (*any)(nil),
+		Methods: []grpc.MethodDesc{{
+			MethodName: "Check",
+			Handler: func(srv any, ctx context.Context, dec func(any) error, icpt grpc.UnaryServerInterceptor) (any, error) {
+				in := new(healthpb.HealthCheckRequest)
+				if err := dec(in); err != nil {
+					return nil, err
+				}
+				handler := func(context.Context, any) (any, error) {
+					calls.Add(1)
+					return &healthpb.HealthCheckResponse{Status: healthpb.HealthCheckResponse_SERVING}, nil
+				}
+				if icpt == nil {
+					return handler(ctx, in)
+				}
+				return icpt(ctx, in, &grpc.UnaryServerInfo{Server: srv, FullMethod: adminHealthCheck}, handler)
+			},
+		}},
+	}, struct{}{})
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/gomicrolab/microlab/chapters/03-grpc/gen/shop/order/v1"
 	"github.com/gomicrolab/microlab/chapters/03-grpc/gen/shop/user/v1"
 	"github.com/gomicrolab/microlab/chapters/03-grpc/grpctest"
+	"github.com/gomicrolab/microlab/chapters/03-grpc/grpctest/identity"
 	"github.com/gomicrolab/microlab/chapters/03-grpc/shop"
 	"github.com/stretchr/testify/require"
 	"google.golang.org/grpc"
@@ -16,9 +17,11 @@ import (
 	"google.golang.org/grpc/status"
 )
 
-// slack allows for the time a request spends in transit: the server computes its deadline from the
-// grpc-timeout header when the request arrives, a little after the client computed it.
-const slack = 50 * time.Millisecond
+// slack allows for the time a request spends in transit and waiting for a CPU: each server computes
+// its deadline from the grpc-timeout header when the request arrives, after the client computed it,
+// and on a loaded machine (two cores, -race, other test binaries) that can take a few hundred
+// milliseconds. It is still far below what it must tell apart: a deadline that is seconds too late.
+const slack = 500 * time.Millisecond
 
 // giveUp is how long the slow user service waits before it stops on its own.
 const giveUp = 3 * time.Second
@@ -75,7 +78,7 @@ func newSlowFixture(t *testing.T, userTimeout time.Duration) slowFixture {
 	store := shop.NewStore()
 	orderConn := grpctest.Serve(t, func(s *grpc.Server) {
 		orderv1.RegisterOrderServiceServer(s, NewOrderServer(store, userv1.NewUserServiceClient(userConn), userTimeout))
-	}, []grpc.ServerOption{grpc.UnaryInterceptor(count)})
+	}, []grpc.ServerOption{grpc.ChainUnaryInterceptor(count, identity.Interceptor)})
 	return slowFixture{users: users, orders: orderv1.NewOrderServiceClient(orderConn), store: store, running: running}
 }
 
@@ -97,7 +100,7 @@ func (f slowFixture) waitSeen(t *testing.T) seenCall {
 
 func TestDeadlinePropagatesToUserService(t *testing.T) {
 	f := newSlowFixture(t, 10*time.Second) // the per-call bound is generous: the caller's deadline is the tighter one
-	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	ctx, cancel := context.WithTimeout(identity.As(context.Background(), "u1"), 300*time.Millisecond)
 	defer cancel()
 	callerDeadline, _ := ctx.Deadline()
 
@@ -119,7 +122,7 @@ func TestDeadlinePropagatesToUserService(t *testing.T) {
 func TestDeadlinePerCallTimeoutBoundsDownstream(t *testing.T) {
 	const userTimeout = 200 * time.Millisecond
 	f := newSlowFixture(t, userTimeout)
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second) // a patient caller
+	ctx, cancel := context.WithTimeout(identity.As(context.Background(), "u1"), 10*time.Second) // a patient caller
 	defer cancel()
 
 	start := time.Now()
@@ -138,7 +141,7 @@ func TestDeadlinePerCallTimeoutBoundsDownstream(t *testing.T) {
 
 func TestDeadlineCancelStopsWork(t *testing.T) {
 	f := newSlowFixture(t, 10*time.Second)
-	ctx, cancel := context.WithCancel(context.Background()) // no deadline at all: only cancellation
+	ctx, cancel := context.WithCancel(identity.As(context.Background(), "u1")) // no deadline at all: only cancellation
 	defer cancel()
 
 	done := make(chan error, 1)
@@ -162,4 +165,12 @@ func TestDeadlineCancelStopsWork(t *testing.T) {
 	require.Eventually(t, func() bool { return f.running.Load() == 0 }, time.Second, 10*time.Millisecond,
 		"the order server's CreateOrder handler was still running 1s after the caller cancelled; stop work when ctx is done")
 	require.Zero(t, f.store.OrderCount(), "an order was created for a cancelled call")
+}
+
+func TestDeadlineNeedsAPerCallTimeout(t *testing.T) {
+	// A zero userTimeout would make every downstream call fail at once (or, with a "0 means none"
+	// reading, never time out): the constructor refuses it rather than guess.
+	users := userv1.NewUserServiceClient(grpctest.Serve(t, func(*grpc.Server) {}, nil))
+	require.Panics(t, func() { NewOrderServer(shop.NewStore(), users, 0) },
+		"NewOrderServer(userTimeout 0) must panic: a per-call budget of zero is a configuration bug")
 }

@@ -7,6 +7,7 @@ import (
 
 	orderv1 "github.com/gomicrolab/microlab/chapters/03-grpc/gen/shop/order/v1"
 	userv1 "github.com/gomicrolab/microlab/chapters/03-grpc/gen/shop/user/v1"
+	"github.com/gomicrolab/microlab/chapters/03-grpc/interceptor"
 	"github.com/gomicrolab/microlab/chapters/03-grpc/shop"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -22,6 +23,11 @@ type OrderStore interface {
 
 // OrderServer implements orderv1.OrderServiceServer. Creating an order asks the user service,
 // over gRPC, whether the user exists: that downstream call is where deadlines must propagate.
+//
+// Every method acts for the authenticated caller (interceptor.UserID) and only on the caller's own
+// orders. A valid token proves who you are, not which orders you may touch: without the owner check,
+// any customer could pay or cancel anyone's order by trying ids (OWASP API1, broken object-level
+// authorisation). A call without an identity fails closed with Unauthenticated.
 type OrderServer struct {
 	orderv1.UnimplementedOrderServiceServer
 	orders      OrderStore
@@ -42,6 +48,13 @@ func (s *OrderServer) CreateOrder(ctx context.Context, req *orderv1.CreateOrderR
 	o, err := shop.NewOrder(req.GetRequestId(), req.GetUserId(), req.GetSku(), int(req.GetQuantity()), req.GetUnitPriceCents())
 	if err != nil {
 		return nil, toStatus(err)
+	}
+	caller, err := callerID(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if o.UserID != caller {
+		return nil, toStatus(fmt.Errorf("create order for user %s as %s: %w", o.UserID, caller, shop.ErrNotOwner))
 	}
 	if err := s.checkUser(ctx, o.UserID); err != nil {
 		return nil, toStatus(err)
@@ -71,30 +84,82 @@ func (s *OrderServer) checkUser(ctx context.Context, userID string) error {
 		return fmt.Errorf("check user %s: %w", userID, context.DeadlineExceeded)
 	case codes.Canceled:
 		return fmt.Errorf("check user %s: %w", userID, context.Canceled)
+	case codes.Unavailable:
+		// The user service is down or unreachable. Our contract (order.proto) calls that UNAVAILABLE,
+		// try again. The downstream error stays wrapped for our logs; its text (addresses, hosts,
+		// "connection refused") is not for our client, and toStatus must not send it.
+		return fmt.Errorf("check user %s: %w: %w", userID, shop.ErrUnavailable, err)
 	}
+	// Anything else from downstream (Internal, Unauthenticated for our own service credentials,
+	// PermissionDenied, ...) is our problem, not the caller's: passing the code through would tell
+	// our client its token is bad when ours is. It stays wrapped, so toStatus sees an unknown error.
 	return fmt.Errorf("check user %s: %w", userID, err)
 }
 
-func (s *OrderServer) GetOrder(ctx context.Context, req *orderv1.GetOrderRequest) (*orderv1.GetOrderResponse, error) {
-	o, err := s.orders.Order(ctx, req.GetId())
+// callerID returns the authenticated caller, or Unauthenticated if no interceptor put one in ctx.
+func callerID(ctx context.Context) (string, error) {
+	id, ok := interceptor.UserID(ctx)
+	if !ok {
+		return "", status.Error(codes.Unauthenticated, "no authenticated caller")
+	}
+	return id, nil
+}
+
+// ownOrder loads order id and checks that it belongs to the caller.
+func (s *OrderServer) ownOrder(ctx context.Context, id string) (shop.Order, error) {
+	caller, err := callerID(ctx)
 	if err != nil {
-		return nil, toStatus(err)
+		return shop.Order{}, err
+	}
+	o, err := s.orders.Order(ctx, id)
+	if err != nil {
+		return shop.Order{}, toStatus(err)
+	}
+	if o.UserID != caller {
+		return shop.Order{}, toStatus(fmt.Errorf("order %s as %s: %w", id, caller, shop.ErrNotOwner))
+	}
+	return o, nil
+}
+
+// changeOwnOrder applies change to order id if the caller owns it. The owner is checked again
+// inside UpdateOrder's lock, so the check and the change are one step.
+func (s *OrderServer) changeOwnOrder(ctx context.Context, id string, change func(*shop.Order) error) (shop.Order, error) {
+	caller, err := callerID(ctx)
+	if err != nil {
+		return shop.Order{}, err
+	}
+	o, err := s.orders.UpdateOrder(ctx, id, func(o *shop.Order) error {
+		if o.UserID != caller {
+			return fmt.Errorf("order %s as %s: %w", id, caller, shop.ErrNotOwner)
+		}
+		return change(o)
+	})
+	if err != nil {
+		return shop.Order{}, toStatus(err)
+	}
+	return o, nil
+}
+
+func (s *OrderServer) GetOrder(ctx context.Context, req *orderv1.GetOrderRequest) (*orderv1.GetOrderResponse, error) {
+	o, err := s.ownOrder(ctx, req.GetId())
+	if err != nil {
+		return nil, err
 	}
 	return &orderv1.GetOrderResponse{Order: orderToProto(o)}, nil
 }
 
 func (s *OrderServer) PayOrder(ctx context.Context, req *orderv1.PayOrderRequest) (*orderv1.PayOrderResponse, error) {
-	o, err := s.orders.UpdateOrder(ctx, req.GetId(), (*shop.Order).Pay)
+	o, err := s.changeOwnOrder(ctx, req.GetId(), (*shop.Order).Pay)
 	if err != nil {
-		return nil, toStatus(err)
+		return nil, err
 	}
 	return &orderv1.PayOrderResponse{Order: orderToProto(o)}, nil
 }
 
 func (s *OrderServer) CancelOrder(ctx context.Context, req *orderv1.CancelOrderRequest) (*orderv1.CancelOrderResponse, error) {
-	o, err := s.orders.UpdateOrder(ctx, req.GetId(), (*shop.Order).Cancel)
+	o, err := s.changeOwnOrder(ctx, req.GetId(), (*shop.Order).Cancel)
 	if err != nil {
-		return nil, toStatus(err)
+		return nil, err
 	}
 	return &orderv1.CancelOrderResponse{Order: orderToProto(o)}, nil
 }

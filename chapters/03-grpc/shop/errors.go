@@ -16,6 +16,11 @@ var (
 	ErrAlreadyExists = errors.New("already exists")
 	// ErrIllegalTransition: the entity exists, but is in a state where this action is not allowed.
 	ErrIllegalTransition = errors.New("illegal state transition")
+	// ErrNotOwner: the caller is authenticated, but the thing belongs to someone else.
+	ErrNotOwner = errors.New("belongs to another user")
+	// ErrUnavailable: a service we depend on could not be reached or refused the call for now.
+	// Nothing about the caller's input is wrong; the same request may work a little later.
+	ErrUnavailable = errors.New("dependency unavailable")
 )
 
 // InvalidError says which input field is wrong and why.

@@ -1,6 +1,9 @@
 package shop
 
-import "fmt"
+import (
+	"fmt"
+	"math"
+)
 
 // OrderStatus is where an order is in its life.
 type OrderStatus int
@@ -47,6 +50,10 @@ func NewOrder(requestID, userID, sku string, quantity int, unitPriceCents int64)
 		return Order{}, invalid("quantity", "must be between 1 and 100")
 	case unitPriceCents < 1:
 		return Order{}, invalid("unit_price_cents", "must be positive")
+	case unitPriceCents > math.MaxInt64/int64(quantity):
+		// quantity * unitPriceCents would wrap around to a negative (or tiny) total: an order the
+		// client would be paid for. Check before multiplying; after, the evidence is gone.
+		return Order{}, invalid("unit_price_cents", "quantity * unit_price_cents overflows the total")
 	}
 	return Order{
 		RequestID:  requestID,

@@ -166,11 +166,117 @@ func TestAggregateHandler(t *testing.T) {
 			r.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/api/me/summary", nil))
 
 			require.Equal(t, tt.want, rec.Code, "GET /api/me/summary (%s): status = %d, want %d", tt.name, rec.Code, tt.want)
+			require.NotContains(t, rec.Body.String(), errDown.Error(), "GET /api/me/summary (%s): body %q carries a backend's error text; log it, answer with the status", tt.name, rec.Body)
 			if tt.want == http.StatusOK {
 				var s Summary
 				require.NoError(t, json.Unmarshal(rec.Body.Bytes(), &s))
 				require.Equal(t, "u-42", s.Profile.UserID)
 			}
+		})
+	}
+}
+
+// lingering fakes backends whose calls honour ctx but, like real clients (closing a stream, writing a
+// log line), take a moment to return after it ends: a call blocks until its ctx is done and then until
+// the test opens unwound. While unwound is closed no lingering call can return, so a Summarize that
+// returns in that time has left a call running, whatever the scheduling.
+type lingering struct {
+	profileFails, profileSlow, ordersSlow bool
+
+	started, running atomic.Int64
+	unwound          chan struct{}
+}
+
+func (l *lingering) call(ctx context.Context, slow bool, fail error) error {
+	l.started.Add(1)
+	l.running.Add(1)
+	defer l.running.Add(-1)
+	if fail != nil {
+		return fail
+	}
+	if !slow {
+		return nil
+	}
+	<-ctx.Done()
+	<-l.unwound
+	return ctx.Err()
+}
+
+func (l *lingering) Profile(ctx context.Context, id string) (Profile, error) {
+	var fail error
+	if l.profileFails {
+		fail = errDown
+	}
+	if err := l.call(ctx, l.profileSlow, fail); err != nil {
+		return Profile{}, err
+	}
+	return Profile{UserID: id, Name: "Ada"}, nil
+}
+
+func (l *lingering) RecentOrders(ctx context.Context, id string) ([]Order, error) {
+	if err := l.call(ctx, l.ordersSlow, nil); err != nil {
+		return nil, err
+	}
+	return []Order{{ID: "o1", TotalCents: 1250}}, nil
+}
+
+// TestAggregateNoCallOutlivesSummarize: when Summarize returns, both backend calls have returned. A
+// call left running keeps a connection and a goroutine busy after the request is answered; under load
+// they pile up. Waiting costs nothing: the calls honour ctx, so they end at the deadline anyway.
+func TestAggregateNoCallOutlivesSummarize(t *testing.T) {
+	// hold is how long the test keeps the slow calls from returning after the deadline. A Summarize
+	// that does not wait returns within microseconds of the deadline (or of the profile's error); one
+	// that waits cannot return before the test lets the calls go. 1 s is generous on a loaded machine.
+	const hold = time.Second
+	tests := []struct {
+		name    string
+		backend *lingering
+		partial bool  // want a partial summary
+		wantErr error // or this error
+	}{
+		{name: "orders too slow", backend: &lingering{ordersSlow: true}, partial: true},
+		{name: "profile fails while the orders call runs", backend: &lingering{profileFails: true, ordersSlow: true}, wantErr: errDown},
+		{name: "profile too slow", backend: &lingering{profileSlow: true}, wantErr: context.DeadlineExceeded},
+		{name: "both too slow", backend: &lingering{profileSlow: true, ordersSlow: true}, wantErr: context.DeadlineExceeded},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			l := tt.backend
+			l.unwound = make(chan struct{})
+			type result struct {
+				s                Summary
+				err              error
+				started, running int64
+			}
+			done := make(chan result, 1)
+			go func() {
+				s, err := Summarize(context.Background(), "u-42", l, l, budget)
+				done <- result{s, err, l.started.Load(), l.running.Load()}
+			}()
+
+			select {
+			case r := <-done:
+				close(l.unwound)
+				t.Fatalf("Summarize (%s) returned (err %v) before its backend calls had returned (calls started %d of 2, still running %d): call both, and wait for both before returning, even after the deadline or an error",
+					tt.name, r.err, r.started, r.running)
+			case <-time.After(budget + hold):
+			}
+			close(l.unwound)
+			var r result
+			select {
+			case r = <-done:
+			case <-time.After(5 * time.Second):
+				t.Fatalf("Summarize (%s) did not return within 5 s after its backend calls returned", tt.name)
+			}
+			require.EqualValues(t, 2, r.started, "Summarize (%s) started %d backend calls, want 2 (profile and orders)", tt.name, r.started)
+			require.Zero(t, r.running, "Summarize (%s) returned with %d backend calls still running", tt.name, r.running)
+			if tt.wantErr != nil {
+				require.ErrorIs(t, r.err, tt.wantErr, "Summarize(%s) error = %v, want %v", tt.name, r.err, tt.wantErr)
+				return
+			}
+			require.NoError(t, r.err, "Summarize(%s)", tt.name)
+			require.Equal(t, tt.partial, r.s.Partial, "Summarize(%s).Partial = %v, want %v", tt.name, r.s.Partial, tt.partial)
 		})
 	}
 }

@@ -101,6 +101,32 @@ func TestJWTRejects(t *testing.T) {
 		{name: "no subject", header: bearer(sign(t, jwt.SigningMethodRS256, issuer, with(func(c *Claims) {
 			c.Subject = ""
 		})))},
+		// iss and aud are required, and compared exactly (RFC 7519 4.1.1, 4.1.3): a token minted for another
+		// issuer or service that merely resembles ours must not work here.
+		{name: "issuer that starts with ours", header: bearer(sign(t, jwt.SigningMethodRS256, issuer, with(func(c *Claims) {
+			c.Issuer = testIssuer + ".evil.example"
+		}))), wantErr: jwt.ErrTokenInvalidIssuer},
+		{name: "issuer that differs only in case", header: bearer(sign(t, jwt.SigningMethodRS256, issuer, with(func(c *Claims) {
+			c.Issuer = "https://ID.shop.test"
+		}))), wantErr: jwt.ErrTokenInvalidIssuer},
+		{name: "no issuer", header: bearer(sign(t, jwt.SigningMethodRS256, issuer, with(func(c *Claims) {
+			c.Issuer = ""
+		}))), wantErr: jwt.ErrTokenRequiredClaimMissing},
+		{name: "audience that contains ours", header: bearer(sign(t, jwt.SigningMethodRS256, issuer, with(func(c *Claims) {
+			c.Audience = jwt.ClaimStrings{testAudience + "-admin"}
+		}))), wantErr: jwt.ErrTokenInvalidAudience},
+		{name: "audience that is part of ours", header: bearer(sign(t, jwt.SigningMethodRS256, issuer, with(func(c *Claims) {
+			c.Audience = jwt.ClaimStrings{"shop"}
+		}))), wantErr: jwt.ErrTokenInvalidAudience},
+		{name: "no audience", header: bearer(sign(t, jwt.SigningMethodRS256, issuer, with(func(c *Claims) {
+			c.Audience = nil
+		}))), wantErr: jwt.ErrTokenRequiredClaimMissing},
+		// Two credentials in one request: which one did the gateway check, and which one will a backend read?
+		// Refuse rather than guess (the header appears at most once, RFC 7235 4.2).
+		{name: "two Authorization headers", header: http.Header{"Authorization": {
+			"Bearer " + sign(t, jwt.SigningMethodRS256, issuer, goodClaims()),
+			"Bearer " + sign(t, jwt.SigningMethodRS256, issuer, with(func(c *Claims) { c.Subject = "u-root"; c.Roles = []string{"admin"} })),
+		}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -154,10 +180,18 @@ func TestJWTValidTokenReachesBackend(t *testing.T) {
 	require.Equal(t, "u-42", claims.Subject)
 
 	// Authentication schemes are case-insensitive (RFC 7235): "bearer <token>" is the same as "Bearer <token>".
-	var lower backendSeen
-	rec = get(authRouter(v, &lower), http.Header{"Authorization": {"bearer " + sign(t, jwt.SigningMethodRS256, issuer, c)}})
-	require.Equal(t, http.StatusOK, rec.Code, "GET /orders with Authorization: bearer <valid token>: status = %d, want 200: the scheme is case-insensitive (RFC 7235)", rec.Code)
-	require.Equal(t, "u-42", lower.userID, "backend header %s = %q with a lower-case scheme, want u-42", HeaderUserID, lower.userID)
+	for _, scheme := range []string{"bearer", "BEARER", "BeArEr"} {
+		var lower backendSeen
+		rec = get(authRouter(v, &lower), http.Header{"Authorization": {scheme + " " + sign(t, jwt.SigningMethodRS256, issuer, c)}})
+		require.Equal(t, http.StatusOK, rec.Code, "GET /orders with Authorization: %s <valid token>: status = %d, want 200: the scheme is case-insensitive (RFC 7235)", scheme, rec.Code)
+		require.Equal(t, "u-42", lower.userID, "backend header %s = %q with the scheme %q, want u-42", HeaderUserID, lower.userID, scheme)
+	}
+
+	// A token may name several audiences; ours among them is enough.
+	multi := goodClaims()
+	multi.Audience = jwt.ClaimStrings{"billing", testAudience}
+	_, err = v.Verify(sign(t, jwt.SigningMethodRS256, issuer, multi))
+	require.NoError(t, err, "Verify(token with aud [billing %s]): one of the audiences is ours, want it accepted", testAudience)
 }
 
 func TestJWTLeewayAllowsSmallClockSkew(t *testing.T) {

@@ -54,3 +54,13 @@ func (o *ordersOverGRPC) RecentOrders(ctx context.Context, userID string) ([]agg
 	}
 	return out, nil
 }
+
+// pooledTransport is the profiles client's transport: the zero http.Client would use
+// http.DefaultTransport, which keeps only 2 idle connections per host and re-dials under load.
+func pooledTransport() *http.Transport {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.Proxy = nil // backends are reached directly, never through HTTP_PROXY
+	t.MaxIdleConns = 1024
+	t.MaxIdleConnsPerHost = 256
+	return t
+}

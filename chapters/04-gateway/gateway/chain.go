@@ -14,9 +14,10 @@ func Chain(cfg Config) []gin.HandlerFunc {
 	// handler or in a middleware)? the caller's identity? And what must the timeout cover: only backend
 	// time, or also the gateway's own work before it?
 	// What the tests cannot see: Log and Metrics may swap, and RequestID may follow Metrics (Metrics
-	// ignores the id). Timeout is only checked to start after Log; the steps between Log and the route
-	// take no measurable time here, so no test can tell where among them Timeout sits. Put it where the
-	// lesson's argument says, not just where the tests pass.
+	// ignores the id). Whether IPLimiter sits just inside or just outside Recover makes no visible
+	// difference (it does not panic). Timeout is only checked to start after Log; the steps between Log
+	// and the route take no measurable time here, so no test can tell where among them Timeout sits. Put
+	// it where the lesson's argument says, not just where the tests pass.
 	return []gin.HandlerFunc{
 		middleware.RequestID(),
 		middleware.Recover(cfg.Logger),
@@ -24,6 +25,7 @@ func Chain(cfg Config) []gin.HandlerFunc {
 		cfg.Metrics.Handler(),
 		cfg.Limiter.Handler(),
 		auth.Authenticate(cfg.Verifier),
+		cfg.IPLimiter.Handler(),
 		middleware.Timeout(cfg.Timeout),
 	}
 }

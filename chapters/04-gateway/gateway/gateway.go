@@ -4,6 +4,7 @@ package gateway
 
 import (
 	"log/slog"
+	"net/http"
 	"net/url"
 	"time"
 
@@ -20,9 +21,10 @@ type Config struct {
 	Logger        *slog.Logger
 	Metrics       *middleware.Metrics
 	Verifier      *auth.Verifier
-	Limiter       *middleware.RateLimiter
-	Timeout       time.Duration // per request, for everything behind the chain
-	SummaryBudget time.Duration // for /api/me/summary, within Timeout
+	IPLimiter     *middleware.RateLimiter // per client IP, before authentication: bounds floods of unauthenticated requests
+	Limiter       *middleware.RateLimiter // per user, after authentication: each caller's fair share
+	Timeout       time.Duration           // per request, for everything behind the chain
+	SummaryBudget time.Duration           // for /api/me/summary, within Timeout
 
 	UsersURL *url.URL                 // the users service, over HTTP
 	Orders   grpc.ClientConnInterface // the orders service, over gRPC
@@ -31,13 +33,20 @@ type Config struct {
 // New returns the gateway's HTTP handler.
 func New(cfg Config) *gin.Engine {
 	r := gin.New()
+	// The client IP is the TCP peer's. Gin trusts every proxy by default, so c.ClientIP() would read a
+	// client-sent X-Forwarded-For and a flood could pick a fresh "IP" per request to dodge the per-IP
+	// limit. Behind a load balancer, list its addresses here instead of nil.
+	if err := r.SetTrustedProxies(nil); err != nil {
+		panic(err) // nil is always a valid list
+	}
 	r.Use(Chain(cfg)...)
 
 	orders := proxy.NewOrdersClient(cfg.Orders)
 	api := r.Group("/api")
 	api.Any("/users/*rest", proxy.HTTP(cfg.UsersURL, "/api"))
 	api.GET("/orders/:id", proxy.GetOrder(orders))
-	api.GET("/me/summary", aggregate.Handler(&profilesOverHTTP{base: cfg.UsersURL}, &ordersOverGRPC{client: orders}, cfg.SummaryBudget))
+	profiles := &profilesOverHTTP{base: cfg.UsersURL, client: http.Client{Transport: pooledTransport()}}
+	api.GET("/me/summary", aggregate.Handler(profiles, &ordersOverGRPC{client: orders}, cfg.SummaryBudget))
 	// Authorisation is per route, after authentication: the chain knows who you are, the route decides
 	// what you may do.
 	api.Any("/admin/*rest", auth.RequireRole("admin"), proxy.HTTP(cfg.UsersURL, "/api"))

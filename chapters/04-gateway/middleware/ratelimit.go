@@ -12,7 +12,8 @@ import (
 )
 
 // RateLimiter gives every caller its own token bucket: the authenticated user id, or the client IP for
-// a request without one. Keying by user is why it runs after authentication.
+// a request without one. The gateway runs two: one before authentication (no identity yet, so it keys
+// by IP and bounds floods of bad tokens) and one after it (keyed by user, each caller's fair share).
 //
 // The map only grows; chapter 06 replaces this with a bounded, shared (Redis) limiter.
 type RateLimiter struct {

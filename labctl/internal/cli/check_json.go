@@ -15,13 +15,14 @@ type checkJSON struct {
 	ExitCode  int            `json:"exit_code"` // the process exit code, see labctl --help
 	Solution  bool           `json:"solution"`  // checked with the solution overlay
 	Warnings  []string       `json:"warnings"`
+	Error     string         `json:"error,omitempty"` // why the check could not run (then exercises is empty)
 	Exercises []exerciseJSON `json:"exercises"`
 }
 
 type exerciseJSON struct {
 	ID            string             `json:"id"`
 	Chapter       string             `json:"chapter"`
-	Status        string             `json:"status"` // pass, fail, skip, compile-error, infra-error, timeout, not-run, no-tests
+	Status        string             `json:"status"` // pass, pass-modified, fail, skip, compile-error, infra-error, timeout, not-run, no-tests
 	Message       string             `json:"message,omitempty"`
 	Tests         []testJSON         `json:"tests"`
 	CompileErrors []compileErrorJSON `json:"compile_errors"`

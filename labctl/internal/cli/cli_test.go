@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/gomicrolab/microlab/labctl/internal/lab"
 	"github.com/gomicrolab/microlab/labctl/internal/lab/labtest"
 )
 
@@ -30,21 +31,38 @@ func TestExitCodes(t *testing.T) {
 		{"solution passes", nil, []string{"check", "--solution", "00"}, ExitOK, ""},
 		{"unknown chapter id", nil, []string{"check", "07"}, ExitBadInput, `unknown chapter or exercise "07"`},
 		{"unknown exercise for hint", nil, []string{"hint", "00-nope"}, ExitBadInput, `unknown chapter or exercise "00-nope"`},
+		{"typo gets a suggestion", nil, []string{"check", "00-ad"}, ExitBadInput, `unknown chapter or exercise "00-ad" (did you mean 00-add?)`},
+		{"empty hint target", nil, []string{"hint", ""}, ExitBadInput, `unknown chapter or exercise ""`},
 		{"bad flag", nil, []string{"check", "--frobnicate"}, ExitBadInput, "unknown flag: --frobnicate"},
 		{"bad language", nil, []string{"--lang", "fr", "list"}, ExitBadInput, `--lang "fr"`},
-		{"too many arguments", nil, []string{"check", "00", "01"}, ExitBadInput, "accepts at most 1 arg"},
+		{"several targets", nil, []string{"check", "--solution", "00-add", "00-greet"}, ExitOK, ""},
+		{"one bad target of several", nil, []string{"check", "00-add", "07"}, ExitBadInput, `unknown chapter or exercise "07"`},
+		{"empty target", nil, []string{"check", ""}, ExitBadInput, `unknown chapter or exercise ""`},
 		{"broken manifest", func(t *testing.T, root string) {
 			labtest.Write(t, root, "chapters/course.toml", strings.Replace(labtest.Read(t, root, "chapters/course.toml"), "minutes = 5", "minutes = 5\ncolour = \"blue\"", 1))
 		}, []string{"check"}, ExitBadInput, "chapters/course.toml:17: exercise.colour: unknown field"},
 		{"no go toolchain", func(t *testing.T, root string) { t.Setenv("PATH", t.TempDir()) }, []string{"check", "00-add"}, ExitInfra, "go toolchain not found in PATH"},
 		{"edited test file warns", func(t *testing.T, root string) {
 			labtest.Write(t, root, "chapters/00-demo/greet/greet_test.go", "package greet\n\nimport \"testing\"\n\nfunc TestGreet(t *testing.T) {}\n")
-		}, []string{"check", "00-greet"}, ExitOK, "warning: test file 00-demo/greet/greet_test.go was edited"},
+		}, []string{"check", "00-greet"}, ExitFailed, "warning: test file 00-demo/greet/greet_test.go was edited"},
 		{"reset without a terminal", nil, []string{"reset", "00"}, ExitBadInput, "stdin is not a terminal (pass --yes)"},
 		{"reset outside git", nil, []string{"reset", "00", "--yes"}, ExitBadInput, "not a git checkout"},
+		{"solution of an exercise that shares a file asks first", func(t *testing.T, root string) {
+			labtest.Write(t, root, "chapters/00-demo/calc/sub.go", "package calc\n\n// TODO(00-sub): subtract.\n// TODO(00-greet): and greet.\nfunc Sub(a, b int) int { return 0 }\n")
+			l, err := lab.Open(root)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := l.UpdateTestSums(); err != nil {
+				t.Fatal(err)
+			}
+			labtest.GitCommit(t, root)
+		}, []string{"solution", "00-sub"}, ExitBadInput, "refusing to change your files without confirmation: stdin is not a terminal (pass --yes)"},
 		{"reset needs a target", nil, []string{"reset"}, ExitBadInput, "reset needs a chapter or exercise, or --all"},
 		{"TUI without a terminal", nil, nil, ExitBadInput, "the lab's UI needs a terminal"},
-		{"verify the fixture", nil, []string{"verify"}, ExitOK, "verifying chapter 00"},
+		// The fixture has one wrong solution per exercise: verify runs it, says which test caught it, and
+		// fails the course for having fewer than four.
+		{"verify the fixture", nil, []string{"verify"}, ExitFailed, "wrong 00-add/multiplies: rejected by [TestAdd]"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -87,6 +105,31 @@ func TestCheckJSON(t *testing.T) {
 	}
 }
 
+// --json prints its document even when the check cannot run at all, with the reason and the exit code.
+// hint <chapter> gives the next hint of the chapter's first exercise that has not passed.
+func TestHintForAChapter(t *testing.T) {
+	root := labtest.Course(t)
+	if code, _, _ := run(t, root, "check", "00-add", "--solution"); code != ExitOK {
+		t.Fatalf("check --solution exit = %d", code)
+	}
+	code, stdout, _ := run(t, root, "hint", "00")
+	if code != ExitOK || !strings.Contains(stdout, "Hint 1/3 for 00-add") {
+		t.Errorf("hint 00 = %q (exit %d), want the first hint of 00-add, the first exercise not passed", stdout, code)
+	}
+}
+
+func TestCheckJSONWithoutGo(t *testing.T) {
+	t.Setenv("PATH", t.TempDir())
+	code, stdout, _ := run(t, labtest.Course(t), "check", "00-add", "--json")
+	var doc checkJSON
+	if err := json.Unmarshal([]byte(stdout), &doc); err != nil {
+		t.Fatalf("stdout is not JSON: %v\n%s", err, stdout)
+	}
+	if code != ExitInfra || doc.ExitCode != ExitInfra || !strings.Contains(doc.Error, "go toolchain not found") || doc.Exercises == nil {
+		t.Errorf("exit %d, doc = %+v; want exit %d in the document, the reason in error, and an empty exercise list", code, doc, ExitInfra)
+	}
+}
+
 func TestTextOutputHasNoColourWithoutTerminal(t *testing.T) {
 	_, stdout, _ := run(t, labtest.Course(t), "check", "00-add")
 	if strings.Contains(stdout, "\x1b[") {
@@ -107,8 +150,8 @@ func TestHintInChinese(t *testing.T) {
 	// LANG comes from the test's environment; force it through --lang for a deterministic check.
 	out.Reset()
 	code = Main(context.Background(), []string{"--root", root, "--lang", "zh", "hint", "00-add"}, strings.NewReader(""), &out, &bytes.Buffer{})
-	if code != ExitOK || !strings.Contains(out.String(), "提示 2/2") || !strings.Contains(out.String(), "return a + b") {
-		t.Errorf("second hint in zh = %q (exit %d), want hint 2/2 in Chinese", out.String(), code)
+	if code != ExitOK || !strings.Contains(out.String(), "提示 2/3") || !strings.Contains(out.String(), "return a + b") {
+		t.Errorf("second hint in zh = %q (exit %d), want hint 2/3 in Chinese", out.String(), code)
 	}
 }
 

@@ -69,11 +69,12 @@ func (a *app) doctorTests(l *lab.Lab) {
 	changes, err := l.EditedTests()
 	switch {
 	case errors.Is(err, lab.ErrNoSums):
-		a.report(false, "tests.sum", "missing: run `labctl verify --update-sums`")
+		a.report(false, "tests.sum", "missing: restore it with `git checkout chapters/tests.sum` (it is the course's, not yours to regenerate)")
 	case err != nil:
 		a.report(false, "tests.sum", err.Error())
 	case len(changes) > 0:
-		a.report(false, "tests.sum", fmt.Sprintf("%d test file(s) differ, first %s (%s)", len(changes), changes[0].Path, changes[0].Change))
+		a.report(false, "tests.sum", fmt.Sprintf("%d test file(s) differ, first %s (%s): `labctl reset <exercise>` restores them after a backup",
+			len(changes), changes[0].Path, changes[0].Change))
 	default:
 		a.report(true, "tests.sum", "test files unchanged")
 	}

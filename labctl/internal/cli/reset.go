@@ -33,6 +33,13 @@ func (a *app) newResetCmd() *cobra.Command {
 		if _, err := l.Resolve(target); err != nil {
 			return err
 		}
+		shared, err := l.SharedWith(cmd.Context(), target)
+		if err != nil {
+			return err
+		}
+		if len(shared) > 0 {
+			fmt.Fprintln(a.stdout, a.t("shared.files", target, strings.Join(shared, ", ")))
+		}
 		if !yes {
 			ok, err := a.confirm(a.t("reset.confirm", name))
 			if err != nil {
@@ -56,7 +63,7 @@ func (a *app) newResetCmd() *cobra.Command {
 // confirm asks a y/N question on a terminal; without one it refuses rather than guess.
 func (a *app) confirm(question string) (bool, error) {
 	if !isTTY(a.stdin) {
-		return false, badInput(errors.New("refusing to reset without confirmation: stdin is not a terminal (pass --yes)"))
+		return false, badInput(errors.New("refusing to change your files without confirmation: stdin is not a terminal (pass --yes)"))
 	}
 	fmt.Fprint(a.stdout, question)
 	line, err := bufio.NewReader(a.stdin).ReadString('\n')

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -9,13 +10,14 @@ import (
 )
 
 func (a *app) newSolutionCmd() *cobra.Command {
-	var diff bool
+	var diff, yes bool
 	cmd := &cobra.Command{
 		Use:   "solution <chapter|exercise>",
 		Short: "Copy the reference solution over your files (backed up first), or --diff to compare",
 		Args:  cobra.ExactArgs(1),
 	}
 	cmd.Flags().BoolVar(&diff, "diff", false, "show a unified diff from your files to the solution; change nothing")
+	cmd.Flags().BoolVarP(&yes, "yes", "y", false, "do not ask when the exercise shares files with others")
 	cmd.RunE = a.runE(func(cmd *cobra.Command, args []string) error {
 		l, err := a.open()
 		if err != nil {
@@ -32,6 +34,24 @@ func (a *app) newSolutionCmd() *cobra.Command {
 			}
 			fmt.Fprint(a.stdout, d)
 			return nil
+		}
+		shared, err := l.SharedWith(cmd.Context(), args[0])
+		if err != nil {
+			return err
+		}
+		if len(shared) > 0 {
+			// Solving one exercise must not silently solve another: say so, and ask.
+			fmt.Fprintln(a.stdout, a.t("shared.files", args[0], strings.Join(shared, ", ")))
+			if !yes {
+				ok, err := a.confirm(a.t("solution.confirm", args[0]))
+				if err != nil {
+					return err
+				}
+				if !ok {
+					fmt.Fprintln(a.stdout, a.t("solution.cancelled"))
+					return nil
+				}
+			}
 		}
 		ch, err := l.ApplySolution(cmd.Context(), args[0])
 		if err != nil {

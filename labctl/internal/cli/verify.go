@@ -11,13 +11,20 @@ import (
 )
 
 func (a *app) newVerifyCmd() *cobra.Command {
-	var updateSums bool
+	var updateSums, wrongOnly bool
+	var workers int
 	cmd := &cobra.Command{
-		Use:   "verify",
-		Short: "Verify the course (authors, CI): starters fail, solutions pass, manifest matches tests",
-		Args:  cobra.NoArgs,
+		Use:   "verify [chapter|exercise ...]",
+		Short: "Verify the course (authors, CI): starters fail, solutions pass, wrong solutions fail, manifest matches tests",
+		Long: "verify checks, per chapter: the starter compiles and fails every exercise; with the solution every test\n" +
+			"passes; every committed wrong solution (solutions/wrong/<exercise>/*.patch, at least 4 per exercise)\n" +
+			"compiles and fails a test of its exercise, and which test caught it; the manifest matches the tests;\n" +
+			"tests.sum matches. With targets it verifies only their chapters (and the wrong solutions of the\n" +
+			"exercises named).",
 	}
 	cmd.Flags().BoolVar(&updateSums, "update-sums", false, "rewrite chapters/tests.sum from the test files first")
+	cmd.Flags().BoolVar(&wrongOnly, "wrong", false, "run only the wrong solutions of the targets")
+	cmd.Flags().IntVar(&workers, "workers", 0, "wrong solutions run at once (default: the number of CPUs)")
 	cmd.RunE = a.runE(func(cmd *cobra.Command, args []string) error {
 		l, err := a.open()
 		var me *course.ManifestError
@@ -39,11 +46,20 @@ func (a *app) newVerifyCmd() *cobra.Command {
 			}
 			fmt.Fprintf(a.stdout, "wrote chapters/tests.sum (%d test files)\n", n)
 		}
-		rep, err := verify.Run(cmd.Context(), l, verify.Options{Logf: func(f string, args ...any) {
+		opts := verify.Options{WrongOnly: wrongOnly, Workers: workers, Logf: func(f string, args ...any) {
 			fmt.Fprintf(a.stderr, f+"\n", args...)
-		}})
+		}}
+		if len(args) > 0 {
+			if opts.Exercises, err = resolveAll(l, args); err != nil {
+				return err
+			}
+		}
+		rep, err := verify.Run(cmd.Context(), l, opts)
 		if err != nil {
 			return err
+		}
+		for _, p := range rep.Course {
+			fmt.Fprintln(a.stdout, p.String())
 		}
 		for _, c := range rep.Chapters {
 			status := "ok"
@@ -53,6 +69,15 @@ func (a *app) newVerifyCmd() *cobra.Command {
 			fmt.Fprintf(a.stdout, "chapter %s: %s (%v)\n", c.Chapter, status, c.Elapsed.Round(1e7))
 			for _, p := range c.Problems {
 				fmt.Fprintln(a.stdout, "  "+p.String())
+			}
+			rejected := 0
+			for _, w := range c.Wrong {
+				if w.Rejected {
+					rejected++
+				}
+			}
+			if len(c.Wrong) > 0 {
+				fmt.Fprintf(a.stdout, "  %d of %d wrong solutions rejected\n", rejected, len(c.Wrong))
 			}
 		}
 		if !rep.OK() {

@@ -1,6 +1,11 @@
 // Package course loads and validates the course manifest (chapters/course.toml) and resolves ids.
 package course
 
+import (
+	"fmt"
+	"time"
+)
+
 // Text is a string in the two languages of the course.
 type Text struct {
 	En string `toml:"en"`
@@ -31,7 +36,34 @@ type Exercise struct {
 	Infra   []string `toml:"infra"`   // "mysql", "redis", "consul", "kafka"
 	Minutes int      `toml:"minutes"`
 	Race    bool     `toml:"race"` // run the package under the race detector (go test -race; needs cgo)
+	// Timeout bounds the exercise's tests ("90s", "5m"); empty means DefaultTimeout. A deadlock then
+	// says "timed out in TestX" after this long instead of go's ten silent minutes.
+	Timeout Duration `toml:"timeout"`
 	Hints   Hints    `toml:"hints"`
+}
+
+// DefaultTimeout is an exercise's test timeout when the manifest gives none.
+const DefaultTimeout = 2 * time.Minute
+
+// TestTimeout is how long the exercise's tests may run.
+func (ex *Exercise) TestTimeout() time.Duration {
+	if ex.Timeout > 0 {
+		return time.Duration(ex.Timeout)
+	}
+	return DefaultTimeout
+}
+
+// Duration is a time.Duration written as a string in the manifest ("90s").
+type Duration time.Duration
+
+// UnmarshalText parses a Go duration string.
+func (d *Duration) UnmarshalText(b []byte) error {
+	v, err := time.ParseDuration(string(b))
+	if err != nil {
+		return fmt.Errorf("want a duration such as \"90s\" or \"5m\": %w", err)
+	}
+	*d = Duration(v)
+	return nil
 }
 
 // Course is the validated manifest plus where it lives on disk.

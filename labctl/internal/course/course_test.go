@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 const goodManifest = `version = 1
@@ -23,8 +24,8 @@ package = "./00-demo/calc"
 tests = "^TestAdd"
 infra = []
 minutes = 5
-hints.en = ["one", "two"]
-hints.zh = ["一", "二"]
+hints.en = ["one", "two", "three"]
+hints.zh = ["一", "二", "三"]
 
 [[exercise]]
 id = "00-sub"
@@ -34,8 +35,8 @@ package = "./00-demo/calc"
 tests = "^TestSub"
 infra = ["redis"]
 minutes = 5
-hints.en = ["one", "two"]
-hints.zh = ["一", "二"]
+hints.en = ["one", "two", "three"]
+hints.zh = ["一", "二", "三"]
 `
 
 // writeCourse makes a root with chapters/00-demo/calc and the given manifest.
@@ -62,6 +63,13 @@ func TestLoadGood(t *testing.T) {
 	if got := c.Chapter("00").Exercises[1].Infra; len(got) != 1 || got[0] != "redis" {
 		t.Errorf("00-sub infra = %v, want [redis]", got)
 	}
+	if got := c.Exercise("00-add").TestTimeout(); got != DefaultTimeout {
+		t.Errorf("00-add TestTimeout() = %v, want the default %v", got, DefaultTimeout)
+	}
+	c, err = Load(writeCourse(t, strings.Replace(goodManifest, "minutes = 5", "minutes = 5\ntimeout = \"90s\"", 1)))
+	if err != nil || c.Exercise("00-add").TestTimeout() != 90*time.Second {
+		t.Fatalf("Load(timeout = 90s) = %v; want 00-add to time out after 90s", err)
+	}
 }
 
 func TestLoadBad(t *testing.T) {
@@ -84,9 +92,13 @@ func TestLoadBad(t *testing.T) {
 		{"bad regexp", func(s string) string { return strings.Replace(s, "^TestAdd", "^Test(Add", 1) }, 9, "tests"},
 		{"unknown infra", func(s string) string { return strings.Replace(s, `["redis"]`, `["mongo"]`, 1) }, 20, "infra"},
 		{"zero minutes", func(s string) string { return strings.Replace(s, "minutes = 5", "minutes = 0", 1) }, 9, "minutes"},
-		{"one hint", func(s string) string { return strings.Replace(s, `hints.en = ["one", "two"]`, `hints.en = ["one"]`, 1) }, 9, "hints"},
+		{"timeout not a duration", func(s string) string { return strings.Replace(s, "minutes = 5", "minutes = 5\ntimeout = \"soon\"", 1) }, 16, "exercise.timeout"},
+		{"timeout too long", func(s string) string { return strings.Replace(s, "minutes = 5", "minutes = 5\ntimeout = \"2h\"", 1) }, 9, "timeout"},
+		{"one hint", func(s string) string {
+			return strings.Replace(s, `hints.en = ["one", "two", "three"]`, `hints.en = ["one"]`, 1)
+		}, 9, "hints"},
 		{"unequal hints", func(s string) string {
-			return strings.Replace(s, `hints.zh = ["一", "二"]`, `hints.zh = ["一", "二", "三"]`, 1)
+			return strings.Replace(s, `hints.zh = ["一", "二", "三"]`, `hints.zh = ["一", "二", "三", "四"]`, 1)
 		}, 9, "hints"},
 		{"missing zh title", func(s string) string { return strings.Replace(s, `zh = "演示"`, `zh = ""`, 1) }, 4, "title.zh"},
 		{"missing chapter dir", func(s string) string { return strings.Replace(s, `dir = "00-demo"`, `dir = "00-gone"`, 1) }, 4, "dir"},
@@ -122,6 +134,20 @@ func TestLoadEmptyChapter(t *testing.T) {
 	var me *ManifestError
 	if !errors.As(err, &me) || !strings.Contains(me.Problems[0].Msg, "empty chapter") {
 		t.Fatalf("Load(chapter without exercises) = %v, want an empty-chapter problem", err)
+	}
+}
+
+func TestResolveSuggests(t *testing.T) {
+	c, err := Load(writeCourse(t, goodManifest))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for target, want := range map[string]string{"00-ad": "00-add", "00-sbu": "00-sub", "00-dem": "00-demo", "00-multiply": ""} {
+		_, err := c.Resolve(target)
+		var ute *UnknownTargetError
+		if !errors.As(err, &ute) || ute.Suggestion != want {
+			t.Errorf("Resolve(%q) = %v, want an unknown target suggesting %q", target, err, want)
+		}
 	}
 }
 

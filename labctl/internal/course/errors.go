@@ -57,9 +57,15 @@ func (e *ManifestError) Error() string {
 func (e *ManifestError) Is(target error) bool { return target == ErrInvalidManifest }
 
 // UnknownTargetError names a chapter or exercise id that the manifest does not have.
-type UnknownTargetError struct{ Target string }
+type UnknownTargetError struct {
+	Target     string
+	Suggestion string // the closest id, when one is close enough to be a typo
+}
 
 func (e *UnknownTargetError) Error() string {
+	if e.Suggestion != "" {
+		return fmt.Sprintf("unknown chapter or exercise %q (did you mean %s?)", e.Target, e.Suggestion)
+	}
 	return fmt.Sprintf("unknown chapter or exercise %q (try `labctl list`)", e.Target)
 }
 

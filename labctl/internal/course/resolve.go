@@ -65,7 +65,60 @@ func (c *Course) Resolve(target string) ([]*Exercise, error) {
 	if ex := c.Exercise(t); ex != nil {
 		return []*Exercise{ex}, nil
 	}
-	return nil, &UnknownTargetError{Target: target}
+	return nil, &UnknownTargetError{Target: target, Suggestion: c.closest(t)}
+}
+
+// closest is the chapter or exercise id nearest to a mistyped target, or "" when none is near: at most
+// two edits away, or the only id that starts with it.
+func (c *Course) closest(t string) string {
+	if t == "" {
+		return ""
+	}
+	best, bestDist := "", 3
+	var prefixed []string
+	for _, ch := range c.Chapters {
+		for _, id := range append([]string{ch.ID, ch.Dir}, exerciseIDs(ch)...) {
+			if d := editDistance(t, id); d < bestDist {
+				best, bestDist = id, d
+			}
+			if strings.HasPrefix(id, t) {
+				prefixed = append(prefixed, id)
+			}
+		}
+	}
+	if best == "" && len(prefixed) == 1 {
+		return prefixed[0]
+	}
+	return best
+}
+
+func exerciseIDs(ch *Chapter) []string {
+	ids := make([]string, 0, len(ch.Exercises))
+	for _, ex := range ch.Exercises {
+		ids = append(ids, ex.ID)
+	}
+	return ids
+}
+
+// editDistance is the Levenshtein distance between two short ids.
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur := make([]int, len(b)+1)
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev = cur
+	}
+	return prev[len(b)]
 }
 
 // ResolveChapter returns the chapter named by an id or directory, or an *UnknownTargetError.

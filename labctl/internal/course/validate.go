@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"time"
 )
 
 // KnownInfra lists the infra values an exercise may name.
@@ -92,6 +93,9 @@ func exerciseProblems(c *Course, ch *Chapter, ex *Exercise, line int, dup bool, 
 	}
 	if ex.Minutes <= 0 {
 		add("minutes", "must be more than 0")
+	}
+	if t := time.Duration(ex.Timeout); t < 0 || t > 30*time.Minute {
+		add("timeout", "%v is out of range (0 for the default %v, at most 30m)", t, DefaultTimeout)
 	}
 	if len(ex.Hints.En) < MinHints || len(ex.Hints.Zh) < MinHints {
 		add("hints", "needs at least %d hints in each language (en has %d, zh has %d)", MinHints, len(ex.Hints.En), len(ex.Hints.Zh))

@@ -41,6 +41,7 @@ var messages = map[string]msg{
 	"status.pass":          {"PASS", "通过"},
 	"status.fail":          {"FAIL", "失败"},
 	"status.skip":          {"SKIP", "跳过"},
+	"status.pass-modified": {"MODIFIED", "测试被改动"},
 	"status.compile-error": {"BUILD", "编译错误"},
 	"status.infra-error":   {"INFRA", "基础设施"},
 	"status.timeout":       {"TIMEOUT", "超时"},
@@ -61,13 +62,16 @@ var messages = map[string]msg{
 	"hint.last":  {"(that was the last hint; `labctl solution %s --diff` shows the answer)", "（这是最后一条提示；`labctl solution %s --diff` 可查看答案）"},
 
 	// reset and solution
-	"backup.where":     {"Your previous files are saved in %s", "你之前的文件已备份到 %s"},
-	"written":          {"wrote %s", "已写入 %s"},
-	"nothing.changed":  {"Nothing to change: the files are already the same.", "无需更改：文件已经相同。"},
-	"reset.confirm":    {"Reset %s to the starter code? Your files are backed up first. [y/N] ", "将 %s 重置为初始代码？会先备份你的文件。[y/N] "},
-	"reset.cancelled":  {"Reset cancelled.", "已取消重置。"},
-	"solution.applied": {"Solution applied to %s.", "已将参考答案应用到 %s。"},
-	"diff.same":        {"Your files match the solution.", "你的文件与参考答案一致。"},
+	"backup.where":       {"Your previous files are saved in %s", "你之前的文件已备份到 %s"},
+	"written":            {"wrote %s", "已写入 %s"},
+	"nothing.changed":    {"Nothing to change: the files are already the same.", "无需更改：文件已经相同。"},
+	"reset.confirm":      {"Reset %s to the starter code? Your files are backed up first. [y/N] ", "将 %s 重置为初始代码？会先备份你的文件。[y/N] "},
+	"reset.cancelled":    {"Reset cancelled.", "已取消重置。"},
+	"solution.applied":   {"Solution applied to %s.", "已将参考答案应用到 %s。"},
+	"shared.files":       {"%s shares files with %s: this changes their holes too.", "%s 与 %s 共用文件：这一步也会改动它们的空位。"},
+	"solution.confirm":   {"Apply the solution of %s? Your files are backed up first. [y/N] ", "应用 %s 的参考答案？会先备份你的文件。[y/N] "},
+	"solution.cancelled": {"Nothing applied.", "未应用任何改动。"},
+	"diff.same":          {"Your files match the solution.", "你的文件与参考答案一致。"},
 
 	// watch
 	"watch.start":   {"Watching %s; save a file to check, Ctrl-C to stop.", "正在监视 %s；保存文件即检查，Ctrl-C 退出。"},

@@ -2,8 +2,11 @@ package lab
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"path"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/gomicrolab/microlab/labctl/internal/course"
@@ -34,7 +37,11 @@ func (l *Lab) Check(ctx context.Context, exercises []*course.Exercise, opts Chec
 		return nil, nil
 	}
 	chapters := l.chaptersOf(exercises)
-	if edited, err := l.EditedTests(chapters...); err == nil {
+	edited, err := l.EditedTests(chapters...)
+	switch {
+	case errors.Is(err, ErrNoSums):
+		opts.logf("warning: %s is missing, so edited tests cannot be detected (restore it with `git checkout %s`)", SumsFile, SumsFile)
+	case err == nil:
 		for _, e := range edited {
 			opts.logf("warning: test file %s was %s; checks use your copy (restore it with `labctl reset`)", e.Path, e.Change)
 		}
@@ -49,23 +56,106 @@ func (l *Lab) Check(ctx context.Context, exercises []*course.Exercise, opts Chec
 		defer cleanup()
 		req.Overlay = path
 	}
+	// One service that cannot start must not blank the others: the exercises that need it are infra
+	// errors with the reason, the rest still run.
+	var down map[string]error
 	if services := infraOf(exercises); len(services) > 0 && l.StartInfra != nil {
-		env, stop, err := l.StartInfra(ctx, services, opts.logf)
-		if err != nil {
-			return nil, fmt.Errorf("%w: %w", ErrInfraUnavailable, err)
-		}
+		env, stop, failed := l.startEach(ctx, services, opts.logf)
 		defer func() { _ = stop(context.WithoutCancel(ctx)) }()
-		req.Env = env
+		req.Env, down = env, failed
+	}
+	runnable := slices.DeleteFunc(slices.Clone(exercises), func(ex *course.Exercise) bool { return downFor(ex, down) != "" })
+	if len(runnable) == 0 {
+		results := infraResults(exercises, down)
+		if !opts.Solution {
+			l.record(results)
+		}
+		return results, nil
+	}
+	if len(runnable) < len(exercises) {
+		run := runner.RequestFor(runnable)
+		req.Packages, req.Run, req.Race, req.Timeout = run.Packages, run.Run, run.Race, run.Timeout
 	}
 	rep, runErr := l.runner.Run(ctx, req, events)
 	if rep == nil {
 		return nil, runErr
 	}
 	results := runner.Fold(rep, exercises)
+	for i, ex := range exercises {
+		if why := downFor(ex, down); why != "" {
+			results[i] = infraResults([]*course.Exercise{ex}, down)[0]
+		}
+	}
+	markModified(results, l.course, edited)
 	if !opts.Solution {
 		l.record(results)
 	}
 	return results, runErr
+}
+
+// startEach starts each service on its own, so that one that cannot start is told apart from those that
+// can. It returns the environment of the started ones, one stop for them all, and why each other failed.
+func (l *Lab) startEach(ctx context.Context, services []string, logf func(string, ...any)) ([]string, func(context.Context) error, map[string]error) {
+	var env []string
+	var stops []func(context.Context) error
+	failed := map[string]error{}
+	for _, s := range services {
+		e, stop, err := l.StartInfra(ctx, []string{s}, logf)
+		if err != nil {
+			failed[s] = err
+			continue
+		}
+		env = append(env, e...)
+		stops = append(stops, stop)
+	}
+	return env, func(ctx context.Context) error {
+		var errs []error
+		for _, stop := range stops {
+			errs = append(errs, stop(ctx))
+		}
+		return errors.Join(errs...)
+	}, failed
+}
+
+// downFor says why an exercise cannot run ("" when it can): the first service it needs that is down.
+func downFor(ex *course.Exercise, down map[string]error) string {
+	for _, s := range ex.Infra {
+		if err, ok := down[s]; ok {
+			return fmt.Sprintf("%s: %s unavailable: %v", ErrInfraUnavailable, s, err)
+		}
+	}
+	return ""
+}
+
+// infraResults are the results of exercises that could not run for want of a service.
+func infraResults(exercises []*course.Exercise, down map[string]error) []runner.ExerciseResult {
+	out := make([]runner.ExerciseResult, 0, len(exercises))
+	for _, ex := range exercises {
+		out = append(out, runner.ExerciseResult{ExerciseID: ex.ID, Status: runner.StatusInfraError, Message: downFor(ex, down)})
+	}
+	return out
+}
+
+// markModified turns a pass into StatusModified when a test file of the exercise's package differs from
+// the course's: a pass on tests the learner changed proves nothing, and must never be recorded as one.
+func markModified(results []runner.ExerciseResult, c *course.Course, edited []TestFileChange) {
+	for i, r := range results {
+		if r.Status != runner.StatusPass {
+			continue
+		}
+		pkg := path.Clean(c.Exercise(r.ExerciseID).Package) // "00-x/pool", like the paths in tests.sum
+		var files []string
+		for _, e := range edited {
+			if path.Dir(e.Path) == pkg {
+				files = append(files, e.Path+" ("+e.Change+")")
+			}
+		}
+		if len(files) > 0 {
+			results[i].Status = runner.StatusModified
+			results[i].Message = fmt.Sprintf("passed on modified tests: %s; `labctl reset %s` restores them (after a backup)",
+				strings.Join(files, ", "), r.ExerciseID)
+		}
+	}
 }
 
 // record caches the statuses; a failure to write the cache is not a failed check.

@@ -11,7 +11,7 @@ import (
 
 // ErrNotGitCheckout means reset cannot find the starter files: the course is not a git checkout
 // with at least one commit.
-var ErrNotGitCheckout = errors.New("not a git checkout with a commit: reset restores the starter files from git (clone the course with git to use it)")
+var ErrNotGitCheckout = errors.New("not a git checkout with the course's history: reset restores the starter files from git's objects (clone the course with git to use it)")
 
 // git runs git in the repository root and returns its stdout.
 func (l *Lab) git(ctx context.Context, args ...string) ([]byte, error) {
@@ -23,32 +23,4 @@ func (l *Lab) git(ctx context.Context, args ...string) ([]byte, error) {
 		return nil, fmt.Errorf("git %s: %w: %s", strings.Join(args, " "), err, strings.TrimSpace(stderr.String()))
 	}
 	return out, nil
-}
-
-// headFiles lists the files under dir (relative to the root, slash-separated) in the HEAD commit.
-func (l *Lab) headFiles(ctx context.Context, dir string) ([]string, error) {
-	if _, err := l.git(ctx, "rev-parse", "--verify", "--quiet", "HEAD^{commit}"); err != nil {
-		return nil, ErrNotGitCheckout
-	}
-	prefix, err := l.git(ctx, "rev-parse", "--show-prefix")
-	if err != nil {
-		return nil, ErrNotGitCheckout
-	}
-	p := strings.TrimSpace(string(prefix))
-	out, err := l.git(ctx, "ls-tree", "-r", "-z", "--name-only", "--full-tree", "HEAD", "--", p+dir)
-	if err != nil {
-		return nil, err
-	}
-	var files []string
-	for _, f := range strings.Split(string(out), "\x00") {
-		if f != "" {
-			files = append(files, strings.TrimPrefix(f, p))
-		}
-	}
-	return files, nil
-}
-
-// headContent returns a file's content (path relative to the root) in the HEAD commit.
-func (l *Lab) headContent(ctx context.Context, path string) ([]byte, error) {
-	return l.git(ctx, "show", "HEAD:./"+path)
 }

@@ -94,8 +94,17 @@ func TestCheckWarnsAboutEditedTests(t *testing.T) {
 	if len(warnings) != 1 {
 		t.Fatalf("warnings = %v, want one about the edited test", warnings)
 	}
-	if rs[0].Status != runner.StatusPass {
-		t.Errorf("status = %s, want pass (the warning must not fail the check)", rs[0].Status)
+	// Every test passed, but on a test the learner emptied: that is never recorded as a plain pass.
+	if rs[0].Status != runner.StatusModified || !strings.Contains(rs[0].Message, "00-demo/greet/greet_test.go (edited)") {
+		t.Errorf("result = %s %q, want %s naming the edited test", rs[0].Status, rs[0].Message, runner.StatusModified)
+	}
+	if got := open(t, root).Status("00-greet"); got != runner.StatusModified {
+		t.Errorf("recorded status = %s, want %s", got, runner.StatusModified)
+	}
+	// Another exercise's pass in the same chapter is untouched: its tests are the course's.
+	exs, _ = l.Resolve("00-add")
+	if rs, err := l.Check(context.Background(), exs, CheckOptions{Solution: true}, nil); err != nil || rs[0].Status != runner.StatusPass {
+		t.Errorf("Check(00-add, solution) = %v, %v; want pass", rs, err)
 	}
 	changes, err := l.EditedTests()
 	if err != nil || len(changes) != 1 || changes[0] != (TestFileChange{Path: "00-demo/greet/greet_test.go", Change: "edited"}) {
@@ -109,34 +118,61 @@ func TestCheckStartsInfra(t *testing.T) {
 	exs, _ := l.Resolve("00")
 	var got []string
 	stopped := false
+	stops := 0
 	l.StartInfra = func(ctx context.Context, services []string, logf func(string, ...any)) ([]string, func(context.Context) error, error) {
-		got = services
-		return []string{"LAB_REDIS_ADDR=127.0.0.1:1"}, func(context.Context) error { stopped = true; return nil }, nil
+		got = append(got, services...)
+		return []string{"LAB_REDIS_ADDR=127.0.0.1:1"}, func(context.Context) error { stops++; return nil }, nil
 	}
 	if _, err := l.Check(context.Background(), exs, CheckOptions{}, nil); err != nil {
 		t.Fatal(err)
 	}
+	stopped = stops == 2
 	if !slices.Equal(got, []string{"mysql", "redis"}) || !stopped {
-		t.Errorf("StartInfra got %v (stopped %v), want [mysql redis] and a stop", got, stopped)
+		t.Errorf("StartInfra got %v (%d stops), want [mysql redis], each stopped", got, stops)
 	}
 	l.StartInfra = func(context.Context, []string, func(string, ...any)) ([]string, func(context.Context) error, error) {
 		return nil, nil, errors.New("docker is not running")
 	}
-	if _, err := l.Check(context.Background(), exs, CheckOptions{}, nil); !errors.Is(err, ErrInfraUnavailable) {
-		t.Errorf("Check() with failing infra = %v, want ErrInfraUnavailable", err)
+	rs, err := l.Check(context.Background(), exs, CheckOptions{}, nil)
+	if err != nil || rs[2].Status != runner.StatusInfraError || !strings.Contains(rs[2].Message, "docker is not running") {
+		t.Errorf("Check() with failing infra = %+v, %v; want 00-greet an infra error that says why", rs, err)
+	}
+}
+
+// One service down blanks only the exercises that need it: the others still run and report.
+func TestCheckWithOneServiceDown(t *testing.T) {
+	l := open(t, labtest.Course(t))
+	l.Course().Exercise("00-greet").Infra = []string{"redis"}
+	l.StartInfra = func(ctx context.Context, services []string, logf func(string, ...any)) ([]string, func(context.Context) error, error) {
+		return nil, nil, errors.New("redis-server not found: apt-get install redis-server")
+	}
+	exs, _ := l.Resolve("00")
+	rs, err := l.Check(context.Background(), exs, CheckOptions{Solution: true}, nil)
+	if err != nil {
+		t.Fatalf("Check(00) = %v, want results for every exercise", err)
+	}
+	got := map[string]runner.ExerciseResult{}
+	for _, r := range rs {
+		got[r.ExerciseID] = r
+	}
+	if got["00-add"].Status != runner.StatusPass || got["00-sub"].Status != runner.StatusPass {
+		t.Errorf("00-add, 00-sub = %s, %s; want both to run and pass (they need no redis)", got["00-add"].Status, got["00-sub"].Status)
+	}
+	if g := got["00-greet"]; g.Status != runner.StatusInfraError || !strings.Contains(g.Message, "apt-get install redis-server") {
+		t.Errorf("00-greet = %s %q, want an infra error with the reason and the fix", g.Status, g.Message)
 	}
 }
 
 func TestNextHint(t *testing.T) {
 	l := open(t, labtest.Course(t))
-	for i, want := range []int{1, 2, 2} {
+	for i, want := range []int{1, 2, 3, 3} {
 		idx, total, h, err := l.NextHint("00-add")
-		if err != nil || idx != want || total != 2 || h.En == "" || h.Zh == "" {
-			t.Errorf("NextHint call %d = %d/%d %+v %v, want %d/2 with both languages", i+1, idx, total, h, err, want)
+		if err != nil || idx != want || total != 3 || h.En == "" || h.Zh == "" {
+			t.Errorf("NextHint call %d = %d/%d %+v %v, want %d/3 with both languages", i+1, idx, total, h, err, want)
 		}
 	}
-	if got := len(open(t, l.Root()).RevealedHints("00-add")); got != 2 {
-		t.Errorf("RevealedHints after reopening = %d, want 2", got)
+	if got := len(open(t, l.Root()).RevealedHints("00-add")); got != 3 {
+		t.Errorf("RevealedHints after reopening = %d, want 3", got)
 	}
 	if _, _, _, err := l.NextHint("00-nope"); !errors.Is(err, course.ErrUnknownTarget) {
 		t.Errorf("NextHint(unknown) = %v, want ErrUnknownTarget", err)
@@ -219,6 +255,63 @@ func TestResetAndSolution(t *testing.T) {
 	// The starter is back: the cached pass must not survive it, here or in the state file.
 	if got := open(t, root).Status("00-add"); got != runner.StatusNotRun {
 		t.Errorf("Status(00-add) after Reset = %s, want %s", got, runner.StatusNotRun)
+	}
+}
+
+// A learner who commits their work still gets the starter back from reset, and reset brings back the
+// exercise's edited tests too.
+func TestResetRestoresThePinnedStarterAfterACommit(t *testing.T) {
+	root := labtest.Course(t)
+	labtest.GitCommit(t, root)
+	starterAdd := labtest.Read(t, root, "chapters/00-demo/calc/add.go")
+	starterTest := labtest.Read(t, root, "chapters/00-demo/calc/calc_test.go")
+	labtest.Write(t, root, "chapters/00-demo/calc/add.go", labtest.Read(t, root, "solutions/00-demo/calc/add.go"))
+	labtest.Write(t, root, "chapters/00-demo/calc/calc_test.go", "package calc\n")
+	labtest.GitCommit(t, root) // the learner's own commit: HEAD now holds the solved file and the edited test
+	l := open(t, root)
+	ch, err := l.Reset(context.Background(), "00-add")
+	if err != nil {
+		t.Fatalf("Reset(00-add) = %v", err)
+	}
+	if got := labtest.Read(t, root, "chapters/00-demo/calc/add.go"); got != starterAdd {
+		t.Errorf("add.go after Reset(00-add) = %q, want the starter (not the learner's HEAD)", got)
+	}
+	if got := labtest.Read(t, root, "chapters/00-demo/calc/calc_test.go"); got != starterTest {
+		t.Errorf("calc_test.go after Reset(00-add) = %q, want the course's test back", got)
+	}
+	if !slices.Equal(ch.Written, []string{"chapters/00-demo/calc/add.go", "chapters/00-demo/calc/calc_test.go"}) {
+		t.Errorf("Reset(00-add) wrote %v, want add.go and the package's test file", ch.Written)
+	}
+}
+
+// An exercise's files are those that mark its holes anywhere in the chapter, not its package: and
+// where two exercises share a file, SharedWith says so before anything changes.
+func TestExerciseFilesFollowTheHoles(t *testing.T) {
+	root := labtest.Course(t)
+	// 00-greet's tests live in greet/, but say it has a second hole in calc/sub.go, next to 00-sub's.
+	labtest.Write(t, root, "chapters/00-demo/calc/sub.go", "package calc\n\n// Sub returns a-b.\nfunc Sub(a, b int) int {\n\t// TODO(00-sub): subtract.\n\t// TODO(00-greet): and greet.\n\treturn 0\n}\n")
+	l := open(t, root)
+	if _, err := l.UpdateTestSums(); err != nil {
+		t.Fatal(err)
+	}
+	labtest.GitCommit(t, root)
+	ctx := context.Background()
+	files, shared, err := l.ExerciseFiles(ctx, l.Course().Exercise("00-sub"))
+	want := []string{filepath.Join(root, "chapters/00-demo/calc/sub.go")}
+	if err != nil || !slices.Equal(files, want) || !slices.Equal(shared, []string{"00-greet"}) {
+		t.Fatalf("ExerciseFiles(00-sub) = %v, %v, %v; want %v sharing with 00-greet", files, shared, err, want)
+	}
+	got, err := l.SharedWith(ctx, "00-greet")
+	if err != nil || !slices.Equal(got, []string{"00-sub"}) {
+		t.Errorf("SharedWith(00-greet) = %v, %v; want [00-sub]", got, err)
+	}
+	if got, _ := l.SharedWith(ctx, "00"); got != nil {
+		t.Errorf("SharedWith(00) = %v, want nil for a chapter", got)
+	}
+	ch, err := l.ApplySolution(ctx, "00-greet")
+	wantWritten := []string{"chapters/00-demo/calc/sub.go", "chapters/00-demo/greet/greet.go"}
+	if err != nil || !slices.Equal(ch.Written, wantWritten) {
+		t.Errorf("ApplySolution(00-greet) = %+v, %v; want %v, the files that mark its holes", ch, err, wantWritten)
 	}
 }
 

@@ -45,23 +45,27 @@ func (l *Lab) SolutionOverlay(chapters []*course.Chapter) (path string, cleanup 
 	if err != nil {
 		return "", nil, err
 	}
-	data, err := json.Marshal(struct{ Replace map[string]string }{files})
-	if err != nil {
-		return "", nil, fmt.Errorf("encode overlay: %w", err)
-	}
-	f, err := os.CreateTemp("", "labctl-overlay-*.json")
+	tmp, err := os.MkdirTemp("", "labctl-overlay-*")
 	if err != nil {
 		return "", nil, fmt.Errorf("write overlay: %w", err)
 	}
-	cleanup = func() { os.Remove(f.Name()) }
-	if _, err := f.Write(data); err != nil {
-		f.Close()
+	cleanup = func() { os.RemoveAll(tmp) }
+	if path, err = writeOverlay(tmp, files); err != nil {
 		cleanup()
-		return "", nil, fmt.Errorf("write overlay: %w", err)
+		return "", nil, err
 	}
-	if err := f.Close(); err != nil {
-		cleanup()
-		return "", nil, fmt.Errorf("write overlay: %w", err)
+	return path, cleanup, nil
+}
+
+// writeOverlay writes the overlay JSON for replace (target -> replacement, "" deletes) into dir.
+func writeOverlay(dir string, replace map[string]string) (string, error) {
+	data, err := json.Marshal(struct{ Replace map[string]string }{replace})
+	if err != nil {
+		return "", fmt.Errorf("encode overlay: %w", err)
 	}
-	return f.Name(), cleanup, nil
+	path := filepath.Join(dir, "overlay.json")
+	if err := os.WriteFile(path, data, 0o644); err != nil {
+		return "", fmt.Errorf("write overlay: %w", err)
+	}
+	return path, nil
 }

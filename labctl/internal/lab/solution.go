@@ -1,7 +1,6 @@
 package lab
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -20,8 +19,9 @@ import (
 var ErrNoSolution = errors.New("no solution files for this target")
 
 // solutionFilesFor returns the solution files of a target: a chapter's (or the course's) all, an
-// exercise's those in its package directory (see narrowToMarked). Keys are chapters/ paths, values solutions/ paths.
-func (l *Lab) solutionFilesFor(target string) (map[string]string, error) {
+// exercise's those that replace the files marking its holes (see ExerciseFiles). Keys are chapters/
+// paths, values solutions/ paths.
+func (l *Lab) solutionFilesFor(ctx context.Context, target string) (map[string]string, error) {
 	exercises, err := l.Resolve(target)
 	if err != nil {
 		return nil, err
@@ -31,13 +31,15 @@ func (l *Lab) solutionFilesFor(target string) (map[string]string, error) {
 		return nil, err
 	}
 	if ex := l.course.Exercise(strings.TrimSpace(target)); ex != nil {
-		pkg := l.course.PackageDir(ex)
+		own, _, err := l.ExerciseFiles(ctx, ex)
+		if err != nil {
+			return nil, err
+		}
 		for dst := range files {
-			if filepath.Dir(dst) != pkg {
+			if !slices.Contains(own, dst) {
 				delete(files, dst)
 			}
 		}
-		narrowToMarked(files, ex.ID)
 	}
 	if len(files) == 0 {
 		return nil, fmt.Errorf("%w: %s", ErrNoSolution, targetName(target))
@@ -45,30 +47,9 @@ func (l *Lab) solutionFilesFor(target string) (map[string]string, error) {
 	return files, nil
 }
 
-// narrowToMarked keeps the files whose chapters/ version still has TODO(id), when there are any:
-// an exercise usually owns only some files of its package. Without markers (solved, or the learner
-// deleted them) the whole package's solution stays.
-func narrowToMarked(files map[string]string, id string) {
-	marker := []byte("TODO(" + id + ")")
-	marked := map[string]bool{}
-	for dst := range files {
-		if data, err := os.ReadFile(dst); err == nil && bytes.Contains(data, marker) {
-			marked[dst] = true
-		}
-	}
-	if len(marked) == 0 {
-		return
-	}
-	for dst := range files {
-		if !marked[dst] {
-			delete(files, dst)
-		}
-	}
-}
-
 // ApplySolution copies the target's solution files over the learner's files, after backing those up.
 func (l *Lab) ApplySolution(ctx context.Context, target string) (*Change, error) {
-	files, err := l.solutionFilesFor(target)
+	files, err := l.solutionFilesFor(ctx, target)
 	if err != nil {
 		return nil, err
 	}
@@ -91,7 +72,7 @@ func (l *Lab) ApplySolution(ctx context.Context, target string) (*Change, error)
 // SolutionDiff returns a unified diff from the learner's files to the target's solution
 // ("" when they are the same). It changes nothing.
 func (l *Lab) SolutionDiff(target string) (string, error) {
-	files, err := l.solutionFilesFor(target)
+	files, err := l.solutionFilesFor(context.Background(), target)
 	if err != nil {
 		return "", err
 	}

@@ -88,8 +88,12 @@ func ReadTestSums(root string) (map[string]string, error) {
 	return sums, nil
 }
 
-// UpdateTestSums rewrites tests.sum from the test files on disk and returns how many it lists.
+// UpdateTestSums rewrites tests.sum and starter.sum from the files on disk and returns how many test
+// files tests.sum lists.
 func (l *Lab) UpdateTestSums() (int, error) {
+	if _, err := l.writeStarterSums(); err != nil {
+		return 0, err
+	}
 	sums, err := ComputeTestSums(l.course.ChaptersDir())
 	if err != nil {
 		return 0, err

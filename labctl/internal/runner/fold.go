@@ -5,6 +5,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/gomicrolab/microlab/labctl/internal/course"
 )
@@ -14,7 +15,7 @@ import (
 const StatusNoTests Status = "no-tests"
 
 // severity orders statuses: an exercise takes the most severe status among its tests.
-var severity = []Status{StatusPass, StatusSkip, StatusNotRun, StatusNoTests, StatusFail, StatusTimeout, StatusInfraError, StatusCompileError}
+var severity = []Status{StatusPass, StatusModified, StatusSkip, StatusNotRun, StatusNoTests, StatusFail, StatusTimeout, StatusInfraError, StatusCompileError}
 
 func worse(a, b Status) Status {
 	if slices.Index(severity, b) > slices.Index(severity, a) {
@@ -40,6 +41,12 @@ func RequestFor(exercises []*course.Exercise) Request {
 		}
 	}
 	req.Run = strings.Join(patterns, "|")
+	// go test -timeout bounds each package's test binary: the exercises of one package add up.
+	perPackage := map[string]time.Duration{}
+	for _, ex := range exercises {
+		perPackage[ex.Package] += ex.TestTimeout()
+		req.Timeout = max(req.Timeout, perPackage[ex.Package])
+	}
 	return req
 }
 

@@ -12,6 +12,7 @@ const (
 	StatusPass         Status = "pass"
 	StatusFail         Status = "fail"          // an assertion failed or the test panicked
 	StatusSkip         Status = "skip"          // never counts as a pass
+	StatusModified     Status = "pass-modified" // every test passed, but on test files that differ from the course's: not a pass
 	StatusCompileError Status = "compile-error" // the package or its tests do not build
 	StatusInfraError   Status = "infra-error"   // infra reported UnavailablePrefix
 	StatusTimeout      Status = "timeout"       // the test binary hit its -timeout

@@ -3,6 +3,7 @@ package runner
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -33,12 +34,14 @@ type Runner struct {
 
 // Request is one `go test` invocation.
 type Request struct {
-	Packages []string // relative to Dir, "./00-x/cancel"
-	Run      string   // -run regexp over top-level tests; "" runs all
-	Overlay  string   // path of a -overlay JSON file, or ""
-	Env      []string // extra environment for this run
-	NoCache  bool     // -count=1
-	Race     bool     // -race (needs cgo and a C compiler)
+	Packages []string      // relative to Dir, "./00-x/cancel"
+	Run      string        // -run regexp over top-level tests; "" runs all
+	Overlay  string        // path of a -overlay JSON file, or ""
+	Env      []string      // extra environment for this run
+	NoCache  bool          // -count=1
+	Race     bool          // -race (needs cgo and a C compiler)
+	FailFast bool          // -failfast: stop at the first failing test
+	Timeout  time.Duration // -timeout for this run; 0 keeps the Runner's
 }
 
 // Run runs the request and returns what every package reported. Cancelling ctx kills go test and
@@ -97,8 +100,11 @@ func (r *Runner) args(req Request, rep *Report) []string {
 	if req.Overlay != "" {
 		args = append(args, "-overlay", req.Overlay)
 	}
-	if r.Timeout > 0 {
-		args = append(args, "-timeout", r.Timeout.String())
+	if t := cmp.Or(req.Timeout, r.Timeout); t > 0 {
+		args = append(args, "-timeout", t.String())
+	}
+	if req.FailFast {
+		args = append(args, "-failfast")
 	}
 	if req.NoCache {
 		args = append(args, "-count=1")

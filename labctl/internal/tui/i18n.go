@@ -37,7 +37,7 @@ var dictionary = map[string]labels{
 		Status: map[runner.Status]string{
 			runner.StatusPass: "passed", runner.StatusFail: "failed", runner.StatusCompileError: "compile error",
 			runner.StatusInfraError: "infra error", runner.StatusTimeout: "timed out", runner.StatusSkip: "skipped",
-			runner.StatusNotRun: "not run",
+			runner.StatusNotRun: "not run", runner.StatusModified: "passed on modified tests",
 		},
 		Keys: keyLabels{
 			Up: "up", Down: "down", PrevChapter: "prev chapter", NextChapter: "next chapter", Check: "check",
@@ -57,7 +57,7 @@ var dictionary = map[string]labels{
 		Status: map[runner.Status]string{
 			runner.StatusPass: "通过", runner.StatusFail: "失败", runner.StatusCompileError: "编译错误",
 			runner.StatusInfraError: "基础设施错误", runner.StatusTimeout: "超时", runner.StatusSkip: "已跳过",
-			runner.StatusNotRun: "未运行",
+			runner.StatusNotRun: "未运行", runner.StatusModified: "在被改动的测试上通过",
 		},
 		Keys: keyLabels{
 			Up: "上移", Down: "下移", PrevChapter: "上一章", NextChapter: "下一章", Check: "检查",

@@ -30,6 +30,7 @@ var statusLooks = map[runner.Status]statusLook{
 	runner.StatusInfraError:   {"!", lipgloss.NewStyle().Foreground(lipgloss.Color("214"))},
 	runner.StatusTimeout:      {"!", lipgloss.NewStyle().Foreground(lipgloss.Color("208"))},
 	runner.StatusSkip:         {"-", lipgloss.NewStyle().Foreground(lipgloss.Color("245"))},
+	runner.StatusModified:     {"!", lipgloss.NewStyle().Foreground(lipgloss.Color("214"))},
 	runner.StatusNotRun:       {"·", lipgloss.NewStyle().Foreground(lipgloss.Color("240"))},
 }
 

@@ -4,9 +4,11 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
+	"github.com/gomicrolab/microlab/labctl/internal/course"
 	"github.com/gomicrolab/microlab/labctl/internal/lab"
 	"github.com/gomicrolab/microlab/labctl/internal/lab/labtest"
 )
@@ -42,6 +44,15 @@ func TestRunOnFixture(t *testing.T) {
 		{"TODO names no exercise", func(t *testing.T, root string) {
 			labtest.Write(t, root, "chapters/00-demo/calc/mul.go", "package calc\n\n// TODO(00-mul): multiply.\nfunc Mul(a, b int) int { return 0 }\n")
 		}, "chapters/00-demo/calc/mul.go:3: TODO(00-mul) names no exercise"},
+		{"wrong solution not rejected", func(t *testing.T, root string) {
+			p := "solutions/wrong/00-greet/no-comma.patch"
+			labtest.Write(t, root, p, strings.ReplaceAll(labtest.Read(t, root, p), `"hello "`, `"hello, "`))
+		}, "wrong solution 00-greet/no-comma: passes every test of the exercise"},
+		{"two hints", func(t *testing.T, root string) {
+			p := "chapters/course.toml"
+			s := strings.Replace(labtest.Read(t, root, p), `, "Replace the return 0."]`, `]`, 1)
+			labtest.Write(t, root, p, strings.Replace(s, `, "替换掉 return 0。"]`, `]`, 1))
+		}, "exercise 00-add: 2 hints per language, want at least 3"},
 		{"solution holds a test", func(t *testing.T, root string) {
 			labtest.Write(t, root, "solutions/00-demo/calc/calc_test.go", "package calc\n")
 		}, "solutions/00-demo/calc/calc_test.go: solutions never contain tests"},
@@ -54,7 +65,7 @@ func TestRunOnFixture(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			rep, err := Run(context.Background(), l, Options{})
+			rep, err := Run(context.Background(), l, Options{MinWrong: 1})
 			if err != nil {
 				t.Fatalf("Run() error = %v", err)
 			}
@@ -76,5 +87,88 @@ func TestRunOnFixture(t *testing.T) {
 				t.Errorf("problems = %q, want one containing %q", got, tt.want)
 			}
 		})
+	}
+}
+
+func TestWrongSolutions(t *testing.T) {
+	const add = "solutions/wrong/00-add/multiplies.patch"
+	tests := []struct {
+		name    string
+		breakIt func(t *testing.T, root string)
+		want    string // a substring of one problem; "" means none
+	}{
+		{"rejected", func(*testing.T, string) {}, ""},
+		{"too few", func(*testing.T, string) {}, "1 wrong solution(s) under solutions/wrong/00-add, want at least 2"},
+		{"does not compile", func(t *testing.T, root string) {
+			labtest.Write(t, root, add, strings.Replace(labtest.Read(t, root, add), "a * b", "a * nope", 1))
+		}, "wrong solution 00-add/multiplies: does not compile, so it proves nothing: chapters/00-demo/calc/add.go:6: undefined: nope"},
+		{"no longer applies", func(t *testing.T, root string) {
+			labtest.Write(t, root, "solutions/00-demo/calc/add.go", "package calc\n\n// Add adds.\nfunc Add(a, b int) int { return b + a }\n")
+		}, "00-add/multiplies does not apply to the reference solution"},
+		{"changes a test", func(t *testing.T, root string) {
+			labtest.Write(t, root, add, strings.ReplaceAll(labtest.Read(t, root, add), "solutions/00-demo/calc/add.go", "chapters/00-demo/calc/calc_test.go"))
+		}, "chapters/00-demo/calc/calc_test.go is a test; a wrong solution never changes the tests"},
+		{"other chapter", func(t *testing.T, root string) {
+			labtest.Write(t, root, add, strings.ReplaceAll(labtest.Read(t, root, add), "solutions/00-demo/", "solutions/01-other/"))
+		}, "is outside chapter 00"},
+		{"no mistake line", func(t *testing.T, root string) {
+			_, diff, _ := strings.Cut(labtest.Read(t, root, add), "\n\n")
+			labtest.Write(t, root, add, diff)
+		}, "the first line must say what the mistake is"},
+		{"a starter file", func(t *testing.T, root string) {
+			labtest.Write(t, root, add, strings.ReplaceAll(labtest.Read(t, root, add), "solutions/00-demo/calc/add.go", "chapters/00-demo/calc/add.go"))
+		}, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			root := labtest.Course(t)
+			tt.breakIt(t, root)
+			l, err := lab.Open(root)
+			if err != nil {
+				t.Fatal(err)
+			}
+			min := 1
+			if tt.name == "too few" {
+				min = 2
+			}
+			ex := l.Course().Exercise("00-add")
+			rep, err := Run(context.Background(), l, Options{Exercises: []*course.Exercise{ex}, WrongOnly: true, MinWrong: min})
+			if err != nil {
+				t.Fatalf("Run() error = %v", err)
+			}
+			var got []string
+			for _, p := range rep.Problems() {
+				got = append(got, p.String())
+			}
+			if tt.want == "" {
+				if len(got) > 0 {
+					t.Fatalf("problems = %q, want none", got)
+				}
+				w := rep.Chapters[0].Wrong
+				if len(w) != 1 || !w[0].Rejected || !slices.Equal(w[0].CaughtBy, []string{"TestAdd"}) || w[0].Mistake != "Multiplies instead of adding." {
+					t.Fatalf("wrong results = %+v, want 00-add/multiplies rejected by TestAdd with its mistake line", w)
+				}
+				return
+			}
+			if !slices.ContainsFunc(got, func(g string) bool { return strings.Contains(g, tt.want) }) {
+				t.Errorf("problems = %q, want one containing %q", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestStrayWrongDirectory(t *testing.T) {
+	root := labtest.Course(t)
+	if err := os.MkdirAll(filepath.Join(root, "solutions/wrong/00-mul"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	labtest.Write(t, root, "solutions/wrong/00-mul/x.patch", "x\n")
+	l, err := lab.Open(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ps, err := strayWrong(l)
+	if err != nil || len(ps) != 1 || !strings.Contains(ps[0].String(), "solutions/wrong/00-mul names no exercise") {
+		t.Fatalf("strayWrong() = %v, %v; want one problem naming solutions/wrong/00-mul", ps, err)
 	}
 }

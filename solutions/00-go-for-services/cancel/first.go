@@ -19,15 +19,17 @@ var ErrNoReplicas = errors.New("cancel: no replicas to ask")
 //
 // Its contract:
 //   - as soon as one replica answers, the others are cancelled;
-//   - if ctx is done first (the caller's deadline passed), First returns an error that wraps ctx.Err();
+//   - if ctx is done first (the caller's deadline passed), First returns an error that wraps ctx.Err(),
+//     even when the replicas it cut off fail with errors of their own;
 //   - if every replica fails, First returns an error that wraps each replica's error;
-//   - when First returns, every goroutine it started has exited: nothing keeps running for a caller who left.
+//   - when First returns, every goroutine it started has exited, the losers included: nothing keeps
+//     running for a caller who left.
 func First(ctx context.Context, key string, replicas []Replica) (string, error) {
 	if len(replicas) == 0 {
 		return "", ErrNoReplicas
 	}
 	// A child context lets us stop the losers without touching the caller's context.
-	ctx, cancel := context.WithCancel(ctx)
+	callCtx, cancel := context.WithCancel(ctx)
 
 	type result struct {
 		val string
@@ -39,12 +41,12 @@ func First(ctx context.Context, key string, replicas []Replica) (string, error) 
 	var wg sync.WaitGroup
 	for _, ask := range replicas {
 		wg.Go(func() {
-			val, err := ask(ctx, key)
+			val, err := ask(callCtx, key)
 			results <- result{val, err}
 		})
 	}
 	// Runs on every return path: cancel first so the losers stop, then wait so that none outlives First.
-	// Waiting is cheap because replicas honour ctx, and it makes leaks impossible rather than unlikely.
+	// Waiting costs little because replicas honour ctx, and it makes leaks impossible rather than unlikely.
 	defer func() {
 		cancel()
 		wg.Wait()
@@ -61,6 +63,11 @@ func First(ctx context.Context, key string, replicas []Replica) (string, error) 
 		case <-ctx.Done():
 			return "", fmt.Errorf("first %q: %w", key, ctx.Err())
 		}
+	}
+	// Every replica failed. If the caller's deadline passed meanwhile, it is the cause: a replica cut off
+	// by cancellation may report its own error ("connection closed") instead of ctx.Err().
+	if err := ctx.Err(); err != nil {
+		return "", fmt.Errorf("first %q: %w (replicas: %w)", key, err, errors.Join(errs...))
 	}
 	return "", fmt.Errorf("first %q: every replica failed: %w", key, errors.Join(errs...))
 }

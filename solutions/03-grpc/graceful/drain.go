@@ -23,7 +23,8 @@ func (s *Server) markServing() {
 //  1. at once, every health status becomes NOT_SERVING, so load balancers stop sending new calls;
 //  2. for drainDelay the server keeps serving, because they need time to notice;
 //  3. then it stops accepting calls and waits for the calls in flight to finish;
-//  4. if ctx ends first, it stops at once, ending the calls still running, and returns ctx's error.
+//  4. if ctx ends first (during the delay or the wait), it stops at once, ending the calls still
+//     running, and returns ctx's error.
 //
 // Drain returns nil when every call in flight finished.
 func (s *Server) Drain(ctx context.Context) error {
@@ -39,6 +40,10 @@ func (s *Server) Drain(ctx context.Context) error {
 	select {
 	case <-delay.C:
 	case <-ctx.Done():
+		// Out of time before the delay ended (the pod's grace period is shorter than the delay, say):
+		// the caller's deadline wins over ours. Stop now rather than wait out a delay nobody has.
+		s.grpc.Stop()
+		return ctx.Err()
 	}
 
 	// GracefulStop refuses new calls (GOAWAY) and waits for the running ones. It has no deadline of

@@ -14,6 +14,8 @@ import (
 //
 // The store rejects a reused request id with shop.ErrAlreadyExists, like a unique index would.
 // Concurrent calls with the same request id must all get the same single order.
+// A request id is the client's key, not a secret: if it belongs to another user's order, answer
+// shop.ErrAlreadyExists and never that order.
 func (s *OrderServer) createOnce(ctx context.Context, o shop.Order) (shop.Order, error) {
 	// Insert first and let the unique key decide, instead of "look up, then insert if absent":
 	// two concurrent retries could both miss the lookup, and one of them would then fail.
@@ -31,6 +33,10 @@ func (s *OrderServer) createOnce(ctx context.Context, o shop.Order) (shop.Order,
 	first, err := s.orders.OrderByRequestID(ctx, o.RequestID)
 	if err != nil {
 		return shop.Order{}, fmt.Errorf("load order for repeated request %q: %w", o.RequestID, err)
+	}
+	if first.UserID != o.UserID {
+		// Someone else's key (a guess, or a collision). Answering with their order would leak it.
+		return shop.Order{}, fmt.Errorf("request id %q: %w", o.RequestID, shop.ErrAlreadyExists)
 	}
 	return first, nil
 }

@@ -19,8 +19,13 @@ import (
 //   - shop.ErrNotFound -> NotFound;
 //   - shop.ErrAlreadyExists -> AlreadyExists;
 //   - shop.ErrIllegalTransition -> FailedPrecondition;
+//   - shop.ErrNotOwner -> PermissionDenied;
+//   - shop.ErrUnavailable -> Unavailable (a dependency is down: what order.proto documents);
 //   - context.DeadlineExceeded / context.Canceled -> DeadlineExceeded / Canceled;
 //   - anything else -> Internal, with a generic message: internal details stay in our logs.
+//
+// An error from a downstream service may be wrapped in err. Its code and its message are that
+// service's, not ours: never send either to our client (it may name hosts, IPs and queries).
 func toStatus(err error) error {
 	// errors.As / errors.Is, not ==: the domain wraps its sentinels with context ("order \"o7\": not found"),
 	// and a switch on err == shop.ErrNotFound would silently fall through to Internal.
@@ -29,6 +34,7 @@ func toStatus(err error) error {
 	case errors.As(err, &invalid):
 		return invalidArgument(invalid)
 	case errors.Is(err, shop.ErrNotFound):
+		// Domain messages are ours and safe to show: "order \"o7\": not found".
 		return status.Error(codes.NotFound, err.Error())
 	case errors.Is(err, shop.ErrAlreadyExists):
 		return status.Error(codes.AlreadyExists, err.Error())
@@ -36,6 +42,14 @@ func toStatus(err error) error {
 		// FailedPrecondition, not InvalidArgument: the request is well-formed, the order's state is
 		// what forbids it. Clients must not retry it unchanged, and must not blame their input.
 		return status.Error(codes.FailedPrecondition, err.Error())
+	case errors.Is(err, shop.ErrNotOwner):
+		// The caller is known (Auth let them in), and this order is not theirs. Not NotFound here:
+		// the ids are sequential, so hiding existence would buy nothing (see the lesson).
+		return status.Error(codes.PermissionDenied, "permission denied")
+	case errors.Is(err, shop.ErrUnavailable):
+		// A dependency is down. The message is ours and generic: the wrapped downstream error names
+		// its address, and says nothing the client can act on beyond "try again".
+		return status.Error(codes.Unavailable, "a dependency is unavailable, try again")
 	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
 		// FromContextError maps DeadlineExceeded and Canceled to their codes, which the client's
 		// retry and alerting logic treat very differently from Internal.
@@ -43,7 +57,8 @@ func toStatus(err error) error {
 	}
 	// Unknown errors are our bugs or a dependency's failure. The message is deliberately generic:
 	// the caller cannot act on our internals, and they may leak names, SQL or addresses.
-	// (Logging the real error is the logging interceptor's job.)
+	// (This chapter's Logging interceptor records only the code. A production service logs err here,
+	// with the request's trace id, before the generic message replaces it.)
 	return status.Error(codes.Internal, "internal error")
 }
 

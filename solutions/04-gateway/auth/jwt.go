@@ -43,6 +43,8 @@ func (v *Verifier) Verify(raw string) (*Claims, error) {
 		jwt.WithValidMethods([]string{jwt.SigningMethodRS256.Alg()}),
 		// exp is optional in the JWT spec; a token that never expires cannot be revoked by time, so require it.
 		jwt.WithExpirationRequired(),
+		// Both are required and compared exactly (no prefix, no case folding): a token that another
+		// issuer minted, or that was meant for another service, must not open this one.
 		jwt.WithIssuer(v.Issuer),
 		jwt.WithAudience(v.Audience),
 		jwt.WithLeeway(v.Leeway),
@@ -65,7 +67,14 @@ func Authenticate(v *Verifier) gin.HandlerFunc {
 		c.Request.Header.Del(HeaderUserID)
 		c.Request.Header.Del(HeaderUserRoles)
 
-		raw, ok := bearerToken(c.GetHeader("Authorization"))
+		// Exactly one Authorization header. With two, the gateway would verify one (GetHeader returns the
+		// first) and forward both, and a backend that reads the other acts on a token nobody checked.
+		values := c.Request.Header.Values("Authorization")
+		if len(values) != 1 {
+			unauthenticated(c)
+			return
+		}
+		raw, ok := bearerToken(values[0])
 		if !ok {
 			unauthenticated(c)
 			return

@@ -21,13 +21,17 @@ func Chain(cfg Config) []gin.HandlerFunc {
 		// 4. Recover wraps everything that runs our code or the handlers', and turns a panic into a 500
 		// that unwinds normally through metrics and log above.
 		middleware.Recover(cfg.Logger),
-		// 5. Authenticate: 401s are still logged and counted (they are an attack signal), and everything
+		// 5. A coarse limit per client IP before authentication. Unauthenticated requests never reach the
+		// per-user limiter (they stop at 401), so without this a flood of garbage tokens is never limited,
+		// and each one costs an RSA verification. Its rate is generous: one office NAT is many users.
+		cfg.IPLimiter.Handler(),
+		// 6. Authenticate: 401s are still logged and counted (they are an attack signal), and everything
 		// below knows who is calling.
 		auth.Authenticate(cfg.Verifier),
-		// 6. Rate limit after auth, so buckets are per user, not per IP (one office NAT, many users), and
-		// before any backend is touched.
+		// 7. The fair-share limit after auth, so buckets are per user, not per IP, and before any backend
+		// is touched.
 		cfg.Limiter.Handler(),
-		// 7. Timeout last: the deadline covers backend work only, not time spent being rejected above.
+		// 8. Timeout last: the deadline covers backend work only, not time spent being rejected above.
 		middleware.Timeout(cfg.Timeout),
 	}
 }

@@ -18,7 +18,9 @@ type idemKey struct {
 	key    string
 }
 
-// Store keeps everything in maps behind one mutex. Orders are stored as snapshots, so nobody outside
+// Store keeps everything in maps behind one mutex. Every method first returns ctx.Err() when ctx is
+// done, as the MySQL adapter does; a fake that ignored ctx would let service tests pass that charge a
+// customer on a request the client had already abandoned. Orders are stored as snapshots, so nobody outside
 // can hold a pointer into the store's state.
 type Store struct {
 	mu       sync.Mutex
@@ -40,18 +42,24 @@ func New() *Store {
 
 func (s *Store) id() int64 { s.nextID++; return s.nextID }
 
-func (s *Store) CreateUser(_ context.Context, u user.User) (user.User, error) {
+func (s *Store) CreateUser(ctx context.Context, u user.User) (user.User, error) {
+	if err := ctx.Err(); err != nil {
+		return user.User{}, err
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.emails[u.Email] {
-		return user.User{}, fmt.Errorf("email %q taken: %w", u.Email, domain.ErrConflict)
+		return user.User{}, fmt.Errorf("email %q: %w", u.Email, user.ErrEmailTaken)
 	}
 	u.ID = s.id()
 	s.users[u.ID], s.emails[u.Email] = u, true
 	return u, nil
 }
 
-func (s *Store) GetUser(_ context.Context, id int64) (user.User, error) {
+func (s *Store) GetUser(ctx context.Context, id int64) (user.User, error) {
+	if err := ctx.Err(); err != nil {
+		return user.User{}, err
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	u, ok := s.users[id]
@@ -61,7 +69,10 @@ func (s *Store) GetUser(_ context.Context, id int64) (user.User, error) {
 	return u, nil
 }
 
-func (s *Store) CreateProduct(_ context.Context, p product.Product) (product.Product, error) {
+func (s *Store) CreateProduct(ctx context.Context, p product.Product) (product.Product, error) {
+	if err := ctx.Err(); err != nil {
+		return product.Product{}, err
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	p.ID = s.id()
@@ -69,7 +80,10 @@ func (s *Store) CreateProduct(_ context.Context, p product.Product) (product.Pro
 	return p, nil
 }
 
-func (s *Store) GetProduct(_ context.Context, id int64) (product.Product, error) {
+func (s *Store) GetProduct(ctx context.Context, id int64) (product.Product, error) {
+	if err := ctx.Err(); err != nil {
+		return product.Product{}, err
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	p, ok := s.products[id]
@@ -79,7 +93,10 @@ func (s *Store) GetProduct(_ context.Context, id int64) (product.Product, error)
 	return p, nil
 }
 
-func (s *Store) CreateOrder(_ context.Context, o *order.Order, key string) (*order.Order, bool, error) {
+func (s *Store) CreateOrder(ctx context.Context, o *order.Order, key string) (*order.Order, bool, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, false, err
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	k := idemKey{o.UserID(), key}
@@ -112,7 +129,10 @@ func (s *Store) CreateOrder(_ context.Context, o *order.Order, key string) (*ord
 	return stored, true, err
 }
 
-func (s *Store) GetOrder(_ context.Context, id int64) (*order.Order, error) {
+func (s *Store) GetOrder(ctx context.Context, id int64) (*order.Order, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	snap, ok := s.orders[id]
@@ -123,8 +143,12 @@ func (s *Store) GetOrder(_ context.Context, id int64) (*order.Order, error) {
 }
 
 // UpdateOrder holds the store's lock while fn runs, so updates of one order never interleave. fn works
-// on a fresh copy; only when it succeeds is the copy's state stored. fn must not call the store.
-func (s *Store) UpdateOrder(_ context.Context, id int64, fn func(*order.Order) error) error {
+// on a fresh copy; only when it succeeds is the copy's state stored. fn must not call the store. Like
+// a database's BeginTx, it refuses a cancelled ctx before it calls fn: the caller has given up.
+func (s *Store) UpdateOrder(ctx context.Context, id int64, fn func(*order.Order) error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	snap, ok := s.orders[id]

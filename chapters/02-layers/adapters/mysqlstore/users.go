@@ -14,8 +14,9 @@ import (
 func (s *Store) CreateUser(ctx context.Context, u user.User) (user.User, error) {
 	res, err := s.db.ExecContext(ctx, `INSERT INTO users (name, email) VALUES (?, ?)`, u.Name, u.Email)
 	// TODO(02-architecture): a taken email comes back as the driver's duplicate-key error, and today
-	// the transport layer recognises it by importing the driver. Translate it here instead
-	// (isDuplicateKey -> domain.ErrConflict, wrapped with %w), where the error is born.
+	// the transport layer recognises it by importing the driver. Translate it here instead, where the
+	// error is born: a duplicate key (and nothing else) becomes an error wrapping user.ErrEmailTaken
+	// (which wraps domain.ErrConflict). Every other error stays what it is.
 	if err != nil {
 		return user.User{}, fmt.Errorf("insert user: %w", err)
 	}

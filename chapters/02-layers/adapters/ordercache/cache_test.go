@@ -72,7 +72,8 @@ func placeOrders(t *testing.T, repo *spy, n int) []int64 {
 
 func TestCacheReadsThrough(t *testing.T) {
 	c, repo, rdb, ep := setup(t)
-	id := placeOrders(t, repo, 1)[0]
+	ids := placeOrders(t, repo, 2)
+	id := ids[0]
 	ctx := context.Background()
 
 	first, err := c.GetOrder(ctx, id)
@@ -85,6 +86,13 @@ func TestCacheReadsThrough(t *testing.T) {
 	keys, err := rdb.Keys(ctx, ep.Prefix+"*").Result()
 	require.NoError(t, err)
 	require.NotEmpty(t, keys, "no Redis key under the prefix %q after a read: every key must start with Options.Prefix", ep.Prefix)
+
+	// Each order has its own entry: reading the second order, twice, returns the second order.
+	for range 2 {
+		other, err := c.GetOrder(ctx, ids[1])
+		require.NoError(t, err, "GetOrder(%d)", ids[1])
+		require.Equal(t, ids[1], other.ID(), "GetOrder(%d) after GetOrder(%d) returned order %d: one cache entry per order id", ids[1], id, other.ID())
+	}
 }
 
 func TestCacheNoStaleReadAfterUpdate(t *testing.T) {
@@ -159,7 +167,8 @@ func TestCacheTTLHasJitter(t *testing.T) {
 	for _, k := range keys {
 		d, err := rdb.PTTL(ctx, k).Result()
 		require.NoError(t, err)
-		require.Greater(t, d, ttl-time.Minute, "TTL of %s = %v, want at least Options.TTL (%v); a negative TTL means no expiry at all", k, d, ttl)
+		// 30 s of slack for the time between SET and PTTL on a loaded machine (a real Redis counts down).
+		require.Greater(t, d, ttl-30*time.Second, "TTL of %s = %v, want at least Options.TTL (%v): jitter adds to the TTL; a negative TTL means no expiry at all", k, d, ttl)
 		require.LessOrEqual(t, d, ttl+jitter, "TTL of %s = %v, want at most TTL + Jitter (%v)", k, d, ttl+jitter)
 		lo, hi = min(lo, d), max(hi, d)
 	}
@@ -178,4 +187,34 @@ func TestCacheSurvivesRedisDown(t *testing.T) {
 	got, err := c.GetOrder(context.Background(), id)
 	require.NoError(t, err, "GetOrder(%d) with Redis down: the cache is an optimisation, read the repository", id)
 	require.Equal(t, id, got.ID(), "GetOrder(%d) with Redis down", id)
+}
+
+// TestCacheTTLWithoutJitter: Jitter is optional. Zero means "no jitter", an exact TTL, and certainly
+// no panic (math/rand/v2's N panics on a bound of 0).
+func TestCacheTTLWithoutJitter(t *testing.T) {
+	ep := infra.Redis(t)
+	rdb := redis.NewClient(&redis.Options{Addr: ep.Addr, DB: ep.DB})
+	t.Cleanup(func() { rdb.Close() })
+	repo := &spy{Store: memstore.New()}
+	id := placeOrders(t, repo, 1)[0]
+	c := ordercache.New(repo, rdb, ordercache.Options{Prefix: ep.Prefix, TTL: ttl})
+	ctx := context.Background()
+
+	var err error
+	func() {
+		defer func() {
+			if r := recover(); r != nil {
+				t.Fatalf("GetOrder(%d) with Options.Jitter = 0 panicked: %v; a zero jitter is valid and means none", id, r)
+			}
+		}()
+		_, err = c.GetOrder(ctx, id)
+	}()
+	require.NoError(t, err, "GetOrder(%d) with Options.Jitter = 0", id)
+	keys, err := rdb.Keys(ctx, ep.Prefix+"*").Result()
+	require.NoError(t, err)
+	require.Len(t, keys, 1, "Redis keys under the prefix after one read with Options.Jitter = 0")
+	d, err := rdb.PTTL(ctx, keys[0]).Result()
+	require.NoError(t, err)
+	require.Greater(t, d, ttl-30*time.Second, "TTL of %s with Options.Jitter = 0 = %v, want Options.TTL (%v)", keys[0], d, ttl)
+	require.LessOrEqual(t, d, ttl, "TTL of %s with Options.Jitter = 0 = %v, want Options.TTL (%v)", keys[0], d, ttl)
 }

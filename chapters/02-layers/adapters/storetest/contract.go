@@ -7,8 +7,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -35,6 +38,8 @@ func RunContract(t *testing.T, newStore func(t *testing.T) Store) {
 	t.Run("update commits", func(t *testing.T) { updateCommits(t, newStore(t)) })
 	t.Run("update rolls back when fn fails", func(t *testing.T) { updateRollsBack(t, newStore(t)) })
 	t.Run("update missing", func(t *testing.T) { updateMissing(t, newStore(t)) })
+	t.Run("update changes only its own order", func(t *testing.T) { updateOnlyItsOrder(t, newStore(t)) })
+	t.Run("update with a cancelled context", func(t *testing.T) { updateCancelled(t, newStore(t)) })
 	t.Run("concurrent updates do not lose one another", func(t *testing.T) { concurrentUpdates(t, newStore(t)) })
 }
 
@@ -136,16 +141,51 @@ func createIdempotent(t *testing.T, s Store) {
 	require.Equal(t, 4, stock(t, s, f.pen.ID), "pen stock after an order and its replay")
 }
 
+// opTimeout bounds every UpdateOrder of the suite. A correct one takes milliseconds; one that waits for
+// a row lock that is never released would otherwise hang the suite (MySQL waits 50 s by default).
+const opTimeout = 10 * time.Second
+
+// errLockWait marks an update that waited for a row lock until its deadline.
+var errLockWait = errors.New("it waited for a row lock that nobody released; every path out of UpdateOrder must end its transaction (commit or roll back)")
+
+// boundedUpdate runs s.UpdateOrder with a deadline and explains a lock wait, so that a lock that is
+// never released fails in seconds with a message instead of a timeout.
+func boundedUpdate(s Store, id int64, fn func(*order.Order) error) error {
+	ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
+	defer cancel()
+	err := s.UpdateOrder(ctx, id, fn)
+	if errors.Is(err, context.DeadlineExceeded) || isLockWaitTimeout(err) {
+		return fmt.Errorf("UpdateOrder(%d) = %v: %w", id, err, errLockWait)
+	}
+	return err
+}
+
+// update is boundedUpdate for the test goroutine: a lock wait ends the test at once.
+func update(t *testing.T, s Store, id int64, fn func(*order.Order) error) error {
+	t.Helper()
+	err := boundedUpdate(s, id, fn)
+	if errors.Is(err, errLockWait) {
+		t.Fatal(err)
+	}
+	return err
+}
+
+// isLockWaitTimeout recognises MySQL's "Lock wait timeout exceeded" (error 1205) by its text, so that
+// the contract does not import a driver.
+func isLockWaitTimeout(err error) bool {
+	return err != nil && strings.Contains(err.Error(), "Lock wait timeout")
+}
+
 func updateCommits(t *testing.T, s Store) {
 	f := setup(t, s)
 	o := placed(t, s, f)
-	require.NoError(t, s.UpdateOrder(context.Background(), o.ID(), func(o *order.Order) error { return o.Cancel() }), "UpdateOrder(cancel)")
+	require.NoError(t, update(t, s, o.ID(), func(o *order.Order) error { return o.Cancel() }), "UpdateOrder(cancel)")
 	got, err := s.GetOrder(context.Background(), o.ID())
 	require.NoError(t, err, "GetOrder after UpdateOrder")
 	require.Equal(t, order.StatusCancelled, got.Status(), "GetOrder after UpdateOrder(cancel): status")
 
 	o2 := placed(t, s, f)
-	require.NoError(t, s.UpdateOrder(context.Background(), o2.ID(), func(o *order.Order) error { return o.Pay(o.TotalCents(), "pay-1") }), "UpdateOrder(pay)")
+	require.NoError(t, update(t, s, o2.ID(), func(o *order.Order) error { return o.Pay(o.TotalCents(), "pay-1") }), "UpdateOrder(pay)")
 	got, err = s.GetOrder(context.Background(), o2.ID())
 	require.NoError(t, err, "GetOrder after UpdateOrder(pay)")
 	require.Equal(t, order.StatusPaid, got.Status(), "status after UpdateOrder(pay)")
@@ -156,16 +196,60 @@ func updateRollsBack(t *testing.T, s Store) {
 	f := setup(t, s)
 	o := placed(t, s, f)
 	boom := errors.New("boom")
-	err := s.UpdateOrder(context.Background(), o.ID(), func(o *order.Order) error {
+	// t.Context() lives until the test ends: nothing but UpdateOrder itself may end its transaction
+	// (database/sql would roll back a transaction whose ctx is cancelled, and hide a leak).
+	err := s.UpdateOrder(t.Context(), o.ID(), func(o *order.Order) error {
 		if err := o.Pay(o.TotalCents(), "pay-1"); err != nil {
 			return err
 		}
 		return boom // the rule changed the order, then something failed
 	})
-	require.ErrorIs(t, err, boom, "UpdateOrder must return fn's error")
+	require.ErrorIs(t, err, boom, "UpdateOrder whose fn failed = %v, want fn's error (wrapped with %%w at most): the caller decides by errors.Is", err)
 	got, gerr := s.GetOrder(context.Background(), o.ID())
 	require.NoError(t, gerr, "GetOrder after a failed UpdateOrder")
 	require.Equal(t, order.StatusPending, got.Status(), "status after UpdateOrder whose fn failed: nothing may be stored")
+	require.Empty(t, got.PaymentID(), "payment id after UpdateOrder whose fn failed: nothing may be stored")
+
+	// A domain refusal is returned as the domain made it, and the order stays usable: the failed
+	// update let go of the order, so the next one goes through at once.
+	err = update(t, s, o.ID(), func(o *order.Order) error { return o.Pay(1, "pay-2") })
+	require.ErrorIs(t, err, order.ErrAmountMismatch, "UpdateOrder(pay the wrong amount) = %v, want fn's error", err)
+	require.NoError(t, update(t, s, o.ID(), func(o *order.Order) error { return o.Cancel() }), "UpdateOrder(cancel) after two failed updates of the same order")
+	got, gerr = s.GetOrder(context.Background(), o.ID())
+	require.NoError(t, gerr, "GetOrder")
+	require.Equal(t, order.StatusCancelled, got.Status(), "status after a failed update and then UpdateOrder(cancel)")
+}
+
+// updateOnlyItsOrder uses two orders: an update must change the order it was given and no other.
+func updateOnlyItsOrder(t *testing.T, s Store) {
+	f := setup(t, s)
+	a, b := placed(t, s, f), placed(t, s, f)
+	require.NoError(t, update(t, s, a.ID(), func(o *order.Order) error { return o.Pay(o.TotalCents(), "pay-a") }), "UpdateOrder(%d, pay)", a.ID())
+	gotB, err := s.GetOrder(context.Background(), b.ID())
+	require.NoError(t, err, "GetOrder(%d)", b.ID())
+	require.Equal(t, b.Snapshot(), gotB.Snapshot(), "order %d after paying order %d: an update must change only the order it was given (WHERE id = ?)", b.ID(), a.ID())
+
+	require.NoError(t, update(t, s, b.ID(), func(o *order.Order) error { return o.Cancel() }), "UpdateOrder(%d, cancel)", b.ID())
+	gotA, err := s.GetOrder(context.Background(), a.ID())
+	require.NoError(t, err, "GetOrder(%d)", a.ID())
+	require.Equal(t, order.StatusPaid, gotA.Status(), "order %d after cancelling order %d: status", a.ID(), b.ID())
+	require.Equal(t, "pay-a", gotA.PaymentID(), "order %d after cancelling order %d: payment id", a.ID(), b.ID())
+}
+
+// updateCancelled: a caller that has given up (client gone, deadline passed) must not have its rule
+// run: fn may charge a card.
+func updateCancelled(t *testing.T, s Store) {
+	f := setup(t, s)
+	o := placed(t, s, f)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	called := false
+	err := s.UpdateOrder(ctx, o.ID(), func(o *order.Order) error { called = true; return o.Cancel() })
+	require.ErrorIs(t, err, context.Canceled, "UpdateOrder with a cancelled ctx = %v, want an error wrapping context.Canceled: pass ctx to every call", err)
+	require.False(t, called, "UpdateOrder with a cancelled ctx called fn: fn may have side effects (a charge) that the caller no longer wants")
+	got, gerr := s.GetOrder(context.Background(), o.ID())
+	require.NoError(t, gerr, "GetOrder")
+	require.Equal(t, order.StatusPending, got.Status(), "status after UpdateOrder with a cancelled ctx")
 }
 
 func updateMissing(t *testing.T, s Store) {
@@ -175,10 +259,19 @@ func updateMissing(t *testing.T, s Store) {
 	require.False(t, called, "UpdateOrder(missing) called fn")
 }
 
+// overlapWait is how long fn waits for a second fn to run alongside it. With the order held during
+// fn (a row lock, a mutex), a second fn cannot start, so the first waits this long and goes on: the
+// suite pays this once. Without it, a second fn is in within milliseconds and both see "pending",
+// whatever the scheduler does. 2 s is generous for a goroutine to begin a transaction and read a row
+// on a loaded machine.
+const overlapWait = 2 * time.Second
+
 func concurrentUpdates(t *testing.T, s Store) {
 	f := setup(t, s)
 	o := placed(t, s, f)
 	const n = 10
+	var inside atomic.Int32
+	two := make(chan struct{}) // closed when a second fn runs while the first has not returned
 	errs := make(chan error, n)
 	var wg sync.WaitGroup
 	start := make(chan struct{})
@@ -187,7 +280,14 @@ func concurrentUpdates(t *testing.T, s Store) {
 		go func() {
 			defer wg.Done()
 			<-start
-			errs <- s.UpdateOrder(context.Background(), o.ID(), func(o *order.Order) error {
+			errs <- boundedUpdate(s, o.ID(), func(o *order.Order) error {
+				if inside.Add(1) == 2 {
+					close(two)
+				}
+				select {
+				case <-two:
+				case <-time.After(overlapWait):
+				}
 				return o.Pay(o.TotalCents(), fmt.Sprintf("pay-%d", i))
 			})
 		}()
@@ -205,5 +305,5 @@ func concurrentUpdates(t *testing.T, s Store) {
 			t.Errorf("concurrent UpdateOrder(pay) error = %v, want nil or order.ErrIllegalTransition", err)
 		}
 	}
-	require.Equal(t, 1, paid, "%d concurrent UpdateOrder(pay) on one order: %d succeeded, want exactly 1 (lock the row while fn runs)", n, paid)
+	require.Equal(t, 1, paid, "%d concurrent UpdateOrder(pay) on one order: %d succeeded, want exactly 1: hold the order (SELECT ... FOR UPDATE in the transaction) while fn runs, so a second update reads the first one's result", n, paid)
 }

@@ -46,7 +46,7 @@ func TestOrderNewRejectsInvalid(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			o, err := order.New(tt.userID, tt.lines)
-			require.ErrorIs(t, err, domain.ErrInvalid, "order.New(%d, %v) error", tt.userID, tt.lines)
+			require.ErrorIs(t, err, domain.ErrInvalid, "order.New(%d, %v) = %v, want an error wrapping domain.ErrInvalid (%s): an order that breaks a rule must never exist", tt.userID, tt.lines, err, tt.name)
 			require.Nil(t, o, "order.New(%d, %v) returned an order with its error", tt.userID, tt.lines)
 		})
 	}
@@ -115,9 +115,9 @@ func TestOrderTransitions(t *testing.T) {
 			before := o.Snapshot()
 			err := tt.action(o)
 			if tt.wantErr == nil {
-				require.NoError(t, err, "%s", tt.name)
+				require.NoError(t, err, "%s (from %s) = %v, want nil", tt.name, tt.from, err)
 			} else {
-				require.ErrorIs(t, err, tt.wantErr, "%s", tt.name)
+				require.ErrorIs(t, err, tt.wantErr, "%s (from %s) = %v, want an error wrapping %v", tt.name, tt.from, err, tt.wantErr)
 				require.Equal(t, before, o.Snapshot(), "%s failed but changed the order", tt.name)
 			}
 			require.Equal(t, tt.want, o.Status(), "Status() after %s", tt.name)

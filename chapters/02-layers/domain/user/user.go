@@ -9,6 +9,10 @@ import (
 	"github.com/gomicrolab/microlab/chapters/02-layers/domain"
 )
 
+// ErrEmailTaken is a conflict: another user has registered this email. Adapters return it (wrapped),
+// whatever their storage calls a duplicate.
+var ErrEmailTaken = fmt.Errorf("email already registered: %w", domain.ErrConflict)
+
 // User is a customer. It is a simple entity: identity plus two validated fields.
 type User struct {
 	ID    int64

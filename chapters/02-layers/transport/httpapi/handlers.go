@@ -15,7 +15,7 @@ func (h *handlers) createUser(c *gin.Context) {
 	}
 	u, err := h.svc.CreateUser(c.Request.Context(), req.Name, req.Email)
 	if err != nil {
-		writeError(c, err)
+		h.writeError(c, err)
 		return
 	}
 	c.JSON(http.StatusCreated, userJSON{ID: u.ID, Name: u.Name, Email: u.Email})
@@ -28,7 +28,7 @@ func (h *handlers) getUser(c *gin.Context) {
 	}
 	u, err := h.svc.GetUser(c.Request.Context(), id)
 	if err != nil {
-		writeError(c, err)
+		h.writeError(c, err)
 		return
 	}
 	c.JSON(http.StatusOK, userJSON{ID: u.ID, Name: u.Name, Email: u.Email})
@@ -41,7 +41,7 @@ func (h *handlers) createProduct(c *gin.Context) {
 	}
 	p, err := h.svc.CreateProduct(c.Request.Context(), req.Name, req.PriceCents, req.Stock)
 	if err != nil {
-		writeError(c, err)
+		h.writeError(c, err)
 		return
 	}
 	c.JSON(http.StatusCreated, productJSON{ID: p.ID, Name: p.Name, PriceCents: p.PriceCents, Stock: p.Stock})
@@ -54,7 +54,7 @@ func (h *handlers) getProduct(c *gin.Context) {
 	}
 	p, err := h.svc.GetProduct(c.Request.Context(), id)
 	if err != nil {
-		writeError(c, err)
+		h.writeError(c, err)
 		return
 	}
 	c.JSON(http.StatusOK, productJSON{ID: p.ID, Name: p.Name, PriceCents: p.PriceCents, Stock: p.Stock})
@@ -78,7 +78,7 @@ func (h *handlers) placeOrder(c *gin.Context) {
 	}
 	o, created, err := h.svc.PlaceOrder(c.Request.Context(), req.UserID, items, key)
 	if err != nil {
-		writeError(c, err)
+		h.writeError(c, err)
 		return
 	}
 	status := http.StatusCreated
@@ -95,7 +95,7 @@ func (h *handlers) getOrder(c *gin.Context) {
 	}
 	o, err := h.svc.GetOrder(c.Request.Context(), id)
 	if err != nil {
-		writeError(c, err)
+		h.writeError(c, err)
 		return
 	}
 	c.JSON(http.StatusOK, toJSON(o))
@@ -112,7 +112,7 @@ func (h *handlers) payOrder(c *gin.Context) {
 	}
 	pid, err := h.svc.PayOrder(c.Request.Context(), id, req.AmountCents)
 	if err != nil {
-		writeError(c, err)
+		h.writeError(c, err)
 		return
 	}
 	c.JSON(http.StatusCreated, gin.H{"id": pid, "order_id": id, "amount_cents": req.AmountCents})
@@ -124,7 +124,7 @@ func (h *handlers) cancelOrder(c *gin.Context) {
 		return
 	}
 	if err := h.svc.CancelOrder(c.Request.Context(), id); err != nil {
-		writeError(c, err)
+		h.writeError(c, err)
 		return
 	}
 	c.Status(http.StatusNoContent)

@@ -3,6 +3,7 @@
 package httpapi
 
 import (
+	"log/slog"
 	"net/http"
 	"strconv"
 
@@ -22,9 +23,12 @@ type errorBody struct {
 }
 
 // New returns the HTTP handler over svc. The JSON shapes are chapter 01's, so its acceptance suite
-// runs unchanged.
-func New(svc *app.Service) http.Handler {
-	h := &handlers{svc: svc}
+// runs unchanged. log receives every request that failed with a 500 (nil: slog.Default()).
+func New(svc *app.Service, log *slog.Logger) http.Handler {
+	if log == nil {
+		log = slog.Default()
+	}
+	h := &handlers{svc: svc, log: log}
 	r := gin.New()
 	r.Use(gin.Recovery())
 	r.GET("/healthz", func(c *gin.Context) { c.JSON(http.StatusOK, gin.H{"status": "ok"}) })
@@ -41,6 +45,7 @@ func New(svc *app.Service) http.Handler {
 
 type handlers struct {
 	svc *app.Service
+	log *slog.Logger
 }
 
 func pathID(c *gin.Context) (int64, bool) {

@@ -11,11 +11,12 @@ import (
 )
 
 // CreateUser stores a user. The driver's duplicate-key error is translated here, where it is born,
-// into the domain's ErrConflict: no layer above this one ever sees a MySQL error number.
+// into the domain's user.ErrEmailTaken (a domain.ErrConflict): no layer above this one ever sees a
+// MySQL error number. Only error 1062 is a taken email; any other failure stays what it is, a 500.
 func (s *Store) CreateUser(ctx context.Context, u user.User) (user.User, error) {
 	res, err := s.db.ExecContext(ctx, `INSERT INTO users (name, email) VALUES (?, ?)`, u.Name, u.Email)
 	if isDuplicateKey(err) {
-		return user.User{}, fmt.Errorf("email %q taken: %w", u.Email, domain.ErrConflict)
+		return user.User{}, fmt.Errorf("insert user: %w", user.ErrEmailTaken)
 	}
 	if err != nil {
 		return user.User{}, fmt.Errorf("insert user: %w", err)
