@@ -3,6 +3,7 @@ package shop
 import (
 	"context"
 	"net/http"
+	"runtime"
 	"slices"
 	"strconv"
 	"sync"
@@ -30,6 +31,7 @@ type Report struct {
 	UserLatencies []time.Duration // each /users probe; one still waiting at the end counts as the time it waited
 	UserFailures  int             // probes answered with something other than 200
 	PeakInflight  int64           // most requests in the order service at once (each one a goroutine)
+	Goroutines    int             // goroutines in the process when the window closed, minus before the run
 }
 
 // UserMax is the slowest user probe.
@@ -47,6 +49,7 @@ func (s Scenario) Run(ctx context.Context, base string, app *App) Report {
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 100}}
 	defer client.CloseIdleConnections()
 	app.ResetPeak()
+	before := runtime.NumGoroutine()
 
 	var (
 		mu  sync.Mutex
@@ -111,9 +114,10 @@ func (s Scenario) Run(ctx context.Context, base string, app *App) Report {
 	case <-ctx.Done():
 	}
 	peak := app.PeakInflight()
+	grown := runtime.NumGoroutine() - before
 	cancel() // whatever is still waiting now is cut off, and counted as waiting
 	wg.Wait()
-	rep.PeakInflight = peak
+	rep.PeakInflight, rep.Goroutines = peak, grown
 	return rep
 }
 
