@@ -15,37 +15,43 @@ import (
 var budget = timeout.Budget{Fraction: 0.5, Max: 800 * time.Millisecond, Reserve: 20 * time.Millisecond, Min: 5 * time.Millisecond}
 
 func TestTimeoutDerive(t *testing.T) {
-	now := time.Now()
-	withDeadline := func(left time.Duration) context.Context {
-		ctx, cancel := context.WithDeadline(context.Background(), now.Add(left))
-		t.Cleanup(cancel)
-		return ctx
-	}
+	// The caller's deadline is an hour away in real time, so that a slow machine never lets it expire during the
+	// test; the now passed to Derive says how much of it is left.
+	deadline := time.Now().Add(time.Hour)
+	withDeadline, cancelDeadline := context.WithDeadline(context.Background(), deadline)
+	defer cancelDeadline()
+	expired, cancelExpired := context.WithDeadline(context.Background(), time.Now().Add(-time.Second))
+	defer cancelExpired()
 	cancelled, cancel := context.WithCancel(context.Background())
 	cancel()
 	for _, tc := range []struct {
 		name    string
 		ctx     context.Context
+		left    time.Duration // of the caller's deadline, at the now passed to Derive
 		want    time.Duration
 		wantErr error
 		why     string
 	}{
-		{"caller with 300ms left", withDeadline(300 * time.Millisecond), 140 * time.Millisecond,
+		{"caller with 300ms left", withDeadline, 300 * time.Millisecond, 140 * time.Millisecond,
 			nil, "(300ms - 20ms reserve) * 0.5: the hop gets a share of what is left after the reserve"},
-		{"caller with 1.7s left", withDeadline(1700 * time.Millisecond), 800 * time.Millisecond,
+		{"caller with 1.7s left", withDeadline, 1700 * time.Millisecond, 800 * time.Millisecond,
 			nil, "the share (840ms) is capped at Max"},
-		{"caller without deadline", context.Background(), 800 * time.Millisecond,
+		{"caller without deadline", context.Background(), 0, 800 * time.Millisecond,
 			nil, "with no caller deadline the hop still gets one: Max; an outbound call without a timeout can wait for ever"},
-		{"caller with 28ms left", withDeadline(28 * time.Millisecond), 0,
+		{"caller with 28ms left", withDeadline, 28 * time.Millisecond, 0,
 			timeout.ErrNoBudget, "(28ms - 20ms) * 0.5 = 4ms is below Min: do not call at all"},
-		{"caller with less than the reserve", withDeadline(15 * time.Millisecond), 0,
+		{"caller with less than the reserve", withDeadline, 15 * time.Millisecond, 0,
 			timeout.ErrNoBudget, "the reserve is more than what is left: nothing for the hop"},
-		{"caller past its deadline", withDeadline(-time.Second), 0,
+		{"caller past its deadline", expired, 0, 0,
 			context.DeadlineExceeded, "the caller has given up already"},
-		{"caller cancelled", cancelled, 0,
+		{"caller cancelled", cancelled, 0, 0,
 			context.Canceled, "the caller has given up already"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			now := deadline.Add(-tc.left)
+			if tc.left == 0 {
+				now = time.Now()
+			}
 			got, err := budget.Derive(tc.ctx, now)
 			if tc.wantErr != nil {
 				require.ErrorIs(t, err, tc.wantErr, "Derive(%s) = %v, %v, want error %v: %s", tc.name, got, err, tc.wantErr, tc.why)
@@ -57,7 +63,7 @@ func TestTimeoutDerive(t *testing.T) {
 	}
 	t.Run("Max is not scaled", func(t *testing.T) {
 		b := timeout.Budget{Fraction: 0.25, Max: 100 * time.Millisecond}
-		got, err := b.Derive(context.Background(), now)
+		got, err := b.Derive(context.Background(), time.Now())
 		require.NoError(t, err)
 		require.Equal(t, 100*time.Millisecond, got, "Derive(no deadline, Fraction 0.25, Max 100ms) = %v, want 100ms: Fraction is a share of the caller's time, Max is already the hop's own bound", got)
 	})
@@ -98,10 +104,11 @@ func TestTimeoutHop(t *testing.T) {
 		require.Equal(t, "req-42", ctx.Value(key{}), "Hop's context lost the caller's values (request id, trace): derive it from the caller's ctx")
 	})
 	t.Run("no budget, no call", func(t *testing.T) {
-		parent, cancel := context.WithTimeout(context.Background(), 10*time.Millisecond)
+		parent, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
-		ctx, hcancel, err := timeout.Hop(parent, budget)
-		require.ErrorIs(t, err, timeout.ErrNoBudget, "Hop(caller with 10ms left) error = %v, want ErrNoBudget", err)
+		greedy := timeout.Budget{Fraction: 0.5, Max: time.Second, Reserve: time.Hour} // the caller keeps more than it has
+		ctx, hcancel, err := timeout.Hop(parent, greedy)
+		require.ErrorIs(t, err, timeout.ErrNoBudget, "Hop(caller with 10s left, reserve 1h) error = %v, want ErrNoBudget", err)
 		require.Nil(t, ctx)
 		require.Nil(t, hcancel)
 	})
