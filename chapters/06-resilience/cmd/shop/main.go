@@ -1,6 +1,6 @@
 // Command shop runs the chapter's system on loopback: payments behind a fault proxy, and the order service in
 // front of it, naive or with what you built in this chapter (limiter, breaker, retry with budget, bulkhead and
-// fallback). Switch payment latency at run time and watch the counters:
+// fallback, load shedding). Switch payment latency at run time and watch the counters:
 //
 //	go run ./06-resilience/cmd/shop -mode resilient
 //	curl -s -XPOST 'localhost:8090/admin/payments?latency=1s'
@@ -25,11 +25,12 @@ import (
 	"github.com/gomicrolab/microlab/chapters/06-resilience/bulkhead"
 	"github.com/gomicrolab/microlab/chapters/06-resilience/ratelimit"
 	"github.com/gomicrolab/microlab/chapters/06-resilience/retry"
+	"github.com/gomicrolab/microlab/chapters/06-resilience/shed"
 	"github.com/gomicrolab/microlab/chapters/06-resilience/shop"
 )
 
 func main() {
-	mode := flag.String("mode", "resilient", "naive: the order path before this chapter; resilient: with limiter, breaker, retry, bulkhead and fallback")
+	mode := flag.String("mode", "resilient", "naive: the order path before this chapter; resilient: with limiter, shedder, breaker, retry, bulkhead and fallback")
 	admin := flag.String("admin", "127.0.0.1:8090", "admin address: /admin/payments and /stats")
 	latency := flag.Duration("latency", 0, "initial payment latency")
 	flag.Parse()
@@ -40,6 +41,8 @@ func main() {
 		limiter   = &ratelimit.TokenBucket{Rate: 100, Burst: 50}
 		payer     *bulkhead.Payer
 		limited   atomic.Int64
+		shedder   = shed.New(shed.Config{Target: 500 * time.Millisecond, Min: 4, Max: 200, Initial: 50, Backoff: 0.75})
+		shedded   atomic.Int64
 		cfg       = shop.Config{PoolSize: 10, HoldPool: true}
 		resilient = *mode == "resilient"
 	)
@@ -62,6 +65,14 @@ func main() {
 					http.Error(w, `{"error":"too many requests"}`, http.StatusTooManyRequests)
 					return
 				}
+				done, err := shedder.Allow()
+				if err != nil {
+					shedded.Add(1)
+					w.Header().Set("Retry-After", "1")
+					http.Error(w, `{"error":"overloaded"}`, http.StatusServiceUnavailable)
+					return
+				}
+				defer done()
 				next.ServeHTTP(w, r)
 			})
 		}
@@ -104,6 +115,8 @@ func main() {
 			"breaker_state":    br.State().String(),
 			"retry_tokens":     budget.Tokens(),
 			"rate_limited":     limited.Load(),
+			"shed":             shedded.Load(),
+			"shed_limit":       shedder.Limit(),
 			"orders_deferred":  int64(0),
 			"bulkhead_in_use":  0,
 		}
