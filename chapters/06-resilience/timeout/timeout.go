@@ -1,0 +1,39 @@
+// Package timeout gives every outbound call a deadline derived from the caller's: a budget per hop.
+//
+// A request arrives with some time left. Each downstream call may spend only a share of it, and the caller keeps
+// a reserve for its own work after the call returns (writing the response, a fallback). When too little is left,
+// the call is not made at all: it could not finish in time anyway, and it would only add load downstream.
+package timeout
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// ErrNoBudget means too little of the caller's time is left for this hop: fail fast without calling.
+var ErrNoBudget = errors.New("timeout: no time budget left for this hop")
+
+// Budget says how much of the caller's remaining time one hop may spend.
+type Budget struct {
+	Fraction float64       // share of the remaining time (after Reserve) this hop may use, in (0, 1]
+	Max      time.Duration // upper bound for the hop; also the hop's timeout when the caller has no deadline
+	Reserve  time.Duration // time kept back for the caller's own work after the hop returns
+	Min      time.Duration // a hop with less than this is not attempted: ErrNoBudget
+}
+
+// Derive returns how long the hop may take, for a caller whose context is ctx, at time now.
+//
+// With a caller deadline: (deadline - now - Reserve) * Fraction, capped at Max.
+// Without one: Max. Less than Min (or nothing at all) is ErrNoBudget; a caller that is already done gets ctx.Err().
+func (b Budget) Derive(ctx context.Context, now time.Time) (time.Duration, error) {
+	// TODO(06-timeout): compute the hop's timeout from the caller's deadline as documented above.
+	return 0, errors.New("TODO(06-timeout): Budget.Derive is not implemented")
+}
+
+// Hop returns a context for one outbound call: a child of ctx (so the caller's cancellation still reaches the
+// call) whose deadline is now + Derive(ctx, now). On error it returns no context.
+func Hop(ctx context.Context, b Budget) (context.Context, context.CancelFunc, error) {
+	// TODO(06-timeout): derive the hop's timeout and return a child context of ctx with it.
+	return nil, nil, errors.New("TODO(06-timeout): Hop is not implemented")
+}
