@@ -74,7 +74,11 @@ func checkWrong(ctx context.Context, l *lab.Lab, ch *course.Chapter, exercises [
 			}
 			defer func() { <-sem }()
 			results[i], problems[i], errs[i] = runWrong(ctx, l, ch, j.ex, j.w, env)
-			if logf != nil {
+			switch {
+			case logf == nil:
+			case len(problems[i]) > 0: // say why at once: "not rejected" alone would send an author the wrong way
+				logf("  wrong %s: PROBLEM: %s", j.w.ID(), problems[i][0].Msg)
+			default:
 				logf("  %s", results[i].line())
 			}
 		})
