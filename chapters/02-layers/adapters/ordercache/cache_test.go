@@ -232,6 +232,14 @@ func TestCacheSurvivesRedisDown(t *testing.T) {
 	got, err := c.GetOrder(context.Background(), id)
 	require.NoError(t, err, "GetOrder(%d) with Redis down: the cache is an optimisation, read the repository", id)
 	require.Equal(t, id, got.ID(), "GetOrder(%d) with Redis down", id)
+
+	// The write commits in the repository; the cache entry cannot be deleted. The update happened (a
+	// payment was taken), so it must not be reported as failed: the client would pay again.
+	err = c.UpdateOrder(context.Background(), id, func(o *order.Order) error { return o.Cancel() })
+	require.NoError(t, err, "UpdateOrder(%d, cancel) with Redis down = %v, want nil: the repository committed, so the update succeeded; a cache entry that could not be deleted expires with its TTL", id, err)
+	stored, err := repo.Store.GetOrder(context.Background(), id)
+	require.NoError(t, err, "the repository's GetOrder(%d)", id)
+	require.Equal(t, order.StatusCancelled, stored.Status(), "status in the repository after UpdateOrder(cancel) with Redis down")
 }
 
 // TestCacheTTLWithoutJitter: Jitter is optional. Zero means "no jitter", an exact TTL, and certainly
