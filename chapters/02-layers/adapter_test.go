@@ -11,6 +11,7 @@ import (
 
 	"github.com/gomicrolab/microlab/chapters/02-layers/adapters/mysqlstore"
 	"github.com/gomicrolab/microlab/chapters/02-layers/domain"
+	"github.com/gomicrolab/microlab/chapters/02-layers/domain/product"
 	"github.com/gomicrolab/microlab/chapters/02-layers/domain/user"
 	"github.com/gomicrolab/microlab/infra"
 )
@@ -43,4 +44,21 @@ func TestAdapterTranslatesDuplicateEmail(t *testing.T) {
 	_, err = store.CreateUser(cancelled, user.User{Name: "bob", Email: "bob@example.com"})
 	require.ErrorIs(t, err, context.Canceled, "CreateUser with a cancelled ctx = %v, want context.Canceled", err)
 	require.NotErrorIs(t, err, domain.ErrConflict, "CreateUser with a cancelled ctx = %v: that is no conflict", err)
+}
+
+// TestAdapterRefusesStockOutOfRange: the domain allows any stock from 0 up, the column holds an INT.
+// A number too big for the column is the client's mistake (400), not the server's (500): the adapter
+// translates MySQL's error 1264 where it is born, like the duplicate key.
+func TestAdapterRefusesStockOutOfRange(t *testing.T) {
+	db, err := sql.Open("mysql", infra.MySQL(t))
+	require.NoError(t, err)
+	t.Cleanup(func() { db.Close() })
+	ctx := context.Background()
+	require.NoError(t, mysqlstore.Migrate(ctx, db), "mysqlstore.Migrate")
+	store := mysqlstore.New(db)
+
+	p, err := product.New("pen", 1999, 3_000_000_000)
+	require.NoError(t, err, "product.New with a stock of 3e9")
+	_, err = store.CreateProduct(ctx, p)
+	require.ErrorIs(t, err, domain.ErrInvalid, "CreateProduct with a stock of 3e9 (more than the INT column holds) = %v, want an error wrapping domain.ErrInvalid: the client sent a number out of range, that is a 400, not a 500", err)
 }

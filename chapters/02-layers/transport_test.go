@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -102,4 +103,45 @@ func TestTransportErrors(t *testing.T) {
 			}
 		})
 	}
+}
+
+// endlessBody is a request body of size bytes (`{"name":"xxx…`) that counts how much the server read.
+type endlessBody struct {
+	size, read int
+}
+
+func (b *endlessBody) Read(p []byte) (int, error) {
+	if b.read >= b.size {
+		return 0, io.EOF
+	}
+	n := min(len(p), b.size-b.read)
+	for i := range n {
+		p[i] = 'x'
+		if b.read+i < len(`{"name":"`) {
+			p[i] = `{"name":"`[b.read+i]
+		}
+	}
+	b.read += n
+	return n, nil
+}
+
+// TestTransportRefusesHugeBodies: every body of this API is small. A server that reads whatever a
+// client sends can be made to hold gigabytes in memory by one request.
+func TestTransportRefusesHugeBodies(t *testing.T) {
+	gin.SetMode(gin.TestMode)
+	store := memstore.New()
+	svc, err := app.NewService(store, store, store, noPayments{})
+	require.NoError(t, err, "app.NewService")
+	h := httpapi.New(svc, slog.New(slog.NewTextHandler(io.Discard, nil)))
+
+	body := &endlessBody{size: 64 << 20}
+	rec := httptest.NewRecorder()
+	req := httptest.NewRequest(http.MethodPost, "/users", body)
+	req.Header.Set("Content-Type", "application/json")
+	h.ServeHTTP(rec, req)
+
+	require.Equal(t, http.StatusRequestEntityTooLarge, rec.Code, "POST /users with a 64 MiB body: status, want 413 (body %s)", rec.Body)
+	require.Less(t, body.read, 8<<20,
+		"POST /users with a 64 MiB body: the server read %d bytes of it; bound the body (http.MaxBytesReader) so that one client cannot fill the server's memory", body.read)
+	require.NotContains(t, rec.Body.String(), "http:", "POST /users with a 64 MiB body answered %s: internal error text reached the client", rec.Body)
 }

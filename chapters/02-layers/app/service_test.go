@@ -24,6 +24,7 @@ type fakePayments struct {
 	mu      sync.Mutex
 	charges []int64 // amounts
 	fail    error
+	ctxs    []context.Context // the ctx of every charge
 
 	// When overlap is set, a charge waits (up to overlapWait) for a second charge to be in flight at
 	// the same time, so two charges that the service lets overlap always both happen, however the
@@ -36,7 +37,7 @@ type fakePayments struct {
 // overlapWait is generous: a second goroutine needs far less to reach Charge on a loaded machine.
 const overlapWait = 2 * time.Second
 
-func (p *fakePayments) Charge(_ context.Context, orderID, amountCents int64) (string, error) {
+func (p *fakePayments) Charge(ctx context.Context, orderID, amountCents int64) (string, error) {
 	if p.overlap {
 		if p.inFlight.Add(1) == 2 {
 			close(p.two)
@@ -48,6 +49,7 @@ func (p *fakePayments) Charge(_ context.Context, orderID, amountCents int64) (st
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	p.ctxs = append(p.ctxs, ctx)
 	if p.fail != nil {
 		return "", p.fail
 	}
@@ -102,15 +104,21 @@ func TestServicePlaceOrder(t *testing.T) {
 	require.ErrorIs(t, err, product.ErrOutOfStock, "PlaceOrder for more than the stock")
 }
 
+// requestKey marks the request's ctx, as a request id or a trace span would.
+type requestKey struct{}
+
 func TestServicePayOrder(t *testing.T) {
 	ctx := context.Background()
 	t.Run("pays a pending order once", func(t *testing.T) {
 		svc, pay := newService(t)
 		o := pendingOrder(t, svc)
-		pid, err := svc.PayOrder(ctx, o.ID(), o.TotalCents())
+		req := context.WithValue(ctx, requestKey{}, "req-1")
+		pid, err := svc.PayOrder(req, o.ID(), o.TotalCents())
 		require.NoError(t, err, "PayOrder(total)")
 		require.NotEmpty(t, pid, "PayOrder returned no payment id")
 		require.Equal(t, []int64{o.TotalCents()}, pay.charges, "charges after PayOrder(total): one charge of the total")
+		require.Equal(t, "req-1", pay.ctxs[0].Value(requestKey{}),
+			"the ctx Charge got carries no value of the request's ctx: pass the request's ctx down to Charge, so the request's deadline, cancellation and trace go with the call")
 		got, err := svc.GetOrder(ctx, o.ID())
 		require.NoError(t, err)
 		require.Equal(t, order.StatusPaid, got.Status(), "status after PayOrder(total): the closure must leave the order paid (o.Pay) for the repository to store")

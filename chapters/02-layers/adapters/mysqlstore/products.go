@@ -13,6 +13,10 @@ import (
 func (s *Store) CreateProduct(ctx context.Context, p product.Product) (product.Product, error) {
 	res, err := s.db.ExecContext(ctx, `INSERT INTO products (name, price_cents, stock) VALUES (?, ?, ?)`,
 		p.Name, p.PriceCents, p.Stock)
+	if isOutOfRange(err) {
+		// The domain allows any stock >= 0; the column holds an INT. Too big is the client's mistake.
+		return product.Product{}, fmt.Errorf("insert product: stock %d: %w", p.Stock, domain.ErrInvalid)
+	}
 	if err != nil {
 		return product.Product{}, fmt.Errorf("insert product: %w", err)
 	}

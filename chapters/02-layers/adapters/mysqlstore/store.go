@@ -71,6 +71,12 @@ func isDuplicateKey(err error) bool {
 	return errors.As(err, &me) && me.Number == 1062
 }
 
+// isOutOfRange reports a number too big for its column (error 1264 in strict mode).
+func isOutOfRange(err error) bool {
+	var me *mysql.MySQLError
+	return errors.As(err, &me) && me.Number == 1264
+}
+
 // querier is what *sql.DB and *sql.Tx have in common.
 type querier interface {
 	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)

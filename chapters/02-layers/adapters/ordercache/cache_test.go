@@ -11,6 +11,7 @@ import (
 
 	"github.com/gomicrolab/microlab/chapters/02-layers/adapters/memstore"
 	"github.com/gomicrolab/microlab/chapters/02-layers/adapters/ordercache"
+	"github.com/gomicrolab/microlab/chapters/02-layers/domain"
 	"github.com/gomicrolab/microlab/chapters/02-layers/domain/order"
 	"github.com/gomicrolab/microlab/chapters/02-layers/domain/product"
 	"github.com/gomicrolab/microlab/chapters/02-layers/domain/user"
@@ -151,6 +152,50 @@ func TestCacheDeletesOnWrite(t *testing.T) {
 	require.Equal(t, before+1, repo.gets.Load(), "GetOrder(%d) after a write did not reach the repository: the first read after a write must miss and refill", id)
 }
 
+// TestCacheUpdateKeepsOtherOrders: a write invalidates the entry of its own order and no other.
+// Dropping every entry on each write (or a key that several orders share) empties the cache whenever
+// anyone pays, and sends every reader to the database.
+func TestCacheUpdateKeepsOtherOrders(t *testing.T) {
+	c, repo, _, _ := setup(t)
+	ids := placeOrders(t, repo, 2)
+	ctx := context.Background()
+	for _, id := range ids {
+		_, err := c.GetOrder(ctx, id) // fill the cache
+		require.NoError(t, err, "GetOrder(%d)", id)
+	}
+	require.NoError(t, c.UpdateOrder(ctx, ids[0], func(o *order.Order) error { return o.Cancel() }), "UpdateOrder(%d, cancel)", ids[0])
+
+	before := repo.gets.Load()
+	got, err := c.GetOrder(ctx, ids[1])
+	require.NoError(t, err, "GetOrder(%d)", ids[1])
+	require.Equal(t, order.StatusPending, got.Status(), "GetOrder(%d) after cancelling order %d: status", ids[1], ids[0])
+	require.Equal(t, before, repo.gets.Load(),
+		"GetOrder(%d) after UpdateOrder(%d) reached the repository: delete only the entry of the order that changed (c.key(id)), not every entry", ids[1], ids[0])
+}
+
+// TestCacheMissingOrder: a missing order is still domain.ErrNotFound through the cache (the transport
+// answers 404 by errors.Is), and anything the cache remembers about a miss expires.
+func TestCacheMissingOrder(t *testing.T) {
+	c, repo, rdb, ep := setup(t)
+	placeOrders(t, repo, 1)
+	ctx := context.Background()
+	const missing = 424242
+	for range 2 {
+		_, err := c.GetOrder(ctx, missing)
+		require.ErrorIs(t, err, domain.ErrNotFound,
+			"GetOrder(%d) of a missing order = %v, want an error wrapping domain.ErrNotFound: return the repository's error as it is (or wrap it with %%w)", missing, err)
+	}
+	keys, err := rdb.Keys(ctx, ep.Prefix+"*").Result()
+	require.NoError(t, err)
+	for _, k := range keys {
+		d, err := rdb.PTTL(ctx, k).Result()
+		require.NoError(t, err)
+		require.Greater(t, d, time.Duration(0),
+			"TTL of %s after reading a missing order = %v, want one: a remembered miss without a TTL keeps that order id missing for ever", k, d)
+		require.LessOrEqual(t, d, ttl+jitter, "TTL of %s after reading a missing order = %v, want at most TTL + Jitter (%v)", k, d, ttl+jitter)
+	}
+}
+
 func TestCacheTTLHasJitter(t *testing.T) {
 	c, repo, rdb, ep := setup(t)
 	ctx := context.Background()
@@ -187,6 +232,14 @@ func TestCacheSurvivesRedisDown(t *testing.T) {
 	got, err := c.GetOrder(context.Background(), id)
 	require.NoError(t, err, "GetOrder(%d) with Redis down: the cache is an optimisation, read the repository", id)
 	require.Equal(t, id, got.ID(), "GetOrder(%d) with Redis down", id)
+
+	// The write commits in the repository; the cache entry cannot be deleted. The update happened (a
+	// payment was taken), so it must not be reported as failed: the client would pay again.
+	err = c.UpdateOrder(context.Background(), id, func(o *order.Order) error { return o.Cancel() })
+	require.NoError(t, err, "UpdateOrder(%d, cancel) with Redis down = %v, want nil: the repository committed, so the update succeeded; a cache entry that could not be deleted expires with its TTL", id, err)
+	stored, err := repo.Store.GetOrder(context.Background(), id)
+	require.NoError(t, err, "the repository's GetOrder(%d)", id)
+	require.Equal(t, order.StatusCancelled, stored.Status(), "status in the repository after UpdateOrder(cancel) with Redis down")
 }
 
 // TestCacheTTLWithoutJitter: Jitter is optional. Zero means "no jitter", an exact TTL, and certainly

@@ -38,6 +38,7 @@ func RunContract(t *testing.T, newStore func(t *testing.T) Store) {
 	t.Run("update commits", func(t *testing.T) { updateCommits(t, newStore(t)) })
 	t.Run("update rolls back when fn fails", func(t *testing.T) { updateRollsBack(t, newStore(t)) })
 	t.Run("update missing", func(t *testing.T) { updateMissing(t, newStore(t)) })
+	t.Run("update after fn panicked", func(t *testing.T) { updateAfterPanic(t, newStore(t)) })
 	t.Run("update changes only its own order", func(t *testing.T) { updateOnlyItsOrder(t, newStore(t)) })
 	t.Run("update with a cancelled context", func(t *testing.T) { updateCancelled(t, newStore(t)) })
 	t.Run("concurrent updates do not lose one another", func(t *testing.T) { concurrentUpdates(t, newStore(t)) })
@@ -218,6 +219,33 @@ func updateRollsBack(t *testing.T, s Store) {
 	got, gerr = s.GetOrder(context.Background(), o.ID())
 	require.NoError(t, gerr, "GetOrder")
 	require.Equal(t, order.StatusCancelled, got.Status(), "status after a failed update and then UpdateOrder(cancel)")
+}
+
+// updateAfterPanic: a panic in fn (a nil map, an index out of range in the rule) unwinds through
+// UpdateOrder. Whether UpdateOrder lets it go on or turns it into an error, it must end its transaction
+// on the way out: a transaction that nobody ends keeps the row locked and its connection busy, and
+// every later update of that order waits until the database gives up.
+func updateAfterPanic(t *testing.T, s Store) {
+	f := setup(t, s)
+	o := placed(t, s, f)
+	func() {
+		defer func() { _ = recover() }() // the panic may come back up; that is allowed
+		// t.Context(): only UpdateOrder itself may end its transaction (see updateRollsBack).
+		_ = s.UpdateOrder(t.Context(), o.ID(), func(o *order.Order) error {
+			if err := o.Pay(o.TotalCents(), "pay-1"); err != nil {
+				return err
+			}
+			var rules map[string]int
+			rules["pay"]++ // a bug in the rule: assignment to entry in nil map
+			return nil
+		})
+	}()
+	got, err := s.GetOrder(context.Background(), o.ID())
+	require.NoError(t, err, "GetOrder after an UpdateOrder whose fn panicked")
+	require.Equal(t, order.StatusPending, got.Status(), "status after an UpdateOrder whose fn panicked: nothing may be stored")
+
+	err = boundedUpdate(s, o.ID(), func(o *order.Order) error { return o.Cancel() })
+	require.NoError(t, err, "UpdateOrder(cancel) after an UpdateOrder whose fn panicked = %v, want nil: a panic is a path out of UpdateOrder too; end the transaction with defer tx.Rollback(), not only on the error returns", err)
 }
 
 // updateOnlyItsOrder uses two orders: an update must change the order it was given and no other.

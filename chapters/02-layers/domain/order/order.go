@@ -47,9 +47,10 @@ type Order struct {
 // New returns a pending order, or an error wrapping domain.ErrInvalid.
 func New(userID int64, lines []Line) (*Order, error) {
 	// TODO(02-aggregate): validate and build the order. Reject (wrapping domain.ErrInvalid):
-	// a user id below 1, no lines, a product id below 1, a quantity below 1, a price below 1, and the
-	// same product twice. The total is the sum of price × quantity. The order must not share the
-	// caller's slice: changing `lines` after New returns must not change the order.
+	// a user id below 1, no lines, a product id below 1, a quantity below 1, a price below 1, the
+	// same product twice, and a total that does not fit in int64. The total is the sum of price ×
+	// quantity, in int64 cents (never float64). The order must not share the caller's slice:
+	// changing `lines` after New returns must not change the order.
 	return nil, errors.New("TODO(02-aggregate): order.New is not implemented")
 }
 

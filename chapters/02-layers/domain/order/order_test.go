@@ -2,6 +2,7 @@ package order_test
 
 import (
 	"errors"
+	"math"
 	"reflect"
 	"testing"
 
@@ -22,6 +23,12 @@ func TestOrderNew(t *testing.T) {
 	require.Equal(t, order.StatusPending, o.Status(), "Status() of a new order")
 	require.Equal(t, int64(2*1999+5), o.TotalCents(), "TotalCents() = 2×1999 + 1×5")
 	require.Equal(t, validLines(), o.Lines(), "Lines()")
+
+	// Money is integer cents all the way: above 2^53 a float64 cannot hold every cent.
+	big := []order.Line{{ProductID: 1, Quantity: 1, PriceCents: 1<<53 + 1}, {ProductID: 2, Quantity: 1, PriceCents: 1}}
+	o, err = order.New(7, big)
+	require.NoError(t, err, "order.New(7, %v)", big)
+	require.Equal(t, int64(1<<53+2), o.TotalCents(), "TotalCents() of %v: add up int64 cents, never float64", big)
 }
 
 func TestOrderNewRejectsInvalid(t *testing.T) {
@@ -42,6 +49,8 @@ func TestOrderNewRejectsInvalid(t *testing.T) {
 		{"negative product", 7, []order.Line{{ProductID: -1, Quantity: 1, PriceCents: 100}}},
 		{"bad second line", 7, []order.Line{{ProductID: 1, Quantity: 1, PriceCents: 100}, {ProductID: 2, Quantity: 0, PriceCents: 100}}},
 		{"same product twice", 7, []order.Line{{ProductID: 1, Quantity: 1, PriceCents: 100}, {ProductID: 1, Quantity: 2, PriceCents: 100}}},
+		{"line total overflows int64", 7, []order.Line{{ProductID: 1, Quantity: 2, PriceCents: math.MaxInt64/2 + 1}}},
+		{"sum overflows int64", 7, []order.Line{{ProductID: 1, Quantity: 1, PriceCents: math.MaxInt64}, {ProductID: 2, Quantity: 1, PriceCents: 1}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

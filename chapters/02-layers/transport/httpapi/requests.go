@@ -66,7 +66,11 @@ func bindJSON(c *gin.Context, dst any) bool {
 	body := errorBody{Error: "invalid request"}
 	var verrs validator.ValidationErrors
 	var typeErr *json.UnmarshalTypeError
+	var tooLarge *http.MaxBytesError
 	switch {
+	case errors.As(err, &tooLarge):
+		c.AbortWithStatusJSON(http.StatusRequestEntityTooLarge, errorBody{Error: "request body too large"})
+		return false
 	case errors.As(err, &verrs):
 		body.Fields = make(map[string]string, len(verrs))
 		for _, fe := range verrs {

@@ -30,7 +30,7 @@ func New(svc *app.Service, log *slog.Logger) http.Handler {
 	}
 	h := &handlers{svc: svc, log: log}
 	r := gin.New()
-	r.Use(gin.Recovery())
+	r.Use(gin.Recovery(), limitBody(maxBodyBytes))
 	r.GET("/healthz", func(c *gin.Context) { c.JSON(http.StatusOK, gin.H{"status": "ok"}) })
 	r.POST("/users", h.createUser)
 	r.GET("/users/:id", h.getUser)
@@ -41,6 +41,18 @@ func New(svc *app.Service, log *slog.Logger) http.Handler {
 	r.POST("/orders/:id/payments", h.payOrder)
 	r.POST("/orders/:id/cancel", h.cancelOrder)
 	return r
+}
+
+// maxBodyBytes bounds a request body. Every body of this API is a few hundred bytes; without a bound,
+// one client sending gigabytes makes the server read them all into memory.
+const maxBodyBytes = 1 << 20
+
+// limitBody makes reading more than n bytes of a body fail (bindJSON answers 413) instead of going on.
+func limitBody(n int64) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, n)
+		c.Next()
+	}
 }
 
 type handlers struct {

@@ -5,6 +5,7 @@ package order
 
 import (
 	"fmt"
+	"math"
 	"slices"
 
 	"github.com/gomicrolab/microlab/chapters/02-layers/domain"
@@ -67,6 +68,11 @@ func New(userID int64, lines []Line) (*Order, error) {
 			return nil, fmt.Errorf("order: product %d twice: %w", l.ProductID, domain.ErrInvalid)
 		}
 		seen[l.ProductID] = true
+		// price × quantity and the sum must fit in int64, or the total wraps around to a small or
+		// negative amount that a client could then pay.
+		if l.PriceCents > (math.MaxInt64-total)/int64(l.Quantity) {
+			return nil, fmt.Errorf("order: product %d: total overflows: %w", l.ProductID, domain.ErrInvalid)
+		}
 		total += l.PriceCents * int64(l.Quantity)
 	}
 	// Clone: the caller keeps its slice, and changing it later must not change this order.
