@@ -101,6 +101,10 @@ func TestJWTRejects(t *testing.T) {
 		{name: "no subject", header: bearer(sign(t, jwt.SigningMethodRS256, issuer, with(func(c *Claims) {
 			c.Subject = ""
 		})))},
+		// HTTP trims header values, so " " would reach the backend as an empty X-User-Id.
+		{name: "blank subject", header: bearer(sign(t, jwt.SigningMethodRS256, issuer, with(func(c *Claims) {
+			c.Subject = " "
+		})))},
 		// iss and aud are required, and compared exactly (RFC 7519 4.1.1, 4.1.3): a token minted for another
 		// issuer or service that merely resembles ours must not work here.
 		{name: "issuer that starts with ours", header: bearer(sign(t, jwt.SigningMethodRS256, issuer, with(func(c *Claims) {

@@ -211,6 +211,9 @@ func TestRouteRefusesDotSegments(t *testing.T) {
 		"/api/users/..%2fadmin/stats",       // encoded slash after the dots
 		"/api/users/%2E%2E%2Fadmin%2Fstats", // everything encoded
 		"/api/users/./7",                    // a single dot is a dot segment too
+		"/api/users/..;/admin/stats",        // a path parameter after the dots: Tomcat and Spring read "..;/" as "../"
+		"/api/users/..%3Bx=1/admin/stats",   // the same, encoded
+		"/api/users/..%5Cadmin%5Cstats",     // encoded backslashes: IIS and Windows servers read "..\" as "../"
 	} {
 		t.Run(path, func(t *testing.T) {
 			ctx, cancel := context.WithCancel(context.Background())

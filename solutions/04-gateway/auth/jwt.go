@@ -52,7 +52,7 @@ func (v *Verifier) Verify(raw string) (*Claims, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrUnauthenticated, err)
 	}
-	if claims.Subject == "" {
+	if strings.TrimSpace(claims.Subject) == "" { // " " would reach the backend as an empty X-User-Id
 		return nil, fmt.Errorf("%w: token has no subject", ErrUnauthenticated)
 	}
 	return claims, nil
