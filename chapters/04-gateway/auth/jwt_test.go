@@ -101,6 +101,10 @@ func TestJWTRejects(t *testing.T) {
 		{name: "no subject", header: bearer(sign(t, jwt.SigningMethodRS256, issuer, with(func(c *Claims) {
 			c.Subject = ""
 		})))},
+		// X-User-Roles is comma-separated: this one role would be two ("customer" and "admin") to a backend.
+		{name: "role name containing the roles header's separator", header: bearer(sign(t, jwt.SigningMethodRS256, issuer, with(func(c *Claims) {
+			c.Roles = []string{"customer,admin"}
+		})))},
 		// HTTP trims header values, so " " would reach the backend as an empty X-User-Id.
 		{name: "blank subject", header: bearer(sign(t, jwt.SigningMethodRS256, issuer, with(func(c *Claims) {
 			c.Subject = " "
