@@ -280,3 +280,48 @@ func TestAggregateNoCallOutlivesSummarize(t *testing.T) {
 		})
 	}
 }
+
+// deadlineRecorder records the deadline each backend call was given.
+type deadlineRecorder struct {
+	mu        sync.Mutex
+	deadlines []time.Time
+}
+
+func (d *deadlineRecorder) record(ctx context.Context) {
+	dl, _ := ctx.Deadline() // zero when there is none
+	d.mu.Lock()
+	d.deadlines = append(d.deadlines, dl)
+	d.mu.Unlock()
+}
+
+func (d *deadlineRecorder) Profile(ctx context.Context, id string) (Profile, error) {
+	d.record(ctx)
+	return Profile{UserID: id}, nil
+}
+
+func (d *deadlineRecorder) RecentOrders(ctx context.Context, _ string) ([]Order, error) {
+	d.record(ctx)
+	return nil, nil
+}
+
+// TestAggregateHandlerKeepsRequestContext: the handler runs Summarize on the request's context, so the
+// gateway's Timeout (and a client that went away) bounds the backend calls, not only the budget.
+func TestAggregateHandlerKeepsRequestContext(t *testing.T) {
+	d := &deadlineRecorder{}
+	r := gin.New()
+	r.GET("/api/me/summary", func(c *gin.Context) { auth.SetIdentity(c, auth.Identity{UserID: "u-42"}) }, Handler(d, d, time.Hour))
+	requestDeadline := time.Now().Add(time.Minute) // far enough not to expire under any load, far before the hour
+	ctx, cancel := context.WithDeadline(context.Background(), requestDeadline)
+	defer cancel()
+	rec := httptest.NewRecorder()
+	r.ServeHTTP(rec, httptest.NewRequestWithContext(ctx, http.MethodGet, "/api/me/summary", nil))
+
+	require.Equal(t, http.StatusOK, rec.Code, "GET /api/me/summary: status = %d, want 200 (body %s)", rec.Code, rec.Body)
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	require.Len(t, d.deadlines, 2, "backend calls = %d, want 2 (profile and orders)", len(d.deadlines))
+	for _, dl := range d.deadlines {
+		require.False(t, dl.IsZero() || dl.After(requestDeadline),
+			"a backend call's deadline = %v, want no later than the request's %v (budget 1 h): pass c.Request.Context() to Summarize, not context.Background()", dl, requestDeadline)
+	}
+}

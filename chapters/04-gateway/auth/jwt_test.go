@@ -101,6 +101,14 @@ func TestJWTRejects(t *testing.T) {
 		{name: "no subject", header: bearer(sign(t, jwt.SigningMethodRS256, issuer, with(func(c *Claims) {
 			c.Subject = ""
 		})))},
+		// X-User-Roles is comma-separated: this one role would be two ("customer" and "admin") to a backend.
+		{name: "role name containing the roles header's separator", header: bearer(sign(t, jwt.SigningMethodRS256, issuer, with(func(c *Claims) {
+			c.Roles = []string{"customer,admin"}
+		})))},
+		// HTTP trims header values, so " " would reach the backend as an empty X-User-Id.
+		{name: "blank subject", header: bearer(sign(t, jwt.SigningMethodRS256, issuer, with(func(c *Claims) {
+			c.Subject = " "
+		})))},
 		// iss and aud are required, and compared exactly (RFC 7519 4.1.1, 4.1.3): a token minted for another
 		// issuer or service that merely resembles ours must not work here.
 		{name: "issuer that starts with ours", header: bearer(sign(t, jwt.SigningMethodRS256, issuer, with(func(c *Claims) {
@@ -198,8 +206,30 @@ func TestJWTLeewayAllowsSmallClockSkew(t *testing.T) {
 	issuer, _ := keys(t)
 	c := goodClaims()
 	c.ExpiresAt = jwt.NewNumericDate(time.Now().Add(-2 * time.Second)) // within the verifier's 5 s leeway
-	_, err := testVerifier(t).Verify(sign(t, jwt.SigningMethodRS256, issuer, c))
+	v := testVerifier(t)
+	_, err := v.Verify(sign(t, jwt.SigningMethodRS256, issuer, c))
 	require.NoError(t, err, "Verify(token expired 2 s ago, leeway 5 s): the leeway must absorb small clock skew")
+
+	// The leeway is the verifier's setting (v.Leeway), on both ends of the window, and no wider: a
+	// generous hard-coded leeway keeps stolen tokens alive after they expired.
+	nbf := goodClaims()
+	nbf.NotBefore = jwt.NewNumericDate(time.Now().Add(2 * time.Second))
+	_, err = v.Verify(sign(t, jwt.SigningMethodRS256, issuer, nbf))
+	require.NoError(t, err, "Verify(token valid from 2 s in the future, leeway 5 s): the leeway applies to nbf too")
+
+	for _, tt := range []struct {
+		name    string
+		edit    func(*Claims)
+		wantErr error
+	}{
+		{"expired 15 s ago", func(c *Claims) { c.ExpiresAt = jwt.NewNumericDate(time.Now().Add(-15 * time.Second)) }, jwt.ErrTokenExpired},
+		{"valid from 15 s in the future", func(c *Claims) { c.NotBefore = jwt.NewNumericDate(time.Now().Add(15 * time.Second)) }, jwt.ErrTokenNotValidYet},
+	} {
+		c := goodClaims()
+		tt.edit(&c)
+		_, err = v.Verify(sign(t, jwt.SigningMethodRS256, issuer, c))
+		require.ErrorIs(t, err, tt.wantErr, "Verify(token %s, Verifier.Leeway %v) error = %v, want %v: use the configured leeway, not a wider one", tt.name, v.Leeway, err, tt.wantErr)
+	}
 }
 
 // TestJWTStripsSpoofedIdentity: a client-sent X-User-Id must never reach a backend, whether the

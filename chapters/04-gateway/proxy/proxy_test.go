@@ -44,9 +44,11 @@ func withDeadline(d time.Duration) gin.HandlerFunc {
 
 // seenRequest is what the HTTP backend received.
 type seenRequest struct {
-	Path   string
-	UserID []string
-	XFF    string
+	Path      string
+	UserID    []string
+	Roles     string
+	RequestID string
+	XFF       string
 }
 
 func TestRouteHTTP(t *testing.T) {
@@ -54,7 +56,8 @@ func TestRouteHTTP(t *testing.T) {
 	var seen seenRequest
 	backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		mu.Lock()
-		seen = seenRequest{Path: r.URL.Path, UserID: r.Header.Values(auth.HeaderUserID), XFF: r.Header.Get("X-Forwarded-For")}
+		seen = seenRequest{Path: r.URL.Path, UserID: r.Header.Values(auth.HeaderUserID), Roles: r.Header.Get(auth.HeaderUserRoles),
+			RequestID: r.Header.Get("X-Request-Id"), XFF: r.Header.Get("X-Forwarded-For")}
 		mu.Unlock()
 		switch r.URL.Path {
 		case "/users/404":
@@ -87,6 +90,8 @@ func TestRouteHTTP(t *testing.T) {
 		{name: "passes the backend's 404 through", path: "/api/users/404", want: http.StatusNotFound, wantPath: "/users/404"},
 		{name: "Connection header naming the identity header", path: "/api/users/7",
 			header: http.Header{"Connection": {auth.HeaderUserID}}, want: http.StatusOK, wantPath: "/users/7"},
+		{name: "Connection header naming the roles and request id headers", path: "/api/users/7",
+			header: http.Header{"Connection": {auth.HeaderUserRoles + ", X-Request-Id"}, "X-Request-Id": {"req-7"}}, want: http.StatusOK, wantPath: "/users/7"},
 		{name: "client-sent X-Forwarded-For is replaced", path: "/api/users/7",
 			header: http.Header{"X-Forwarded-For": {"203.0.113.9"}}, want: http.StatusOK, wantPath: "/users/7"},
 		{name: "slow backend past the deadline", path: "/api/users/slow", want: http.StatusGatewayTimeout, wantPath: "/users/slow"},
@@ -108,6 +113,10 @@ func TestRouteHTTP(t *testing.T) {
 			require.Equal(t, tt.wantPath, got.Path, "backend path = %q, want %q", got.Path, tt.wantPath)
 			require.Equal(t, []string{"u-42"}, got.UserID,
 				"backend saw %s = %v, want [u-42]: the gateway's identity header must reach the backend whatever the client sends", auth.HeaderUserID, got.UserID)
+			require.Equal(t, "customer", got.Roles,
+				"backend saw %s = %q, want \"customer\": every header the gateway sets (identity, roles, request id) must survive a client's Connection header", auth.HeaderUserRoles, got.Roles)
+			require.Equal(t, tt.header.Get("X-Request-Id"), got.RequestID,
+				"backend saw X-Request-Id = %q, want %q: the request id must reach the backend whatever the client's Connection header names", got.RequestID, tt.header.Get("X-Request-Id"))
 			require.Equal(t, "192.0.2.1", got.XFF, "backend saw X-Forwarded-For = %q, want only the gateway's view of the client (192.0.2.1)", got.XFF)
 		})
 	}
@@ -154,6 +163,10 @@ func TestRoutePathAndQueryReachBackendAsSent(t *testing.T) {
 		{name: "repeated and encoded query values", sent: "/api/users/search?q=go%20lang&tag=a&tag=b%26c", want: "/users/search?q=go%20lang&tag=a&tag=b%26c"},
 		{name: "encoded slash in a path segment", sent: "/api/users/by-email/ada%2Fdev@example.com", want: "/users/by-email/ada%2Fdev@example.com"},
 		{name: "encoded slash and a query", sent: "/api/users/a%2Fb?x=1", want: "/users/a%2Fb?x=1"},
+		// Only "." and ".." segments are refused: dots inside a name, and a trailing slash, are the backend's business.
+		{name: "dots inside a segment", sent: "/api/users/7/files/report..v2.pdf", want: "/users/7/files/report..v2.pdf"},
+		{name: "segment that starts with a dot", sent: "/api/users/7/.profile", want: "/users/7/.profile"},
+		{name: "trailing slash", sent: "/api/users/7/", want: "/users/7/"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -198,6 +211,9 @@ func TestRouteRefusesDotSegments(t *testing.T) {
 		"/api/users/..%2fadmin/stats",       // encoded slash after the dots
 		"/api/users/%2E%2E%2Fadmin%2Fstats", // everything encoded
 		"/api/users/./7",                    // a single dot is a dot segment too
+		"/api/users/..;/admin/stats",        // a path parameter after the dots: Tomcat and Spring read "..;/" as "../"
+		"/api/users/..%3Bx=1/admin/stats",   // the same, encoded
+		"/api/users/..%5Cadmin%5Cstats",     // encoded backslashes: IIS and Windows servers read "..\" as "../"
 	} {
 		t.Run(path, func(t *testing.T) {
 			ctx, cancel := context.WithCancel(context.Background())

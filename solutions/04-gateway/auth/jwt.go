@@ -52,8 +52,15 @@ func (v *Verifier) Verify(raw string) (*Claims, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrUnauthenticated, err)
 	}
-	if claims.Subject == "" {
+	if strings.TrimSpace(claims.Subject) == "" { // " " would reach the backend as an empty X-User-Id
 		return nil, fmt.Errorf("%w: token has no subject", ErrUnauthenticated)
+	}
+	for _, r := range claims.Roles {
+		// X-User-Roles is comma-separated: a role named "customer,admin" is one role to RequireRole and
+		// two to a backend that splits the header.
+		if strings.Contains(r, ",") {
+			return nil, fmt.Errorf("%w: role %q contains a comma", ErrUnauthenticated, r)
+		}
 	}
 	return claims, nil
 }

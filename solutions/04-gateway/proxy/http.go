@@ -89,9 +89,13 @@ func HTTP(target *url.URL, prefix string) gin.HandlerFunc {
 }
 
 // canonical reports whether the decoded path has no "." or ".." segment. Path is already decoded, so
-// %2e%2e and ..%2f are caught as well as a raw "..".
+// %2e%2e and ..%2f are caught as well as a raw "..". It reads segments the way the laxest backend might:
+// a backslash separates them (IIS and other Windows servers read "..\" as "../"), and ";params" are
+// ignored (Tomcat and Spring strip path parameters, so "..;" is ".." to them). A Go backend does
+// neither, but the gateway does not know what stands behind it.
 func canonical(p string) bool {
-	for seg := range strings.SplitSeq(p, "/") {
+	for seg := range strings.FieldsFuncSeq(p, func(r rune) bool { return r == '/' || r == '\\' }) {
+		seg, _, _ = strings.Cut(seg, ";")
 		if seg == "." || seg == ".." {
 			return false
 		}
