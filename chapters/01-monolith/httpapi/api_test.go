@@ -67,6 +67,25 @@ func TestAPIValidationFieldErrors(t *testing.T) {
 	}
 }
 
+// TestAPIFieldMessagesSayWhatToFix checks the words of a min rule: "at least 1" means "add an item" on a
+// list and "a bigger number" on a number, and the client reads only the message.
+func TestAPIFieldMessagesSayWhatToFix(t *testing.T) {
+	srv, _, _ := newServer(t)
+	status, ctype, raw, err := sendFull(http.MethodPost, srv.URL+"/orders",
+		map[string]any{"user_id": 0, "items": []any{}}, nil)
+	require.NoError(t, err, "POST /orders")
+	require.Equal(t, http.StatusBadRequest, status, "POST /orders {user_id: 0, items: []}: status, want 400 (body: %s)", raw)
+	body := requireJSONError(t, "POST /orders", status, ctype, raw)
+
+	items, userID := body.Fields["items"], body.Fields["user_id"]
+	require.Contains(t, items, "at least 1 element",
+		"POST /orders {items: []}: fields[items] = %q, want \"must have at least 1 element(s)\": min on a list counts its elements (fe.Kind() is a slice), not a number's value (body: %s)", items, raw)
+	require.Contains(t, userID, "at least 1",
+		"POST /orders {user_id: 0}: fields[user_id] = %q, want \"must be at least 1\": min on a number bounds its value (body: %s)", userID, raw)
+	require.NotContains(t, userID, "element",
+		"POST /orders {user_id: 0}: fields[user_id] = %q, want \"must be at least 1\": a number has no elements; only a list's min counts them (body: %s)", userID, raw)
+}
+
 // TestAPIAcceptsBoundaryValues checks the other side of the rules: values at the limit are valid.
 func TestAPIAcceptsBoundaryValues(t *testing.T) {
 	srv, _, _ := newServer(t)

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"strings"
@@ -68,11 +69,26 @@ func waitReturn(t *testing.T, done <-chan error) {
 
 func TestAcceptance(t *testing.T) {
 	base, cancel, done := start(t, config{DSN: infra.MySQL(t)})
+	// A client that sends half its headers and then nothing (Slowloris): it must not hold its connection
+	// for ever. It waits while the suite runs, so it costs no time of its own.
+	slow, err := net.Dial("tcp", strings.TrimPrefix(base, "http://"))
+	require.NoError(t, err)
+	defer slow.Close()
+	opened := time.Now()
+	_, err = slow.Write([]byte("GET /healthz HTTP/1.1\r\nHost: shop\r\n"))
+	require.NoError(t, err)
+
 	acceptance.Run(t, base)
+
+	require.NoError(t, slow.SetReadDeadline(opened.Add(30*time.Second)))
+	_, err = io.ReadAll(slow) // nil once the server closes the connection
+	var netErr net.Error
+	require.False(t, errors.As(err, &netErr) && netErr.Timeout(),
+		"a connection that never finished its headers was still open 30s later, want it closed: set the server's ReadHeaderTimeout (a few seconds), or any client can hold connections for ever")
 
 	cancel()
 	waitReturn(t, done)
-	_, err := http.Get(base + "/healthz")
+	_, err = http.Get(base + "/healthz")
 	require.Error(t, err, "GET /healthz after shutdown succeeded, want the port closed")
 }
 
