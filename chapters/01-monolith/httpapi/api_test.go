@@ -67,6 +67,25 @@ func TestAPIValidationFieldErrors(t *testing.T) {
 	}
 }
 
+// TestAPIFieldMessagesSayWhatToFix checks the words of a min rule: "at least 1" means "add an item" on a
+// list and "a bigger number" on a number, and the client reads only the message.
+func TestAPIFieldMessagesSayWhatToFix(t *testing.T) {
+	srv, _, _ := newServer(t)
+	status, ctype, raw, err := sendFull(http.MethodPost, srv.URL+"/orders",
+		map[string]any{"user_id": 0, "items": []any{}}, nil)
+	require.NoError(t, err, "POST /orders")
+	require.Equal(t, http.StatusBadRequest, status, "POST /orders {user_id: 0, items: []}: status, want 400 (body: %s)", raw)
+	body := requireJSONError(t, "POST /orders", status, ctype, raw)
+
+	items, userID := body.Fields["items"], body.Fields["user_id"]
+	require.Contains(t, items, "at least 1 element",
+		"POST /orders {items: []}: fields[items] = %q, want \"must have at least 1 element(s)\": min on a list counts its elements (fe.Kind() is a slice), not a number's value (body: %s)", items, raw)
+	require.Contains(t, userID, "at least 1",
+		"POST /orders {user_id: 0}: fields[user_id] = %q, want \"must be at least 1\": min on a number bounds its value (body: %s)", userID, raw)
+	require.NotContains(t, userID, "element",
+		"POST /orders {user_id: 0}: fields[user_id] = %q, want \"must be at least 1\": a number has no elements; only a list's min counts them (body: %s)", userID, raw)
+}
+
 // TestAPIAcceptsBoundaryValues checks the other side of the rules: values at the limit are valid.
 func TestAPIAcceptsBoundaryValues(t *testing.T) {
 	srv, _, _ := newServer(t)
@@ -212,18 +231,24 @@ func TestAPIDomainErrorsOverHTTP(t *testing.T) {
 	}
 	// What the store puts in its errors: ids, the email, the amounts and the names of its operations.
 	internals := []string{"999999", "ada@example.com", fmt.Sprint(o.TotalCents), "place order", "pay order", "create user", "get ", "product ", "wanted"}
+	messages := map[string]string{} // test name -> the message the client got
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			status, ctype, raw, err := sendFull(tt.method, srv.URL+tt.path, tt.body, nil)
 			require.NoError(t, err)
 			require.Equal(t, tt.want, status, "%s %s: status, want %d (body: %s)", tt.method, tt.path, tt.want, raw)
 			body := requireJSONError(t, tt.method+" "+tt.path, status, ctype, raw)
+			messages[tt.name] = body.Error
 			for _, s := range internals {
 				require.NotContains(t, body.Error, s,
 					"%s %s answered %q: that is the store's internal error chain. Answer a fixed message for each kind of error (\"not found\", \"out of stock\"); err.Error() is for the logs", tt.method, tt.path, body.Error)
 			}
 		})
 	}
+
+	// Both are 409, so only the message tells the client whether to buy less or to pay the right amount.
+	require.NotEqual(t, messages["pay the wrong amount"], messages["out of stock"],
+		"POST /orders out of stock answered %q, the same message as any other 409, want its own (\"out of stock\"): ErrOutOfStock wraps ErrConflict, so check it first", messages["out of stock"])
 
 	t.Run("a 500 is logged, its cause is not shown", func(t *testing.T) {
 		require.NoError(t, db.Close()) // every query now fails with "sql: database is closed"

@@ -92,6 +92,11 @@ func TestIdempotencyReplayReturnsFirstOrder(t *testing.T) {
 	status4, plain, raw := postOrder(t, srv.URL, u.ID, p.ID, 1, "")
 	require.Equal(t, http.StatusCreated, status4, "POST /orders without a key: status (body: %s)", raw)
 	require.NotEqual(t, other.ID, plain.ID, "no key must place a new order")
+	// Without a key there is nothing to replay: the same order again is a second purchase.
+	status5, plainAgain, raw := postOrder(t, srv.URL, u.ID, p.ID, 1, "")
+	require.Equal(t, http.StatusCreated, status5, "second POST /orders without a key, same items: status, want 201: an empty key is no key, never a replay (body: %s)", raw)
+	require.NotEqual(t, plain.ID, plainAgain.ID, "second POST /orders without a key = order %d again, want a new order: an empty key is no key", plain.ID)
+	require.Equal(t, 6, stockOf(t, store, p.ID), "stock after four orders of 1 and one replay, want 10-4")
 }
 
 func TestIdempotencyKeyIsPerUser(t *testing.T) {

@@ -55,6 +55,8 @@ func bindJSON(c *gin.Context, dst any) bool {
 	//   - a rule in the binding tags failed (err is a validator.ValidationErrors);
 	//   - a value has the wrong JSON type ("price_cents": "cheap"): the decoder fails before any rule
 	//     runs (err is a *json.UnmarshalTypeError), and that is a field error too, for the field it names.
+	// Each field's message tells the client what to fix: "is required", "must be at least 1" for a
+	// number, but "must have at least 1 element(s)" for a list (the same min rule; fe.Kind() tells them apart).
 	// Any other error (broken JSON) is a plain 400 without fields. Hint: register a tag-name function
 	// on the validator behind binding.Validator.Engine() so that it reports JSON names.
 	c.AbortWithStatusJSON(http.StatusBadRequest, errorBody{Error: err.Error()})

@@ -50,6 +50,33 @@ func TestPlaceOrderTotalsInCents(t *testing.T) {
 	require.Equal(t, 9, stockOf(t, s, gum.ID), "gum stock after ordering 1 of 10")
 }
 
+// TestPlaceOrderSameProductTwice orders one product in two lines: both lines are bought, whether they are
+// merged into one or not.
+func TestPlaceOrderSameProductTwice(t *testing.T) {
+	ctx := context.Background()
+	s, _ := newStore(t)
+	u, err := s.CreateUser(ctx, "ada", "ada@example.com")
+	require.NoError(t, err)
+	pen, err := s.CreateProduct(ctx, "pen", 1999, 10)
+	require.NoError(t, err)
+
+	o, _, err := s.PlaceOrder(ctx, shop.NewOrder{UserID: u.ID, Items: []shop.Item{
+		{ProductID: pen.ID, Quantity: 2}, {ProductID: pen.ID, Quantity: 3},
+	}})
+	require.NoError(t, err, "PlaceOrder(2 pens, 3 pens)%s", locktest.Explain(err))
+	require.Equal(t, int64(5*1999), o.TotalCents,
+		"PlaceOrder(2 pens, 3 pens).TotalCents: both lines are bought, so the total counts 5 pens (add repeated quantities, do not keep one)")
+	sold := 0
+	for _, l := range o.Items {
+		if l.ProductID == pen.ID {
+			sold += l.Quantity
+		}
+	}
+	require.Equal(t, 5, sold, "PlaceOrder(2 pens, 3 pens).Items = %v: the lines hold %d pens, want 5", o.Items, sold)
+	require.Equal(t, 5, stockOf(t, s, pen.ID),
+		"pen stock after ordering 2 + 3 of 10: both lines take stock, want 5 left")
+}
+
 // TestPlaceOrderLastUnitRace makes 20 buyers overlap for certain: the test holds the product's row lock
 // until every buyer is queued behind it, so each one has already done whatever it does before taking
 // stock (a plain SELECT of the stock, say) when they are let go together.

@@ -47,7 +47,8 @@ func run(ctx context.Context, cfg config, ln net.Listener) error {
 	//   - open the database (sql.Open("mysql", cfg.DSN)) and Ping it with a time limit, so that a wrong or
 	//     unresponsive database fails at start, within seconds, not at the first request;
 	//   - create the tables (shop.Migrate);
-	//   - serve httpapi.New(shop.NewStore(db), slog.Default()) on ln with an *http.Server (set ReadHeaderTimeout);
+	//   - serve httpapi.New(shop.NewStore(db), slog.Default()) on ln with an *http.Server (set ReadHeaderTimeout to
+	//     a few seconds: a client that never finishes its headers must not hold a connection for ever);
 	//   - when ctx is done, shut the server down gracefully: stop accepting, let requests in flight finish
 	//     (srv.Shutdown with a time limit of its own), then close the database, and return nil.
 	_ = ctx

@@ -1,11 +1,13 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"strings"
@@ -68,11 +70,26 @@ func waitReturn(t *testing.T, done <-chan error) {
 
 func TestAcceptance(t *testing.T) {
 	base, cancel, done := start(t, config{DSN: infra.MySQL(t)})
+	// A client that sends half its headers and then nothing (Slowloris): it must not hold its connection
+	// for ever. It waits while the suite runs, so it costs no time of its own.
+	slow, err := net.Dial("tcp", strings.TrimPrefix(base, "http://"))
+	require.NoError(t, err)
+	defer slow.Close()
+	opened := time.Now()
+	_, err = slow.Write([]byte("GET /healthz HTTP/1.1\r\nHost: shop\r\n"))
+	require.NoError(t, err)
+
 	acceptance.Run(t, base)
+
+	require.NoError(t, slow.SetReadDeadline(opened.Add(30*time.Second)))
+	_, err = io.ReadAll(slow) // nil once the server closes the connection
+	var netErr net.Error
+	require.False(t, errors.As(err, &netErr) && netErr.Timeout(),
+		"a connection that never finished its headers was still open 30s later, want it closed: set the server's ReadHeaderTimeout (a few seconds), or any client can hold connections for ever")
 
 	cancel()
 	waitReturn(t, done)
-	_, err := http.Get(base + "/healthz")
+	_, err = http.Get(base + "/healthz")
 	require.Error(t, err, "GET /healthz after shutdown succeeded, want the port closed")
 }
 
@@ -111,6 +128,21 @@ func TestAcceptanceGracefulShutdown(t *testing.T) {
 	require.Equal(t, 1, locktest.WaitForWaiters(t, locker, 1, func() int { return 0 }),
 		"POST /orders did not reach the database while its product was locked")
 
+	// A second request whose body is still arriving when the shutdown begins: its handler needs the
+	// database only after that. "100 Continue" comes back once the handler reads the body, so the
+	// request is in flight for certain; the body follows once the server stopped accepting.
+	late, err := net.Dial("tcp", strings.TrimPrefix(base, "http://"))
+	require.NoError(t, err)
+	defer late.Close()
+	require.NoError(t, late.SetDeadline(time.Now().Add(30*time.Second)))
+	lateBody := fmt.Sprintf(`{"user_id":%d,"items":[{"product_id":%d,"quantity":1}]}`, userID, productID)
+	_, err = fmt.Fprintf(late, "POST /orders HTTP/1.1\r\nHost: shop\r\nContent-Type: application/json\r\nContent-Length: %d\r\nExpect: 100-continue\r\nConnection: close\r\n\r\n", len(lateBody))
+	require.NoError(t, err)
+	lateReader := bufio.NewReader(late)
+	cont, err := http.ReadResponse(lateReader, nil)
+	require.NoError(t, err, "POST /orders with Expect: 100-continue: no answer")
+	require.Equal(t, http.StatusContinue, cont.StatusCode, "POST /orders with Expect: 100-continue: status, want 100 once the handler reads the body")
+
 	cancel()
 	// The shutdown has begun when the port stops taking new connections.
 	require.Eventually(t, func() bool {
@@ -120,12 +152,19 @@ func TestAcceptanceGracefulShutdown(t *testing.T) {
 		}
 		return err != nil
 	}, 10*time.Second, 20*time.Millisecond, "the server still accepts new requests 10s after ctx was cancelled: call srv.Shutdown when ctx is done")
+	_, err = late.Write([]byte(lateBody))
+	require.NoError(t, err)
 	release()
 
 	finished.Wait()
 	a := <-inFlight
 	require.NoError(t, a.err, "POST /orders in flight during the shutdown: the request was cut off; srv.Shutdown (not Close) lets it finish")
 	require.Equal(t, http.StatusCreated, a.status, "POST /orders in flight during the shutdown: status, want 201: requests in flight finish before the database closes")
+	lateResp, err := http.ReadResponse(lateReader, nil)
+	require.NoError(t, err, "POST /orders whose body arrived during the shutdown: no answer; Shutdown lets requests in flight finish")
+	lateResp.Body.Close()
+	require.Equal(t, http.StatusCreated, lateResp.StatusCode,
+		"POST /orders whose body arrived during the shutdown: status, want 201: its handler reaches the database after ctx was cancelled, so close the database only after srv.Shutdown returned")
 	waitReturn(t, done)
 
 	locker.Close()
