@@ -182,6 +182,41 @@ func TestRetryBudget(t *testing.T) {
 	require.InDelta(t, 10, b.Tokens(), 1e-9, "tokens after 1000 successes = %v, want 10: the bucket is capped at max", b.Tokens())
 }
 
+// TestRetryBudgetAccounting follows one call at a time through Do and reads the budget after it: every retryable
+// failure (each attempt, not each call) takes a token, a success gives ratio back, and an error that is not worth
+// retrying says nothing about the downstream's health, so it leaves the budget alone.
+func TestRetryBudgetAccounting(t *testing.T) {
+	tests := []struct {
+		name   string
+		errs   []error // what op returns on each attempt; nil after the list ends
+		tokens float64
+		why    string
+	}{
+		{"three retryable failures", []error{errUnavailable, errUnavailable, errUnavailable}, 7,
+			"each failed attempt takes one token, and a failure never gives one back"},
+		{"fails once then succeeds", []error{errUnavailable}, 9.1, "the failure takes 1, the success gives back 0.1"},
+		{"not retryable", []error{errDeclined}, 10, "a declined card is the caller's problem, not a sign the downstream is down"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			budget := retry.NewBudget(10, 0.1)
+			c := &fakeClock{now: time.Now()}
+			p := retry.Policy{Attempts: 3, Base: time.Millisecond, Cap: 10 * time.Millisecond, Retryable: retryable,
+				Budget: budget, Rand: rands(0.5), Now: c.Now, Sleep: c.Sleep}
+			attempt := 0
+			_ = retry.Do(context.Background(), p, func(context.Context) error {
+				defer func() { attempt++ }()
+				if attempt < len(tt.errs) {
+					return tt.errs[attempt]
+				}
+				return nil
+			})
+			require.InDelta(t, tt.tokens, budget.Tokens(), 1e-9, "%s: budget tokens after Do = %v, want %v: %s",
+				tt.name, budget.Tokens(), tt.tokens, tt.why)
+		})
+	}
+}
+
 // TestRetryBudgetOutage counts what reaches payments during an outage: with 3 attempts per request and no budget,
 // 200 requests would send 600 calls, tripling the load on a service that is down. With a budget of 10 tokens, only
 // the first few requests retry. 8 clients share the budget concurrently.
