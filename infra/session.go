@@ -72,3 +72,17 @@ func (s *Session) Close(ctx context.Context) error {
 	}
 	return errors.Join(errs...)
 }
+
+// StartNamed is StartSession for services given by name ("mysql", "redis", ...), in the shape labctl's
+// checks and its mutation runs take: the environment for child test processes, and how to stop it all.
+func StartNamed(ctx context.Context, names []string, logf func(string, ...any)) (env []string, stop func(context.Context) error, err error) {
+	svcs := make([]Service, 0, len(names))
+	for _, n := range names {
+		svcs = append(svcs, Service(n))
+	}
+	s, err := StartSession(ctx, svcs, logf)
+	if err != nil {
+		return nil, nil, err
+	}
+	return s.Env, s.Close, nil
+}

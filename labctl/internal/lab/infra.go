@@ -16,16 +16,4 @@ type InfraStarter func(ctx context.Context, services []string, logf func(string,
 
 // defaultInfraStarter starts an infra.Session: one server per service, shared by every test binary of
 // the check through the environment (the infra package's env provider reads it).
-var defaultInfraStarter InfraStarter = startInfraSession
-
-func startInfraSession(ctx context.Context, services []string, logf func(string, ...any)) ([]string, func(context.Context) error, error) {
-	svcs := make([]infra.Service, 0, len(services))
-	for _, s := range services {
-		svcs = append(svcs, infra.Service(s))
-	}
-	s, err := infra.StartSession(ctx, svcs, logf)
-	if err != nil {
-		return nil, nil, err
-	}
-	return s.Env, s.Close, nil
-}
+var defaultInfraStarter InfraStarter = infra.StartNamed

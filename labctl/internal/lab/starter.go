@@ -1,14 +1,11 @@
 package lab
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"crypto/sha1"
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io/fs"
 	"maps"
 	"os"
 	"path/filepath"
@@ -31,10 +28,8 @@ var ErrNoStarterSums = errors.New(StarterSumsFile + " does not exist (run `labct
 // todoMarker is how starters mark holes: TODO(<exercise id>).
 var todoMarker = regexp.MustCompile(`TODO\(([0-9]+-[a-z0-9-]+)\)`)
 
-// blobID is git's object id of a file's content (what `git hash-object` prints), with CRLF folded to LF
-// as a checkout with core.autocrlf would store it.
+// blobID is git's object id of a file's content (what `git hash-object` prints for LF content).
 func blobID(data []byte) string {
-	data = bytes.ReplaceAll(data, []byte("\r\n"), []byte("\n"))
 	h := sha1.New()
 	fmt.Fprintf(h, "blob %d\x00", len(data))
 	h.Write(data)
@@ -43,57 +38,12 @@ func blobID(data []byte) string {
 
 // ComputeStarterSums maps every .go file under chaptersDir (slash path relative to it) to its blob id.
 func ComputeStarterSums(chaptersDir string) (map[string]string, error) {
-	sums := map[string]string{}
-	err := filepath.WalkDir(chaptersDir, func(path string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if d.IsDir() {
-			if path != chaptersDir && (strings.HasPrefix(d.Name(), ".") || d.Name() == "testdata") {
-				return filepath.SkipDir
-			}
-			return nil
-		}
-		if !strings.HasSuffix(d.Name(), ".go") {
-			return nil
-		}
-		data, err := os.ReadFile(path)
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(chaptersDir, path)
-		sums[filepath.ToSlash(rel)] = blobID(data)
-		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("hash starter files: %w", err)
-	}
-	return sums, nil
+	return hashFiles(chaptersDir, ".go", blobID)
 }
 
 // ReadStarterSums parses starter.sum ("<blob id>  <path>" per line).
 func ReadStarterSums(root string) (map[string]string, error) {
-	data, err := os.ReadFile(filepath.Join(root, StarterSumsFile))
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, ErrNoStarterSums
-	}
-	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", StarterSumsFile, err)
-	}
-	sums := map[string]string{}
-	sc := bufio.NewScanner(bytes.NewReader(data))
-	for n := 1; sc.Scan(); n++ {
-		line := strings.TrimSpace(sc.Text())
-		if line == "" || strings.HasPrefix(line, "#") {
-			continue
-		}
-		sum, path, ok := strings.Cut(line, "  ")
-		if !ok || len(sum) != 40 {
-			return nil, fmt.Errorf("%s:%d: want \"<blob id>  <path>\", got %q", StarterSumsFile, n, line)
-		}
-		sums[path] = sum
-	}
-	return sums, nil
+	return readSums(root, StarterSumsFile, 40, ErrNoStarterSums)
 }
 
 // writeStarterSums rewrites starter.sum from the files on disk and returns how many it lists.

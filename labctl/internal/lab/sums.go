@@ -33,6 +33,16 @@ type TestFileChange struct {
 
 // ComputeTestSums hashes every *_test.go under chaptersDir (skipping hidden directories and testdata).
 func ComputeTestSums(chaptersDir string) (map[string]string, error) {
+	return hashFiles(chaptersDir, "_test.go", func(data []byte) string {
+		h := sha256.Sum256(data)
+		return hex.EncodeToString(h[:])
+	})
+}
+
+// hashFiles maps every file under chaptersDir whose name ends in suffix (slash path relative to
+// chaptersDir) to hash(content), skipping hidden directories and testdata. Content has CRLF folded to
+// LF first: a checkout with core.autocrlf (Windows) has CRLF line ends, and that is not an edit.
+func hashFiles(chaptersDir, suffix string, hash func([]byte) string) (map[string]string, error) {
 	sums := map[string]string{}
 	err := filepath.WalkDir(chaptersDir, func(path string, d fs.DirEntry, err error) error {
 		if err != nil {
@@ -44,7 +54,7 @@ func ComputeTestSums(chaptersDir string) (map[string]string, error) {
 			}
 			return nil
 		}
-		if !strings.HasSuffix(d.Name(), "_test.go") {
+		if !strings.HasSuffix(d.Name(), suffix) {
 			return nil
 		}
 		data, err := os.ReadFile(path)
@@ -52,25 +62,29 @@ func ComputeTestSums(chaptersDir string) (map[string]string, error) {
 			return err
 		}
 		rel, _ := filepath.Rel(chaptersDir, path)
-		// A checkout with core.autocrlf (Windows) has CRLF line ends: that is not an edit.
-		h := sha256.Sum256(bytes.ReplaceAll(data, []byte("\r\n"), []byte("\n")))
-		sums[filepath.ToSlash(rel)] = hex.EncodeToString(h[:])
+		sums[filepath.ToSlash(rel)] = hash(bytes.ReplaceAll(data, []byte("\r\n"), []byte("\n")))
 		return nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("hash test files: %w", err)
+		return nil, fmt.Errorf("hash %s files: %w", suffix, err)
 	}
 	return sums, nil
 }
 
 // ReadTestSums parses tests.sum ("<sha256>  <path>" per line, like sha256sum).
 func ReadTestSums(root string) (map[string]string, error) {
-	data, err := os.ReadFile(filepath.Join(root, SumsFile))
+	return readSums(root, SumsFile, 64, ErrNoSums)
+}
+
+// readSums parses a sums file of "<hex id>  <path>" lines whose ids have idLen characters; a missing
+// file is errMissing.
+func readSums(root, file string, idLen int, errMissing error) (map[string]string, error) {
+	data, err := os.ReadFile(filepath.Join(root, file))
 	if errors.Is(err, fs.ErrNotExist) {
-		return nil, ErrNoSums
+		return nil, errMissing
 	}
 	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", SumsFile, err)
+		return nil, fmt.Errorf("read %s: %w", file, err)
 	}
 	sums := map[string]string{}
 	sc := bufio.NewScanner(bytes.NewReader(data))
@@ -80,8 +94,8 @@ func ReadTestSums(root string) (map[string]string, error) {
 			continue
 		}
 		sum, path, ok := strings.Cut(line, "  ")
-		if !ok || len(sum) != 64 {
-			return nil, fmt.Errorf("%s:%d: want \"<sha256>  <path>\", got %q", SumsFile, n, line)
+		if !ok || len(sum) != idLen {
+			return nil, fmt.Errorf("%s:%d: want \"<%d hex digits>  <path>\", got %q", file, n, idLen, line)
 		}
 		sums[path] = sum
 	}

@@ -71,7 +71,7 @@ func Run(ctx context.Context, c *course.Course, files map[string]string, opts Op
 		opts.UnitTimeout = 45 * time.Minute
 	}
 	if opts.StartInfra == nil {
-		opts.StartInfra = startInfraSession
+		opts.StartInfra = infra.StartNamed
 	}
 	units, err := Plan(c, files)
 	if err != nil {
@@ -418,16 +418,4 @@ func tail(s string, n int) string {
 		lines = lines[len(lines)-n:]
 	}
 	return strings.Join(lines, "\n")
-}
-
-func startInfraSession(ctx context.Context, services []string, logf func(string, ...any)) ([]string, func(context.Context) error, error) {
-	svcs := make([]infra.Service, 0, len(services))
-	for _, s := range services {
-		svcs = append(svcs, infra.Service(s))
-	}
-	s, err := infra.StartSession(ctx, svcs, logf)
-	if err != nil {
-		return nil, nil, err
-	}
-	return s.Env, s.Close, nil
 }
