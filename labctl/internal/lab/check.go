@@ -62,6 +62,9 @@ func (l *Lab) Check(ctx context.Context, exercises []*course.Exercise, opts Chec
 	if services := infraOf(exercises); len(services) > 0 && l.StartInfra != nil {
 		env, stop, failed := l.startEach(ctx, services, opts.logf)
 		defer func() { _ = stop(context.WithoutCancel(ctx)) }()
+		if err := ctx.Err(); err != nil { // interrupted while starting: that is the cause, not the servers
+			return nil, err
+		}
 		req.Env, down = env, failed
 	}
 	runnable := slices.DeleteFunc(slices.Clone(exercises), func(ex *course.Exercise) bool { return downFor(ex, down) != "" })

@@ -163,6 +163,21 @@ func TestCheckWithOneServiceDown(t *testing.T) {
 	}
 }
 
+// Ctrl-C while servers start is the cause of the stop: not an infrastructure error.
+func TestCheckInterruptedWhileStartingInfra(t *testing.T) {
+	l := open(t, labtest.Course(t))
+	l.Course().Exercise("00-greet").Infra = []string{"redis"}
+	ctx, cancel := context.WithCancel(context.Background())
+	l.StartInfra = func(ctx context.Context, services []string, logf func(string, ...any)) ([]string, func(context.Context) error, error) {
+		cancel()
+		return nil, nil, ctx.Err()
+	}
+	exs, _ := l.Resolve("00")
+	if rs, err := l.Check(ctx, exs, CheckOptions{}, nil); !errors.Is(err, context.Canceled) {
+		t.Errorf("Check() interrupted while starting infra = %v, %v; want context.Canceled (exit 130), not infra errors", rs, err)
+	}
+}
+
 func TestNextHint(t *testing.T) {
 	l := open(t, labtest.Course(t))
 	for i, want := range []int{1, 2, 3, 3} {
