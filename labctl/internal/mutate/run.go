@@ -19,6 +19,7 @@ import (
 
 	"github.com/gomicrolab/microlab/infra"
 	"github.com/gomicrolab/microlab/labctl/internal/course"
+	"github.com/gomicrolab/microlab/labctl/internal/runner"
 )
 
 // GremlinsPackage is the tool that makes and runs the mutants, pinned in the root go.mod (go get -tool).
@@ -323,7 +324,7 @@ func runUnit(ctx context.Context, goBin, gremlins, modPath, copyDir, work string
 	cmd := exec.CommandContext(uctx, gremlins, gargs...)
 	cmd.Dir = unitDir
 	cmd.Env = env
-	ownProcessGroup(cmd)
+	runner.OwnProcessGroup(cmd)
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	runErr := cmd.Run()

@@ -63,7 +63,7 @@ func (r *Runner) Run(ctx context.Context, req Request, events chan<- Event) (*Re
 	cmd := exec.CommandContext(ctx, goBin, r.args(req, rep)...)
 	cmd.Dir = r.Dir
 	cmd.Env = append(append(os.Environ(), r.Env...), req.Env...)
-	ownProcessGroup(cmd)
+	OwnProcessGroup(cmd)
 	cmd.WaitDelay = 3 * time.Second
 	var stderr bytes.Buffer
 	cmd.Stderr = &limitedWriter{w: &stderr, n: 64 << 10}
