@@ -56,6 +56,10 @@ func benchStart(b *testing.B, name string, svc Service, cold bool) {
 			if err != nil {
 				b.Fatal(err)
 			}
+			// As TMPDIR is: a server that runs as another user (PostgreSQL under root) must reach its directory.
+			if err := os.Chmod(dir, 0o755); err != nil {
+				b.Fatal(err)
+			}
 			b.Setenv("TMPDIR", dir)
 			b.StartTimer()
 			stopOrFail(b, start(b, p, svc))

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	consulapi "github.com/hashicorp/consul/api"
+	"github.com/jackc/pgx/v5"
 	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/client"
 	"github.com/redis/go-redis/v9"
@@ -74,6 +75,14 @@ var useOneCommand = map[Service]func(t *testing.T, inst *Instance){
 		require.Equal(t, "v", string(pair.Value))
 		_, err = c.KV().Delete(key, nil)
 		require.NoError(t, err)
+	},
+	PostgresService: func(t *testing.T, inst *Instance) {
+		conn, err := pgx.Connect(t.Context(), inst.AdminDSN)
+		require.NoError(t, err)
+		defer conn.Close(context.Background())
+		var sum int
+		require.NoError(t, conn.QueryRow(t.Context(), "SELECT 20 + 22").Scan(&sum))
+		require.Equal(t, 42, sum, "SELECT 20 + 22 = %d, want 42", sum)
 	},
 	KafkaService: func(t *testing.T, inst *Instance) {
 		topic := "dockertest-" + randomID(4)

@@ -3,11 +3,14 @@ package infra
 import (
 	"context"
 	"fmt"
+	"net"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/go-sql-driver/mysql"
+	"github.com/jackc/pgx/v5"
 )
 
 // Environment variables of the env provider. `labctl infra up` prints them, and labctl sets them for the
@@ -17,6 +20,7 @@ const (
 	EnvRedisAddr    = "LAB_REDIS_ADDR"    // host:port
 	EnvConsulAddr   = "LAB_CONSUL_ADDR"   // host:port of the HTTP API
 	EnvKafkaBrokers = "LAB_KAFKA_BROKERS" // comma-separated host:port list
+	EnvPostgresDSN  = "LAB_POSTGRES_DSN"  // admin URL, e.g. postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable
 )
 
 // envVar returns the variable that names svc's endpoint.
@@ -30,6 +34,8 @@ func envVar(svc Service) string {
 		return EnvConsulAddr
 	case KafkaService:
 		return EnvKafkaBrokers
+	case PostgresService:
+		return EnvPostgresDSN
 	}
 	return ""
 }
@@ -39,6 +45,8 @@ func EnvFor(inst *Instance) string {
 	switch inst.Service {
 	case MySQLService:
 		return EnvMySQLDSN + "=" + inst.AdminDSN
+	case PostgresService:
+		return EnvPostgresDSN + "=" + inst.AdminDSN
 	case KafkaService:
 		brokers := inst.Brokers
 		if len(brokers) == 0 {
@@ -103,6 +111,13 @@ func (envProvider) Start(ctx context.Context, svc Service) (*Instance, error) {
 		}
 		inst.Addr = inst.Brokers[0]
 		inst.Version, err = kafkaVersion(ctx, inst.Brokers)
+	case PostgresService:
+		cfg, perr := pgx.ParseConfig(value)
+		if perr != nil {
+			return nil, fmt.Errorf("%s: %w", EnvPostgresDSN, perr)
+		}
+		inst.Addr, inst.AdminDSN = net.JoinHostPort(cfg.Host, strconv.Itoa(int(cfg.Port))), value
+		inst.Version, err = postgresVersion(ctx, value)
 	default:
 		return nil, fmt.Errorf("unknown service %q", svc)
 	}

@@ -25,6 +25,8 @@ const (
 	RedisService  Service = "redis"
 	ConsulService Service = "consul"
 	KafkaService  Service = "kafka"
+	// PostgresService is PostgreSQL, the other relational database the course's source material names.
+	PostgresService Service = "postgres"
 )
 
 // RedisEndpoint is a Redis namespace: use keys under Prefix only, and never FLUSHDB.
@@ -69,6 +71,14 @@ func Consul(t testing.TB) ConsulEndpoint {
 func Kafka(t testing.TB) KafkaEndpoint {
 	t.Helper()
 	return kafkaNamespace(t, need(t, KafkaService))
+}
+
+// Postgres returns the URL of a fresh, empty database of its own (postgres://…?sslmode=disable, which
+// github.com/jackc/pgx/v5 reads). Its connections wait at most PostgresLockTimeout for a lock. The database is
+// dropped at cleanup.
+func Postgres(t testing.TB) string {
+	t.Helper()
+	return postgresNamespace(t, need(t, PostgresService))
 }
 
 // OwnedConsul is a Consul agent of the test's own, which the test may stop and start again.

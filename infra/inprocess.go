@@ -25,6 +25,8 @@ func (inprocessProvider) Available(_ context.Context, svc Service) error {
 		return nil
 	case MySQLService:
 		return fmt.Errorf("no in-process MySQL, because no embeddable server keeps transactions and row locks correct: %w", ErrUnsupported)
+	case PostgresService:
+		return fmt.Errorf("no in-process PostgreSQL: embedding it means downloading server binaries at run time: %w", ErrUnsupported)
 	default:
 		return fmt.Errorf("no in-process %s: %w", svc, ErrUnsupported)
 	}

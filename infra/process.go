@@ -70,6 +70,11 @@ type proc struct {
 // startProc starts bin in dir with its output in dir/<logName>. The process is not tied to a context:
 // it lives until stop, or until this process dies.
 func startProc(dir, logName, bin string, args ...string) (*proc, error) {
+	return startProcAs(serverUser{}, dir, logName, bin, args...)
+}
+
+// startProcAs is startProc for a server that runs as u (see unprivilegedUser).
+func startProcAs(u serverUser, dir, logName, bin string, args ...string) (*proc, error) {
 	logPath := filepath.Join(dir, logName)
 	out, err := os.Create(logPath)
 	if err != nil {
@@ -80,7 +85,7 @@ func startProc(dir, logName, bin string, args ...string) (*proc, error) {
 	cmd.Dir = dir
 	cmd.Stdout = out
 	cmd.Stderr = out
-	cmd.SysProcAttr = childAttr()
+	cmd.SysProcAttr = u.apply(childAttr())
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start %s: %w", bin, err)
 	}

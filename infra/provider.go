@@ -11,7 +11,7 @@ type Instance struct {
 	Provider string        // "env", "docker", "inprocess" or "native"
 	Addr     string        // host:port on loopback (Kafka: the first broker)
 	Brokers  []string      // Kafka only: every broker
-	AdminDSN string        // MySQL only: a DSN with rights to create and drop databases
+	AdminDSN string        // MySQL and PostgreSQL: a DSN with rights to create and drop databases
 	Version  string        // what the server reports, for doctor
 	Started  time.Duration // how long the start took
 	// Stop stops the server and removes what it left (container, process, temporary directory).

@@ -50,7 +50,7 @@ func TestProvidersFor(t *testing.T) {
 }
 
 func TestProvidersForRejectsUnknownNames(t *testing.T) {
-	for _, setting := range []string{"podman", "mysql=nope", "postgres=native"} {
+	for _, setting := range []string{"podman", "mysql=nope", "mongodb=native"} {
 		if _, err := providersFor(MySQLService, setting); !errors.Is(err, errBadSetting) {
 			t.Errorf("providersFor(mysql, %q) error = %v, want errBadSetting", setting, err)
 		}

@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Builds the local stand-in images that the Docker provider of infra/ runs when the official images
-# (mysql, redis, hashicorp/consul, confluentinc/confluent-local) are not on this machine.
+# (mysql, redis, hashicorp/consul, confluentinc/confluent-local, postgres) are not on this machine.
 # Nothing here talks to a container registry: Debian-packaged servers come from a root filesystem
 # made with debootstrap from the machine's own apt mirror, Go servers are static binaries.
 #
-#   infra/images/build.sh [--force] [mariadb|redis|consul|kafka ...]   (default: all four)
+#   infra/images/build.sh [--force] [mariadb|redis|consul|kafka|postgres ...]   (default: all five)
 #
 # Idempotent: an image whose tag already exists is skipped unless --force is given, and so is a service whose
 # official image is on this machine (the Docker provider prefers it).
@@ -25,6 +25,7 @@ MARIADB_IMAGE=microlab/mariadb:10.11
 REDIS_IMAGE=microlab/redis:7.0
 CONSUL_IMAGE=microlab/consul:1.20.6
 KAFKA_IMAGE=microlab/kafka-kfake:1
+POSTGRES_IMAGE=microlab/postgres:15
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 root=$(cd "$here/../.." && pwd)
@@ -40,12 +41,12 @@ for arg in "$@"; do
 	case $arg in
 	--force) force=1 ;;
 	mariadb | mysql) wanted+=(mariadb) ;;
-	redis | consul | kafka) wanted+=("$arg") ;;
+	redis | consul | kafka | postgres) wanted+=("$arg") ;;
 	-h | --help) sed -n '2,20p' "$0"; exit 0 ;;
-	*) echo "build.sh: unknown argument $arg (want --force, mariadb, redis, consul, kafka)" >&2; exit 2 ;;
+	*) echo "build.sh: unknown argument $arg (want --force, mariadb, redis, consul, kafka, postgres)" >&2; exit 2 ;;
 	esac
 done
-[ ${#wanted[@]} -gt 0 ] || wanted=(mariadb redis consul kafka)
+[ ${#wanted[@]} -gt 0 ] || wanted=(mariadb redis consul kafka postgres)
 
 log() { printf '[images %s] %s\n' "$(date +%H:%M:%S)" "$*"; }
 die() { printf 'build.sh: %s\n' "$*" >&2; exit 1; }
@@ -153,6 +154,19 @@ build_redis() {
 		'EXPOSE 6379' 'LABEL org.opencontainers.image.description="redis-server 7.0 from Debian, a local stand-in for redis"'
 }
 
+build_postgres() {
+	local dir=$work/postgres
+	rootfs "$dir" postgresql
+	# Debian's package made a cluster under /var/lib/postgresql/15/main; the entrypoint makes its own in
+	# PGDATA on the first start, from the official image's variables (POSTGRES_PASSWORD, POSTGRES_USER, POSTGRES_DB).
+	rm -rf "$dir"/var/lib/postgresql/* "$dir"/etc/postgresql
+	install -m 0755 "$here/postgres-entrypoint.sh" "$dir/usr/local/bin/microlab-entrypoint"
+	import_dir "$dir" "$POSTGRES_IMAGE" \
+		'ENTRYPOINT ["/usr/local/bin/microlab-entrypoint"]' 'CMD ["postgres"]' 'EXPOSE 5432' \
+		'ENV LANG=C.UTF-8 PGDATA=/var/lib/postgresql/data' \
+		'LABEL org.opencontainers.image.description="PostgreSQL 15 from Debian, a local stand-in for postgres"'
+}
+
 # scratch_image IMAGE BINARY NAME CHANGE... makes an image holding only BINARY (as /NAME) and an empty /tmp.
 scratch_image() {
 	local image=$1 bin=$2 name=$3
@@ -197,6 +211,7 @@ for svc in "${wanted[@]}"; do
 	redis) image=$REDIS_IMAGE official=redis:7 ;;
 	consul) image=$CONSUL_IMAGE official=hashicorp/consul:1.15 ;;
 	kafka) image=$KAFKA_IMAGE official=confluentinc/confluent-local:7.5.0 ;;
+	postgres) image=$POSTGRES_IMAGE official=postgres:16 ;;
 	esac
 	need "$image" "$official" || continue
 	start=$(date +%s)
