@@ -70,4 +70,8 @@ func TestGCTrace(t *testing.T) {
 func childForceGC() {
 	allocGarbage(8 << 20)
 	runtime.GC()
+	// runtime.GC can return while the cycle's gctrace line is still being printed, and exiting
+	// would cut it short. The runtime prints it before releasing the lock a new cycle needs, so a
+	// second cycle cannot start until the first line is complete (gcMarkTermination in mgc.go).
+	runtime.GC()
 }

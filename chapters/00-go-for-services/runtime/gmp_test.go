@@ -72,8 +72,8 @@ func TestSchedtrace(t *testing.T) {
 			break
 		}
 	}
-	stdin.Close() // the child exits when its stdin closes
-	go io.Copy(io.Discard, stderr)
+	stdin.Close()               // the child exits when its stdin closes
+	io.Copy(io.Discard, stderr) // read to EOF before Wait, as os/exec requires
 	if err := cmd.Wait(); err != nil {
 		t.Fatalf("schedtrace child: %v", err)
 	}

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"net"
 	"os"
-	"runtime"
 	"runtime/pprof"
 	"sync"
 	"testing"
@@ -43,21 +42,20 @@ func TestBlockedReadsParkGoroutinesNotThreads(t *testing.T) {
 	}
 
 	threadsBefore := pprof.Lookup("threadcreate").Count()
-	goroutinesBefore := runtime.NumGoroutine()
-	var wg sync.WaitGroup
+	var started, done sync.WaitGroup
 	for _, s := range servers {
-		wg.Add(1)
+		started.Add(1)
+		done.Add(1)
 		go func() {
-			defer wg.Done()
-			s.Read(make([]byte, 1)) // blocks until the client side closes
+			defer done.Done()
+			started.Done()
+			s.Read(make([]byte, 1)) // no data yet: parks until the client side closes
 		}()
 	}
-	// Wait until every reader is parked: NumGoroutine counts them once started, and a started
-	// reader that finds no data parks at once. Yield until they are all started.
-	for runtime.NumGoroutine() < goroutinesBefore+conns {
-		runtime.Gosched()
-	}
-	time.Sleep(50 * time.Millisecond) // let them reach Read; the assertion below holds either way
+	started.Wait()
+	// A reader that has started finds no data and parks at once. The pause only gives the last
+	// ones time to get there; the count below cannot grow with them either way.
+	time.Sleep(50 * time.Millisecond)
 	created := pprof.Lookup("threadcreate").Count() - threadsBefore
 	t.Logf("%d goroutines blocked in Read; %d OS threads created meanwhile", conns, created)
 	if created > 50 {
@@ -67,7 +65,7 @@ func TestBlockedReadsParkGoroutinesNotThreads(t *testing.T) {
 	for _, c := range clients {
 		c.Close() // each reader's Read returns io.EOF
 	}
-	wg.Wait()
+	done.Wait()
 }
 
 // docs/interview/netpoller.md: deadlines are timers in the same machinery; when one fires, the
