@@ -60,8 +60,11 @@ func (a *app) watchCheck(ctx context.Context, l *lab.Lab, target string) {
 		fmt.Fprintln(a.stderr, "labctl: "+err.Error())
 		return
 	}
-	opts := lab.CheckOptions{Logf: func(f string, args ...any) { fmt.Fprintf(a.stderr, f+"\n", args...) }}
+	p := a.newProgress(isTTY(a.stderr))
+	opts := lab.CheckOptions{Progress: p.step, Logf: func(f string, args ...any) { p.line(fmt.Sprintf(f, args...)) }}
+	stopProgress := p.run()
 	results, err := l.Check(ctx, exercises, opts, nil)
+	stopProgress()
 	if errors.Is(err, context.Canceled) {
 		return
 	}

@@ -57,6 +57,12 @@ var messages = map[string]msg{
 	"check.compile":     {"does not compile:", "无法编译："},
 	"check.interrupted": {"interrupted; unfinished exercises are not run", "已中断；未完成的练习视为未运行"},
 
+	// progress of a check, on stderr
+	"progress.infra":   {"starting %s …", "正在启动 %s …"},
+	"progress.compile": {"compiling %s …", "正在编译 %s …"},
+	"progress.test":    {"running %s (%s) …", "正在运行 %s（%s）…"},
+	"progress.elapsed": {"%d s", "%d 秒"},
+
 	// hint
 	"hint.title": {"Hint %d/%d for %s:", "%[3]s 的提示 %[1]d/%[2]d："},
 	"hint.last":  {"(that was the last hint; `labctl solution %s --diff` shows the answer)", "（这是最后一条提示；`labctl solution %s --diff` 可查看答案）"},

@@ -14,6 +14,7 @@ type labels struct {
 	WatchOn, WatchOff, Loading, NoExercises, CheckFailed, HintFailed                string
 	LessonFailed, WatchFailed, SolutionDiff, DiffFailed, SameAsSolution             string
 	ConfirmDiff                                                                     string // %s is the exercise id
+	StepInfra, StepCompile, StepTest, Seconds                                       string // %s is the service, chapters, test; %d seconds
 	Status                                                                          map[runner.Status]string
 	Keys                                                                            keyLabels
 }
@@ -34,6 +35,7 @@ var dictionary = map[string]labels{
 		CheckFailed: "check failed", HintFailed: "no hint", LessonFailed: "no lesson", WatchFailed: "watch failed",
 		SolutionDiff: "Solution diff", DiffFailed: "no solution diff", SameAsSolution: "Your files match the solution.",
 		ConfirmDiff: "You haven't passed %s yet. Show the solution anyway? y/N",
+		StepInfra:   "starting %s …", StepCompile: "compiling %s …", StepTest: "running %s …", Seconds: "%d s",
 		Status: map[runner.Status]string{
 			runner.StatusPass: "passed", runner.StatusFail: "failed", runner.StatusCompileError: "compile error",
 			runner.StatusInfraError: "infra error", runner.StatusTimeout: "timed out", runner.StatusSkip: "skipped",
@@ -54,6 +56,7 @@ var dictionary = map[string]labels{
 		CheckFailed: "检查出错", HintFailed: "没有提示", LessonFailed: "没有课文", WatchFailed: "监视出错",
 		SolutionDiff: "与答案对比", DiffFailed: "无法与答案对比", SameAsSolution: "你的文件与答案一致。",
 		ConfirmDiff: "你还没有通过 %s。仍要查看答案吗？y/N",
+		StepInfra:   "正在启动 %s …", StepCompile: "正在编译 %s …", StepTest: "正在运行 %s …", Seconds: "%d 秒",
 		Status: map[runner.Status]string{
 			runner.StatusPass: "通过", runner.StatusFail: "失败", runner.StatusCompileError: "编译错误",
 			runner.StatusInfraError: "基础设施错误", runner.StatusTimeout: "超时", runner.StatusSkip: "已跳过",

@@ -2,6 +2,7 @@ package tui
 
 import (
 	"strings"
+	"time"
 
 	"github.com/charmbracelet/lipgloss"
 	"github.com/charmbracelet/x/ansi"
@@ -114,8 +115,11 @@ func (m Model) statusLine() string {
 	case m.check.cancelling:
 		s = m.check.spinner.View() + " " + m.text.Cancelling
 	case m.check.running:
-		s = m.check.spinner.View() + " " + m.text.Checking + " " + strings.Join(m.check.targets, ", ") +
-			dimStyle.Render(" ("+m.text.CancelHint+")")
+		s = m.check.spinner.View() + " " + m.text.Checking + " " + strings.Join(m.check.targets, ", ")
+		if step := m.check.stepStatus(m.text, time.Now()); step != "" {
+			s += " · " + step
+		}
+		s += dimStyle.Render(" (" + m.text.CancelHint + ")")
 	default:
 		s = errorStyle.Render(m.notice)
 	}
