@@ -122,6 +122,9 @@ func newInfraUpCmd() *cobra.Command {
 			ctx, cancel := context.WithTimeout(cmd.Context(), timeout)
 			defer cancel()
 			st, err := infra.Up(ctx, statePath, serve)
+			if errors.Is(err, context.Canceled) {
+				return err // Up has stopped what it started; Ctrl-C is the cause (exit 130)
+			}
 			if err != nil {
 				return &exitError{code: ExitInfra, err: err}
 			}

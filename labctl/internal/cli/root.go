@@ -39,6 +39,11 @@ func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 	root.SetErr(stderr)
 	err := root.ExecuteContext(ctx)
 	code := exitCode(err)
+	if ctx.Err() != nil {
+		// Ctrl-C (or SIGTERM, SIGHUP) is the cause whatever the command made of it: a watch that
+		// ended, a doctor probe or a server start that failed because its context was cancelled.
+		code, err = ExitInterrupted, context.Cause(ctx)
+	}
 	var ee *exitError
 	if err != nil && !(errors.As(err, &ee) && ee.quiet) {
 		msg := err.Error()

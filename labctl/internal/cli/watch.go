@@ -48,7 +48,7 @@ func (a *app) newWatchCmd() *cobra.Command {
 				fmt.Fprintln(a.stdout, a.t("watch.changed", rel))
 				a.watchCheck(ctx, l, target)
 			}
-			return nil // Ctrl-C ends a watch normally
+			return ctx.Err() // the changes end when ctx does: Ctrl-C, exit 130
 		}),
 	}
 }

@@ -49,6 +49,8 @@ type Model struct {
 	results  map[string]runner.ExerciseResult
 	hints    map[string]map[int]string // hints revealed so far, worded, per exercise and index
 	notice   string                    // the last error or event worth a line
+	// interrupted: the learner left with ctrl+c, which labctl reports as exit 130, like Ctrl-C elsewhere
+	interrupted bool
 
 	check  checker
 	watch  watcher
@@ -87,6 +89,9 @@ func New(l Lab, lang string) Model {
 	m.layout()
 	return m
 }
+
+// Interrupted says whether the learner quit with ctrl+c rather than q.
+func (m Model) Interrupted() bool { return m.interrupted }
 
 // WithLessonStyle sets the glamour style of lessons ("dark", "light", "notty", ...).
 func (m Model) WithLessonStyle(style string) Model {
@@ -195,6 +200,7 @@ func (m Model) handleKey(msg tea.KeyMsg) (Model, tea.Cmd) {
 		if m.check.running && !m.check.cancelling {
 			return m.cancelCheck(), nil
 		}
+		m.interrupted = true // the terminal is raw, so Ctrl-C is a key; Run reports it like the signal
 		return m.quit()
 	}
 	if m.diff.confirming != "" {
