@@ -45,6 +45,7 @@ func TestExitCodes(t *testing.T) {
 			labtest.Write(t, root, "chapters/course.toml", strings.Replace(labtest.Read(t, root, "chapters/course.toml"), "minutes = 5", "minutes = 5\ncolour = \"blue\"", 1))
 		}, []string{"check"}, ExitBadInput, "chapters/course.toml:17: exercise.colour: unknown field"},
 		{"no go toolchain", func(t *testing.T, root string) { t.Setenv("PATH", t.TempDir()) }, []string{"check", "00-add"}, ExitInfra, "go toolchain not found in PATH"},
+		{"watch without go", func(t *testing.T, root string) { t.Setenv("PATH", t.TempDir()) }, []string{"watch", "00-add"}, ExitInfra, "go toolchain not found in PATH (install Go 1.26 or later"},
 		{"edited test file warns", func(t *testing.T, root string) {
 			labtest.Write(t, root, "chapters/00-demo/greet/greet_test.go", "package greet\n\nimport \"testing\"\n\nfunc TestGreet(t *testing.T) {}\n")
 		}, []string{"check", "00-greet"}, ExitFailed, "warning: test file 00-demo/greet/greet_test.go was edited"},

@@ -22,6 +22,9 @@ func (a *app) newWatchCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			if err := l.CheckToolchain(); err != nil {
+				return err // no go: every check would fail, so a watch would only repeat the error (exit 3)
+			}
 			ctx := cmd.Context()
 			target := firstArg(args)
 			if target == "" {
