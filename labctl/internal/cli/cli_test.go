@@ -64,6 +64,7 @@ func TestExitCodes(t *testing.T) {
 		}, []string{"solution", "00-sub"}, ExitBadInput, "refusing to change your files without confirmation: stdin is not a terminal (pass --yes)"},
 		{"reset needs a target", nil, []string{"reset"}, ExitBadInput, "reset needs a chapter or exercise, or --all"},
 		{"TUI without a terminal", nil, nil, ExitBadInput, "the lab's UI needs a terminal"},
+		{"TUI on a dumb terminal lists instead", func(t *testing.T, root string) { t.Setenv("TERM", "dumb") }, nil, ExitOK, "TERM=dumb cannot show the lab's UI; here is `labctl list`"},
 		// The fixture has one wrong solution per exercise: verify runs it, says which test caught it, and
 		// fails the course for having fewer than four.
 		{"verify the fixture", nil, []string{"verify"}, ExitFailed, "wrong 00-add/multiplies: rejected by [TestAdd]"},

@@ -151,8 +151,10 @@ func isTTY(w any) bool {
 	return ok && term.IsTerminal(int(f.Fd()))
 }
 
-// color is on for terminals unless NO_COLOR is set.
-func (a *app) color() bool { return isTTY(a.stdout) && a.getenv("NO_COLOR") == "" }
+// color is on for terminals unless NO_COLOR is set or the terminal is dumb.
+func (a *app) color() bool {
+	return isTTY(a.stdout) && a.getenv("NO_COLOR") == "" && a.getenv("TERM") != "dumb"
+}
 
 func (a *app) t(key string, args ...any) string { return i18n.T(a.lang, key, args...) }
 

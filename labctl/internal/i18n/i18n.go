@@ -83,6 +83,10 @@ var messages = map[string]msg{
 	"watch.start":   {"Watching %s; save a file to check, Ctrl-C to stop.", "正在监视 %s；保存文件即检查，Ctrl-C 退出。"},
 	"watch.changed": {"changed: %s", "已修改：%s"},
 
+	// the UI
+	"tui.dumb": {"labctl: TERM=dumb cannot show the lab's UI; here is `labctl list`. Use `labctl check`, `labctl hint` and `labctl watch` to work.",
+		"labctl：TERM=dumb 无法显示界面；下面是 `labctl list` 的结果。请用 `labctl check`、`labctl hint` 和 `labctl watch` 继续。"},
+
 	// list
 	"list.header": {"%s  %s", "%s  %s"},
 	"list.done":   {"%d/%d done", "已完成 %d/%d"},

@@ -152,10 +152,19 @@ func (m Model) finishCheck(msg checkDoneMsg) (Model, tea.Cmd) {
 	m.check.running, m.check.cancelling, m.check.cancel = false, false, nil
 	for _, r := range msg.results {
 		m.results[r.ExerciseID] = r
-		if r.Status != runner.StatusNotRun || m.statuses[r.ExerciseID] == "" {
+		was := m.statuses[r.ExerciseID]
+		switch {
+		case r.Status != runner.StatusNotRun:
+			m.statuses[r.ExerciseID] = r.Status
+			delete(m.staleWas, r.ExerciseID)
+		case was != "" && was != runner.StatusNotRun && was != statusStale:
+			// The code may have changed since that status: say so rather than show an old pass as current.
+			m.statuses[r.ExerciseID], m.staleWas[r.ExerciseID] = statusStale, was
+		case was == "":
 			m.statuses[r.ExerciseID] = r.Status
 		}
 	}
+	m.toFailure = true
 	switch {
 	case cancelled || errors.Is(msg.err, context.Canceled):
 		m.notice = m.text.Cancelled

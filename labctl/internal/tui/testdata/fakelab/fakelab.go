@@ -140,6 +140,13 @@ func (l *Lab) finish(ids []string) []runner.ExerciseResult {
 	return out
 }
 
+// SetResult replaces the canned result of r.ExerciseID.
+func (l *Lab) SetResult(r runner.ExerciseResult) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.results[r.ExerciseID] = r
+}
+
 func notRun(ids []string) []runner.ExerciseResult {
 	out := make([]runner.ExerciseResult, len(ids))
 	for i, id := range ids {
