@@ -46,13 +46,15 @@ func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 	}
 	var ee *exitError
 	if err != nil && !(errors.As(err, &ee) && ee.quiet) {
-		msg := err.Error()
-		if code == ExitInterrupted {
-			msg = "interrupted"
-		} else if code == ExitBadInput {
-			msg = oneLine(err)
+		lang := a.lang
+		if lang == "" { // the flags were not parsed: a bad flag or argument
+			lang = a.langOf(args)
 		}
-		fmt.Fprintln(stderr, "labctl: "+msg)
+		msg := errorText(lang, err)
+		if code == ExitInterrupted {
+			msg = i18n.T(lang, "err.interrupted")
+		}
+		fmt.Fprintln(stderr, i18n.T(lang, "err.prefix")+msg)
 	}
 	return code
 }
@@ -69,7 +71,7 @@ func (a *app) newRootCmd() *cobra.Command {
 		SilenceUsage:  true,
 		PersistentPreRunE: func(cmd *cobra.Command, args []string) error {
 			if a.langFlag != "" && a.langFlag != "en" && a.langFlag != "zh" {
-				return badInput(fmt.Errorf("--lang %q: want en or zh", a.langFlag))
+				return badInput(msgErr("err.lang", a.langFlag))
 			}
 			a.lang = i18n.Lang(a.langFlag, a.getenv("LC_ALL"), a.getenv("LC_MESSAGES"), a.getenv("LANG"))
 			return nil
@@ -131,7 +133,7 @@ func (a *app) findRoot() (string, error) {
 			return d, nil
 		}
 		if filepath.Dir(d) == d {
-			return "", badInput(fmt.Errorf("no %s in %s or above: run labctl inside the course, or pass --root", course.ManifestName, dir))
+			return "", badInput(msgErr("err.no-root", course.ManifestName, dir))
 		}
 	}
 }

@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"errors"
 	"fmt"
 
 	"github.com/spf13/cobra"
@@ -22,7 +21,7 @@ func (a *app) runTUI(cmd *cobra.Command, args []string) error {
 		return a.printList(l, false)
 	}
 	if !isTTY(a.stdin) || !isTTY(a.stdout) {
-		return badInput(errors.New("the lab's UI needs a terminal; in scripts use `labctl list`, `labctl check` or `labctl --help`"))
+		return badInput(msgErr("err.tui-terminal"))
 	}
 	l, err := a.open()
 	if err != nil {

@@ -146,6 +146,17 @@ func downFor(ex *course.Exercise, down map[string]error) string {
 	return ""
 }
 
+// ParseInfraDown takes apart the message of an exercise that could not run for want of a service (the
+// one downFor words), so that a UI can word it in its own language.
+func ParseInfraDown(msg string) (service, reason string, ok bool) {
+	rest, ok := strings.CutPrefix(msg, ErrInfraUnavailable.Error()+": ")
+	if !ok {
+		return "", "", false
+	}
+	service, reason, ok = strings.Cut(rest, " unavailable: ")
+	return service, reason, ok
+}
+
 // infraResults are the results of exercises that could not run for want of a service.
 func infraResults(exercises []*course.Exercise, down map[string]error) []runner.ExerciseResult {
 	out := make([]runner.ExerciseResult, 0, len(exercises))
