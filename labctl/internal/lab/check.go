@@ -61,6 +61,9 @@ func (l *Lab) Check(ctx context.Context, exercises []*course.Exercise, opts Chec
 	// errors with the reason, the rest still run.
 	var down map[string]error
 	if services := infraOf(exercises); len(services) > 0 && l.StartInfra != nil {
+		if l.SweepInfra != nil {
+			l.SweepInfra(ctx)
+		}
 		env, stop, failed := l.startEach(ctx, services, opts)
 		defer func() { _ = stop(context.WithoutCancel(ctx)) }()
 		if err := ctx.Err(); err != nil { // interrupted while starting: that is the cause, not the servers

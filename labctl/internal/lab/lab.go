@@ -31,6 +31,8 @@ package lab
 //	CheckOptions.Logf, CheckOptions.NoCache, CheckOptions.Progress; Lab.StartInfra (the infrastructure seam)
 
 import (
+	"context"
+
 	"github.com/gomicrolab/microlab/labctl/internal/course"
 	"github.com/gomicrolab/microlab/labctl/internal/progress"
 	"github.com/gomicrolab/microlab/labctl/internal/runner"
@@ -45,6 +47,8 @@ type Lab struct {
 	// StartInfra starts the servers the selected exercises need before a check (see infra.go).
 	// Nil means the chapter tests find their infrastructure themselves.
 	StartInfra InfraStarter
+	// SweepInfra runs before StartInfra: it removes the orphans of checks that were killed. Nil skips it.
+	SweepInfra func(ctx context.Context)
 }
 
 // Open loads the course under root (the repository root, holding chapters/course.toml).
@@ -59,6 +63,7 @@ func Open(root string) (*Lab, error) {
 		runner:     &runner.Runner{Dir: c.ChaptersDir()},
 		progress:   progress.Open(c.Root),
 		StartInfra: defaultInfraStarter,
+		SweepInfra: defaultInfraSweeper,
 	}, nil
 }
 

@@ -55,3 +55,35 @@ func TestCheckReportsSteps(t *testing.T) {
 		t.Errorf("logged %q, want infra's own lines except its start line, which the step replaces", logged)
 	}
 }
+
+// Before it starts servers, a check sweeps what killed checks left; a check that needs none does not
+// touch the infrastructure at all.
+func TestCheckSweepsOrphansFirst(t *testing.T) {
+	tests := []struct {
+		name  string
+		infra []string
+		want  []string
+	}{
+		{"needs redis", []string{"redis"}, []string{"sweep", "start redis"}},
+		{"needs nothing", nil, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			l := open(t, labtest.Course(t))
+			l.Course().Exercise("00-greet").Infra = tt.infra
+			var calls []string
+			l.SweepInfra = func(context.Context) { calls = append(calls, "sweep") }
+			l.StartInfra = func(ctx context.Context, services []string, logf func(string, ...any)) ([]string, func(context.Context) error, error) {
+				calls = append(calls, "start "+services[0])
+				return nil, func(context.Context) error { return nil }, nil
+			}
+			exs, _ := l.Resolve("00-greet")
+			if _, err := l.Check(context.Background(), exs, CheckOptions{Solution: true}, nil); err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Equal(calls, tt.want) {
+				t.Errorf("infrastructure calls = %v, want %v", calls, tt.want)
+			}
+		})
+	}
+}
