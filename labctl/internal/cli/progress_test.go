@@ -91,3 +91,12 @@ func TestCheckShowsProgress(t *testing.T) {
 		t.Errorf("check --json stderr = %q, want no progress: a script reads the document", stderr)
 	}
 }
+
+// Without go there is nothing to compile: the check says so and does not claim to be compiling.
+func TestNoProgressWithoutGo(t *testing.T) {
+	t.Setenv("PATH", t.TempDir())
+	code, _, stderr := run(t, labtest.Course(t), "check", "00-add")
+	if code != ExitInfra || strings.Contains(stderr, "compiling") {
+		t.Errorf("check without go = %d, stderr %q; want %d and no \"compiling\" line", code, stderr, ExitInfra)
+	}
+}

@@ -37,6 +37,9 @@ func (l *Lab) Check(ctx context.Context, exercises []*course.Exercise, opts Chec
 	if len(exercises) == 0 {
 		return nil, nil
 	}
+	if _, err := l.runner.GoCommand(); err != nil {
+		return nil, err // before servers start or a "compiling" line: there is nothing to run the tests with
+	}
 	chapters := l.chaptersOf(exercises)
 	edited, err := l.EditedTests(chapters...)
 	switch {
