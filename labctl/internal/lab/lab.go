@@ -28,7 +28,7 @@ package lab
 //	func (l *Lab) SolutionDiff(target string) (string, error)
 //	func (l *Lab) SolutionOverlay(chapters []*course.Chapter) (path string, cleanup func(), err error)
 //	func (l *Lab) CheckToolchain() error
-//	CheckOptions.Logf, CheckOptions.NoCache, CheckOptions.Progress; Lab.StartInfra (the infrastructure seam)
+//	CheckOptions.Logf, CheckOptions.NoCache, CheckOptions.Progress; Lab.StartInfra, Lab.SweepInfra (the infrastructure seams)
 
 import (
 	"context"
