@@ -46,7 +46,12 @@ func ownerPID(name string) int {
 	return pid
 }
 
-// sweepStale removes work directories whose owner process no longer exists.
+// pidFile, in a server's work directory, holds the pid (and process group) of the server, so that a sweep can
+// stop a server whose owner died without stopping it (where no parent-death signal did it: not Linux).
+const pidFile = "server.pid"
+
+// sweepStale removes work directories whose owner process no longer exists, after stopping the server still
+// running there, if any.
 func sweepStale(root string) {
 	entries, err := os.ReadDir(root)
 	if err != nil {
@@ -54,7 +59,14 @@ func sweepStale(root string) {
 	}
 	for _, e := range entries {
 		if pid := ownerPID(e.Name()); pid > 0 && !pidAlive(pid) {
-			_ = os.RemoveAll(filepath.Join(root, e.Name()))
+			dir := filepath.Join(root, e.Name())
+			if data, err := os.ReadFile(filepath.Join(dir, pidFile)); err == nil {
+				// runsIn guards against a pid the kernel has given to another process since.
+				if server, err := strconv.Atoi(strings.TrimSpace(string(data))); err == nil && server > 0 && pidAlive(server) && runsIn(server, dir) {
+					_ = killGroup(server)
+				}
+			}
+			_ = os.RemoveAll(dir)
 		}
 	}
 }
@@ -89,6 +101,7 @@ func startProcAs(u serverUser, dir, logName, bin string, args ...string) (*proc,
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start %s: %w", bin, err)
 	}
+	_ = os.WriteFile(filepath.Join(dir, pidFile), []byte(strconv.Itoa(cmd.Process.Pid)+"\n"), 0o644) // best effort: for sweepStale
 	p := &proc{cmd: cmd, logPath: logPath, done: make(chan struct{})}
 	go func() {
 		p.waitErr = cmd.Wait()

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+	"sync"
 
 	"github.com/spf13/cobra"
 
@@ -32,14 +33,20 @@ func (a *app) newCheckCmd() *cobra.Command {
 			return err
 		}
 		var warnings []string
+		var mu sync.Mutex // Logf is called from the servers' start goroutines
 		opts := lab.CheckOptions{Solution: solution, NoCache: noCache, Logf: func(f string, args ...any) {
-			msg := fmt.Sprintf(f, args...)
-			warnings = append(warnings, msg)
-			if !asJSON {
-				fmt.Fprintln(a.stderr, msg)
-			}
+			mu.Lock()
+			defer mu.Unlock()
+			warnings = append(warnings, fmt.Sprintf(f, args...))
 		}}
+		stopProgress := func() {}
+		if !asJSON { // --json keeps stderr for errors: a script reads one document
+			p := a.newProgress(isTTY(a.stderr))
+			opts.Progress, stopProgress = p.step, p.run()
+			opts.Logf = func(f string, args ...any) { p.line(fmt.Sprintf(f, args...)) }
+		}
 		results, err := l.Check(cmd.Context(), exercises, opts, nil)
+		stopProgress()
 		if results == nil && err != nil {
 			if asJSON { // a script reading --json always gets its document, with the reason
 				doc := toCheckJSON(l.Course(), nil, solution, warnings)

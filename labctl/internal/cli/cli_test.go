@@ -29,8 +29,8 @@ func TestExitCodes(t *testing.T) {
 		wantCode   int
 		wantStderr string // a substring of the one stderr line; "" means stderr is empty
 	}{
-		{"failing starter", nil, []string{"check", "00"}, ExitFailed, ""},
-		{"solution passes", nil, []string{"check", "--solution", "00"}, ExitOK, ""},
+		{"failing starter", nil, []string{"check", "00"}, ExitFailed, "compiling 00-demo …"},
+		{"solution passes", nil, []string{"check", "--solution", "00"}, ExitOK, "compiling 00-demo …"},
 		{"unknown chapter id", nil, []string{"check", "07"}, ExitBadInput, `unknown chapter or exercise "07"`},
 		{"unknown exercise for hint", nil, []string{"hint", "00-nope"}, ExitBadInput, `unknown chapter or exercise "00-nope"`},
 		{"typo gets a suggestion", nil, []string{"check", "00-ad"}, ExitBadInput, `unknown chapter or exercise "00-ad" (did you mean 00-add?)`},
@@ -38,13 +38,14 @@ func TestExitCodes(t *testing.T) {
 		{"empty hint target", nil, []string{"hint", ""}, ExitBadInput, `unknown chapter or exercise ""`},
 		{"bad flag", nil, []string{"check", "--frobnicate"}, ExitBadInput, "unknown flag: --frobnicate"},
 		{"bad language", nil, []string{"--lang", "fr", "list"}, ExitBadInput, `--lang "fr"`},
-		{"several targets", nil, []string{"check", "--solution", "00-add", "00-greet"}, ExitOK, ""},
+		{"several targets", nil, []string{"check", "--solution", "00-add", "00-greet"}, ExitOK, "compiling 00-demo …"},
 		{"one bad target of several", nil, []string{"check", "00-add", "07"}, ExitBadInput, `unknown chapter or exercise "07"`},
 		{"empty target", nil, []string{"check", ""}, ExitBadInput, `unknown chapter or exercise ""`},
 		{"broken manifest", func(t *testing.T, root string) {
 			labtest.Write(t, root, "chapters/course.toml", strings.Replace(labtest.Read(t, root, "chapters/course.toml"), "minutes = 5", "minutes = 5\ncolour = \"blue\"", 1))
 		}, []string{"check"}, ExitBadInput, "chapters/course.toml:17: exercise.colour: unknown field"},
 		{"no go toolchain", func(t *testing.T, root string) { t.Setenv("PATH", t.TempDir()) }, []string{"check", "00-add"}, ExitInfra, "go toolchain not found in PATH"},
+		{"watch without go", func(t *testing.T, root string) { t.Setenv("PATH", t.TempDir()) }, []string{"watch", "00-add"}, ExitInfra, "go toolchain not found in PATH (install Go 1.26 or later"},
 		{"edited test file warns", func(t *testing.T, root string) {
 			labtest.Write(t, root, "chapters/00-demo/greet/greet_test.go", "package greet\n\nimport \"testing\"\n\nfunc TestGreet(t *testing.T) {}\n")
 		}, []string{"check", "00-greet"}, ExitFailed, "warning: test file 00-demo/greet/greet_test.go was edited"},
@@ -63,6 +64,7 @@ func TestExitCodes(t *testing.T) {
 		}, []string{"solution", "00-sub"}, ExitBadInput, "refusing to change your files without confirmation: stdin is not a terminal (pass --yes)"},
 		{"reset needs a target", nil, []string{"reset"}, ExitBadInput, "reset needs a chapter or exercise, or --all"},
 		{"TUI without a terminal", nil, nil, ExitBadInput, "the lab's UI needs a terminal"},
+		{"TUI on a dumb terminal lists instead", func(t *testing.T, root string) { t.Setenv("TERM", "dumb") }, nil, ExitOK, "TERM=dumb cannot show the lab's UI; here is `labctl list`"},
 		// The fixture has one wrong solution per exercise: verify runs it, says which test caught it, and
 		// fails the course for having fewer than four.
 		{"verify the fixture", nil, []string{"verify"}, ExitFailed, "wrong 00-add/multiplies: rejected by [TestAdd]"},

@@ -47,7 +47,7 @@ func parseServices(args []string) ([]infra.Service, error) {
 		for _, s := range strings.Split(a, ",") {
 			svc := infra.Service(strings.TrimSpace(s))
 			if !slices.Contains(infra.Services, svc) {
-				return nil, badInput(fmt.Errorf("unknown service %q: want mysql, redis, consul or kafka", s))
+				return nil, badInput(msgErr("err.unknown-service", s))
 			}
 			out = append(out, svc)
 		}
@@ -76,7 +76,7 @@ func infraStatePath(cmd *cobra.Command) (string, error) {
 				break
 			}
 			if filepath.Dir(d) == d {
-				return "", badInput(fmt.Errorf("no %s in %s or above: run labctl inside the course, or pass --root", course.ManifestName, dir))
+				return "", badInput(msgErr("err.no-root", course.ManifestName, dir))
 			}
 		}
 	}
@@ -122,6 +122,9 @@ func newInfraUpCmd() *cobra.Command {
 			ctx, cancel := context.WithTimeout(cmd.Context(), timeout)
 			defer cancel()
 			st, err := infra.Up(ctx, statePath, serve)
+			if errors.Is(err, context.Canceled) {
+				return err // Up has stopped what it started; Ctrl-C is the cause (exit 130)
+			}
 			if err != nil {
 				return &exitError{code: ExitInfra, err: err}
 			}

@@ -7,6 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/gomicrolab/microlab/labctl/internal/lab"
 	"github.com/gomicrolab/microlab/labctl/internal/runner"
 )
 
@@ -38,38 +39,43 @@ func (a *app) newListCmd() *cobra.Command {
 		if err != nil {
 			return err
 		}
-		var doc []listJSON
-		for _, ch := range l.Course().Chapters {
-			lj := listJSON{ID: ch.ID, Dir: ch.Dir, Title: a.text(ch.Title), Exercises: []listExercise{}}
-			for _, ex := range ch.Exercises {
-				infra := append([]string{}, ex.Infra...)
-				lj.Exercises = append(lj.Exercises, listExercise{ID: ex.ID, Title: a.text(ex.Title),
-					Status: string(l.Status(ex.ID)), Minutes: ex.Minutes, Infra: infra})
-			}
-			doc = append(doc, lj)
-		}
-		if asJSON {
-			enc := json.NewEncoder(a.stdout)
-			enc.SetIndent("", "  ")
-			return enc.Encode(doc)
-		}
-		for _, ch := range doc {
-			done := 0
-			for _, ex := range ch.Exercises {
-				if ex.Status == string(runner.StatusPass) {
-					done++
-				}
-			}
-			fmt.Fprintf(a.stdout, "%s  %s  (%s)\n", ch.ID, ch.Title, a.t("list.done", done, len(ch.Exercises)))
-			for _, ex := range ch.Exercises {
-				extra := fmt.Sprintf("%d min", ex.Minutes)
-				if len(ex.Infra) > 0 {
-					extra += ", " + strings.Join(ex.Infra, ", ")
-				}
-				fmt.Fprintf(a.stdout, "  %s %-18s %s (%s)\n", a.statusLabel(runner.Status(ex.Status)), ex.ID, ex.Title, extra)
-			}
-		}
-		return nil
+		return a.printList(l, asJSON)
 	})
 	return cmd
+}
+
+// printList prints the chapters and exercises with their statuses, as text or JSON.
+func (a *app) printList(l *lab.Lab, asJSON bool) error {
+	var doc []listJSON
+	for _, ch := range l.Course().Chapters {
+		lj := listJSON{ID: ch.ID, Dir: ch.Dir, Title: a.text(ch.Title), Exercises: []listExercise{}}
+		for _, ex := range ch.Exercises {
+			infra := append([]string{}, ex.Infra...)
+			lj.Exercises = append(lj.Exercises, listExercise{ID: ex.ID, Title: a.text(ex.Title),
+				Status: string(l.Status(ex.ID)), Minutes: ex.Minutes, Infra: infra})
+		}
+		doc = append(doc, lj)
+	}
+	if asJSON {
+		enc := json.NewEncoder(a.stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(doc)
+	}
+	for _, ch := range doc {
+		done := 0
+		for _, ex := range ch.Exercises {
+			if ex.Status == string(runner.StatusPass) {
+				done++
+			}
+		}
+		fmt.Fprintf(a.stdout, "%s  %s  (%s)\n", ch.ID, ch.Title, a.t("list.done", done, len(ch.Exercises)))
+		for _, ex := range ch.Exercises {
+			extra := fmt.Sprintf("%d min", ex.Minutes)
+			if len(ex.Infra) > 0 {
+				extra += ", " + strings.Join(ex.Infra, ", ")
+			}
+			fmt.Fprintf(a.stdout, "  %s %-18s %s (%s)\n", a.statusLabel(runner.Status(ex.Status)), ex.ID, ex.Title, extra)
+		}
+	}
+	return nil
 }

@@ -51,6 +51,9 @@ func (a *app) renderResults(w io.Writer, c *course.Course, results []runner.Exer
 			passed++
 			continue
 		}
+		if r.Status == runner.StatusInfraError {
+			r.Message = infraText(a.lang, r.Message)
+		}
 		for _, line := range detailLines(r) {
 			fmt.Fprintln(w, "         "+line)
 		}

@@ -2,7 +2,6 @@ package cli
 
 import (
 	"bufio"
-	"errors"
 	"fmt"
 	"strings"
 
@@ -20,7 +19,7 @@ func (a *app) newResetCmd() *cobra.Command {
 	cmd.Flags().BoolVarP(&yes, "yes", "y", false, "do not ask for confirmation")
 	cmd.RunE = a.runE(func(cmd *cobra.Command, args []string) error {
 		if all == (len(args) == 1) {
-			return badInput(errors.New("reset needs a chapter or exercise, or --all (not both)"))
+			return badInput(msgErr("err.reset-target"))
 		}
 		target, name := firstArg(args), firstArg(args)
 		if all {
@@ -63,7 +62,7 @@ func (a *app) newResetCmd() *cobra.Command {
 // confirm asks a y/N question on a terminal; without one it refuses rather than guess.
 func (a *app) confirm(question string) (bool, error) {
 	if !isTTY(a.stdin) {
-		return false, badInput(errors.New("refusing to change your files without confirmation: stdin is not a terminal (pass --yes)"))
+		return false, badInput(msgErr("err.no-confirm"))
 	}
 	fmt.Fprint(a.stdout, question)
 	line, err := bufio.NewReader(a.stdin).ReadString('\n')

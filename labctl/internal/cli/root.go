@@ -39,15 +39,22 @@ func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 	root.SetErr(stderr)
 	err := root.ExecuteContext(ctx)
 	code := exitCode(err)
+	if ctx.Err() != nil {
+		// Ctrl-C (or SIGTERM, SIGHUP) is the cause whatever the command made of it: a watch that
+		// ended, a doctor probe or a server start that failed because its context was cancelled.
+		code, err = ExitInterrupted, context.Cause(ctx)
+	}
 	var ee *exitError
 	if err != nil && !(errors.As(err, &ee) && ee.quiet) {
-		msg := err.Error()
-		if code == ExitInterrupted {
-			msg = "interrupted"
-		} else if code == ExitBadInput {
-			msg = oneLine(err)
+		lang := a.lang
+		if lang == "" { // the flags were not parsed: a bad flag or argument
+			lang = a.langOf(args)
 		}
-		fmt.Fprintln(stderr, "labctl: "+msg)
+		msg := errorText(lang, err)
+		if code == ExitInterrupted {
+			msg = i18n.T(lang, "err.interrupted")
+		}
+		fmt.Fprintln(stderr, i18n.T(lang, "err.prefix")+msg)
 	}
 	return code
 }
@@ -64,7 +71,7 @@ func (a *app) newRootCmd() *cobra.Command {
 		SilenceUsage:  true,
 		PersistentPreRunE: func(cmd *cobra.Command, args []string) error {
 			if a.langFlag != "" && a.langFlag != "en" && a.langFlag != "zh" {
-				return badInput(fmt.Errorf("--lang %q: want en or zh", a.langFlag))
+				return badInput(msgErr("err.lang", a.langFlag))
 			}
 			a.lang = i18n.Lang(a.langFlag, a.getenv("LC_ALL"), a.getenv("LC_MESSAGES"), a.getenv("LANG"))
 			return nil
@@ -126,7 +133,7 @@ func (a *app) findRoot() (string, error) {
 			return d, nil
 		}
 		if filepath.Dir(d) == d {
-			return "", badInput(fmt.Errorf("no %s in %s or above: run labctl inside the course, or pass --root", course.ManifestName, dir))
+			return "", badInput(msgErr("err.no-root", course.ManifestName, dir))
 		}
 	}
 }
@@ -146,8 +153,10 @@ func isTTY(w any) bool {
 	return ok && term.IsTerminal(int(f.Fd()))
 }
 
-// color is on for terminals unless NO_COLOR is set.
-func (a *app) color() bool { return isTTY(a.stdout) && a.getenv("NO_COLOR") == "" }
+// color is on for terminals unless NO_COLOR is set or the terminal is dumb.
+func (a *app) color() bool {
+	return isTTY(a.stdout) && a.getenv("NO_COLOR") == "" && a.getenv("TERM") != "dumb"
+}
 
 func (a *app) t(key string, args ...any) string { return i18n.T(a.lang, key, args...) }
 

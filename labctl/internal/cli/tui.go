@@ -1,7 +1,7 @@
 package cli
 
 import (
-	"errors"
+	"fmt"
 
 	"github.com/spf13/cobra"
 
@@ -10,8 +10,18 @@ import (
 
 // runTUI is `labctl` with no command.
 func (a *app) runTUI(cmd *cobra.Command, args []string) error {
+	if a.getenv("TERM") == "dumb" {
+		// A dumb terminal cannot draw the UI (no alternate screen, no cursor moves): the list instead,
+		// in plain text, and how to go on.
+		l, err := a.open()
+		if err != nil {
+			return err
+		}
+		fmt.Fprintln(a.stderr, a.t("tui.dumb"))
+		return a.printList(l, false)
+	}
 	if !isTTY(a.stdin) || !isTTY(a.stdout) {
-		return badInput(errors.New("the lab's UI needs a terminal; in scripts use `labctl list`, `labctl check` or `labctl --help`"))
+		return badInput(msgErr("err.tui-terminal"))
 	}
 	l, err := a.open()
 	if err != nil {

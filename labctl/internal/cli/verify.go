@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"sync"
 
 	"github.com/spf13/cobra"
 
@@ -49,7 +50,10 @@ func (a *app) newVerifyCmd() *cobra.Command {
 			}
 			fmt.Fprintf(a.stdout, "wrote chapters/tests.sum (%d test files)\n", n)
 		}
+		var mu sync.Mutex // wrong solutions run, and log, in parallel
 		opts := verify.Options{WrongOnly: wrongOnly, Workers: workers, Logf: func(f string, args ...any) {
+			mu.Lock()
+			defer mu.Unlock()
 			fmt.Fprintf(a.stderr, f+"\n", args...)
 		}}
 		if len(args) > 0 {

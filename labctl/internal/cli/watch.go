@@ -22,6 +22,9 @@ func (a *app) newWatchCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			if err := l.CheckToolchain(); err != nil {
+				return err // no go: every check would fail, so a watch would only repeat the error (exit 3)
+			}
 			ctx := cmd.Context()
 			target := firstArg(args)
 			if target == "" {
@@ -48,7 +51,7 @@ func (a *app) newWatchCmd() *cobra.Command {
 				fmt.Fprintln(a.stdout, a.t("watch.changed", rel))
 				a.watchCheck(ctx, l, target)
 			}
-			return nil // Ctrl-C ends a watch normally
+			return ctx.Err() // the changes end when ctx does: Ctrl-C, exit 130
 		}),
 	}
 }
@@ -60,8 +63,11 @@ func (a *app) watchCheck(ctx context.Context, l *lab.Lab, target string) {
 		fmt.Fprintln(a.stderr, "labctl: "+err.Error())
 		return
 	}
-	opts := lab.CheckOptions{Logf: func(f string, args ...any) { fmt.Fprintf(a.stderr, f+"\n", args...) }}
+	p := a.newProgress(isTTY(a.stderr))
+	opts := lab.CheckOptions{Progress: p.step, Logf: func(f string, args ...any) { p.line(fmt.Sprintf(f, args...)) }}
+	stopProgress := p.run()
 	results, err := l.Check(ctx, exercises, opts, nil)
+	stopProgress()
 	if errors.Is(err, context.Canceled) {
 		return
 	}

@@ -20,9 +20,13 @@ type Hints struct {
 
 // Chapter is one chapter directory under chapters/.
 type Chapter struct {
-	ID        string      `toml:"id"`  // "00"
-	Dir       string      `toml:"dir"` // "00-go-for-services", relative to chapters/
-	Title     Text        `toml:"title"`
+	ID    string `toml:"id"`  // "00"
+	Dir   string `toml:"dir"` // "00-go-for-services", relative to chapters/
+	Title Text   `toml:"title"`
+	// Demos are packages ("./00-go-for-services/runtime", relative to chapters/) of demonstrations the lesson
+	// points at: runnable tests that belong to no exercise. The course verification runs them and wants them
+	// to pass; labctl check leaves them out.
+	Demos     []string    `toml:"demos"`
 	Exercises []*Exercise `toml:"-"` // filled from the [[exercise]] entries, in order
 }
 

@@ -102,6 +102,9 @@ func TestLoadBad(t *testing.T) {
 		}, 9, "hints"},
 		{"missing zh title", func(s string) string { return strings.Replace(s, `zh = "演示"`, `zh = ""`, 1) }, 4, "title.zh"},
 		{"missing chapter dir", func(s string) string { return strings.Replace(s, `dir = "00-demo"`, `dir = "00-gone"`, 1) }, 4, "dir"},
+		{"demos outside the chapter", withDemos(`["./01-other/runtime"]`), 4, "demos"},
+		{"missing demos dir", withDemos(`["./00-demo/nope"]`), 4, "demos"},
+		{"demos that is an exercise's package", withDemos(`["./00-demo/calc"]`), 4, "demos"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -121,6 +124,13 @@ func TestLoadBad(t *testing.T) {
 				t.Errorf("Error() = %q, want one line", err.Error())
 			}
 		})
+	}
+}
+
+// withDemos gives the chapter of goodManifest a demos list.
+func withDemos(list string) func(string) string {
+	return func(s string) string {
+		return strings.Replace(s, `title = { en = "Demo", zh = "演示" }`, `title = { en = "Demo", zh = "演示" }`+"\ndemos = "+list, 1)
 	}
 }
 

@@ -48,6 +48,18 @@ func validate(c *Course, data []byte, stat statFunc) []Problem {
 			add(line, w, "dir", "directory chapters/%s does not exist", ch.Dir)
 		}
 		ps = append(ps, textProblems(line, w, "title", ch.Title)...)
+		for _, d := range ch.Demos {
+			if !strings.HasPrefix(d, "./"+ch.Dir+"/") {
+				add(line, w, "demos", "%q must be a path under ./%s/", d, ch.Dir)
+			} else if fi, err := stat(filepath.Join(c.ChaptersDir(), filepath.FromSlash(d))); err != nil || !fi.IsDir() {
+				add(line, w, "demos", "directory chapters/%s does not exist", strings.TrimPrefix(d, "./"))
+			}
+			for _, ex := range ch.Exercises {
+				if ex.Package == d {
+					add(line, w, "demos", "%q is also the package of exercise %s: a package holds exercises or demonstrations, not both", d, ex.ID)
+				}
+			}
+		}
 		if len(ch.Exercises) == 0 {
 			add(line, w, "", "empty chapter: no [[exercise]] names chapter %q", ch.ID)
 		}

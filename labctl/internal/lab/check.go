@@ -19,6 +19,7 @@ type CheckOptions struct {
 	Solution bool                          // apply the solution overlay instead of the learner's code
 	NoCache  bool                          // go test -count=1
 	Logf     func(format string, a ...any) // warnings and infrastructure progress; nil drops them
+	Progress func(Step)                    // each phase as it begins (servers, compiling, tests); nil drops them
 }
 
 func (o CheckOptions) logf(format string, a ...any) {
@@ -35,6 +36,9 @@ func (l *Lab) Check(ctx context.Context, exercises []*course.Exercise, opts Chec
 	events chan<- runner.Event) ([]runner.ExerciseResult, error) {
 	if len(exercises) == 0 {
 		return nil, nil
+	}
+	if _, err := l.runner.GoCommand(); err != nil {
+		return nil, err // before servers start or a "compiling" line: there is nothing to run the tests with
 	}
 	chapters := l.chaptersOf(exercises)
 	edited, err := l.EditedTests(chapters...)
@@ -60,7 +64,10 @@ func (l *Lab) Check(ctx context.Context, exercises []*course.Exercise, opts Chec
 	// errors with the reason, the rest still run.
 	var down map[string]error
 	if services := infraOf(exercises); len(services) > 0 && l.StartInfra != nil {
-		env, stop, failed := l.startEach(ctx, services, opts.logf)
+		if l.SweepInfra != nil {
+			l.SweepInfra(ctx)
+		}
+		env, stop, failed := l.startEach(ctx, services, opts)
 		defer func() { _ = stop(context.WithoutCancel(ctx)) }()
 		if err := ctx.Err(); err != nil { // interrupted while starting: that is the cause, not the servers
 			return nil, err
@@ -78,6 +85,12 @@ func (l *Lab) Check(ctx context.Context, exercises []*course.Exercise, opts Chec
 	if len(runnable) < len(exercises) {
 		run := runner.RequestFor(runnable)
 		req.Packages, req.Run, req.Race, req.Timeout = run.Packages, run.Run, run.Race, run.Timeout
+	}
+	opts.step(compileStep(l.course, runnable))
+	if opts.Progress != nil {
+		var wait func()
+		events, wait = watchSteps(ctx, opts, events)
+		defer wait() // before Check returns: the caller may close its channel then
 	}
 	rep, runErr := l.runner.Run(ctx, req, events)
 	if rep == nil {
@@ -98,11 +111,20 @@ func (l *Lab) Check(ctx context.Context, exercises []*course.Exercise, opts Chec
 
 // startEach starts each service on its own, so that one that cannot start is told apart from those that
 // can. It returns the environment of the started ones, one stop for them all, and why each other failed.
-func (l *Lab) startEach(ctx context.Context, services []string, logf func(string, ...any)) ([]string, func(context.Context) error, map[string]error) {
+func (l *Lab) startEach(ctx context.Context, services []string, opts CheckOptions) ([]string, func(context.Context) error, map[string]error) {
 	var env []string
 	var stops []func(context.Context) error
 	failed := map[string]error{}
+	logf := opts.logf
+	if opts.Progress != nil {
+		logf = func(format string, a ...any) {
+			if format != "starting %s" { // infra's own start line: the step below says it already
+				opts.logf(format, a...)
+			}
+		}
+	}
 	for _, s := range services {
+		opts.step(Step{Kind: StepInfra, Name: s})
 		e, stop, err := l.StartInfra(ctx, []string{s}, logf)
 		if err != nil {
 			failed[s] = err
@@ -128,6 +150,17 @@ func downFor(ex *course.Exercise, down map[string]error) string {
 		}
 	}
 	return ""
+}
+
+// ParseInfraDown takes apart the message of an exercise that could not run for want of a service (the
+// one downFor words), so that a UI can word it in its own language.
+func ParseInfraDown(msg string) (service, reason string, ok bool) {
+	rest, ok := strings.CutPrefix(msg, ErrInfraUnavailable.Error()+": ")
+	if !ok {
+		return "", "", false
+	}
+	service, reason, ok = strings.Cut(rest, " unavailable: ")
+	return service, reason, ok
 }
 
 // infraResults are the results of exercises that could not run for want of a service.

@@ -3,6 +3,7 @@ package lab
 import (
 	"context"
 	"errors"
+	"time"
 
 	"github.com/gomicrolab/microlab/infra"
 )
@@ -17,3 +18,14 @@ type InfraStarter func(ctx context.Context, services []string, logf func(string,
 // defaultInfraStarter starts an infra.Session: one server per service, shared by every test binary of
 // the check through the environment (the infra package's env provider reads it).
 var defaultInfraStarter InfraStarter = infra.StartNamed
+
+// sweepTimeout bounds the sweep for orphans before a check: it is housekeeping, never a reason to wait.
+const sweepTimeout = 10 * time.Second
+
+// defaultInfraSweeper removes what an earlier, killed check left: containers of their own whose test binary
+// died, native servers (a Consul dev agent of 05's tests) whose owner is gone.
+func defaultInfraSweeper(ctx context.Context) {
+	ctx, cancel := context.WithTimeout(ctx, sweepTimeout)
+	defer cancel()
+	infra.SweepOrphans(ctx)
+}

@@ -27,9 +27,12 @@ package lab
 //	func (l *Lab) ApplySolution(ctx context.Context, target string) (*Change, error)
 //	func (l *Lab) SolutionDiff(target string) (string, error)
 //	func (l *Lab) SolutionOverlay(chapters []*course.Chapter) (path string, cleanup func(), err error)
-//	CheckOptions.Logf, CheckOptions.NoCache; Lab.StartInfra (the infrastructure seam)
+//	func (l *Lab) CheckToolchain() error
+//	CheckOptions.Logf, CheckOptions.NoCache, CheckOptions.Progress; Lab.StartInfra, Lab.SweepInfra (the infrastructure seams)
 
 import (
+	"context"
+
 	"github.com/gomicrolab/microlab/labctl/internal/course"
 	"github.com/gomicrolab/microlab/labctl/internal/progress"
 	"github.com/gomicrolab/microlab/labctl/internal/runner"
@@ -44,6 +47,8 @@ type Lab struct {
 	// StartInfra starts the servers the selected exercises need before a check (see infra.go).
 	// Nil means the chapter tests find their infrastructure themselves.
 	StartInfra InfraStarter
+	// SweepInfra runs before StartInfra: it removes the orphans of checks that were killed. Nil skips it.
+	SweepInfra func(ctx context.Context)
 }
 
 // Open loads the course under root (the repository root, holding chapters/course.toml).
@@ -58,6 +63,7 @@ func Open(root string) (*Lab, error) {
 		runner:     &runner.Runner{Dir: c.ChaptersDir()},
 		progress:   progress.Open(c.Root),
 		StartInfra: defaultInfraStarter,
+		SweepInfra: defaultInfraSweeper,
 	}, nil
 }
 
@@ -73,6 +79,13 @@ func (l *Lab) Runner() *runner.Runner { return l.runner }
 // Resolve turns "" (all), a chapter id or directory, or an exercise id into exercises.
 // An unknown id is an error that errors.Is course.ErrUnknownTarget.
 func (l *Lab) Resolve(target string) ([]*course.Exercise, error) { return l.course.Resolve(target) }
+
+// CheckToolchain says whether there is a go command to run checks with (an error wrapping
+// runner.ErrNoGoToolchain when not), for commands that must not start without one, such as watch.
+func (l *Lab) CheckToolchain() error {
+	_, err := l.runner.GoCommand()
+	return err
+}
 
 // Status is the status of the exercise's last check, or StatusNotRun if it was never checked.
 func (l *Lab) Status(exerciseID string) runner.Status {

@@ -47,13 +47,9 @@ type Request struct {
 // Run runs the request and returns what every package reported. Cancelling ctx kills go test and
 // everything it started (its own process group); the partial report comes back with ctx's error.
 func (r *Runner) Run(ctx context.Context, req Request, events chan<- Event) (*Report, error) {
-	goBin := r.Go
-	if goBin == "" {
-		p, err := exec.LookPath("go")
-		if err != nil {
-			return nil, fmt.Errorf("%w: %v", ErrNoGoToolchain, err)
-		}
-		goBin = p
+	goBin, err := r.GoCommand()
+	if err != nil {
+		return nil, err
 	}
 	modPath, err := modulePath(r.Dir)
 	if err != nil {
@@ -90,6 +86,18 @@ func (r *Runner) Run(ctx context.Context, req Request, events chan<- Event) (*Re
 	}
 	rep.Stderr = stderr.String()
 	return rep, nil
+}
+
+// GoCommand is the go command runs use; without one the error wraps ErrNoGoToolchain.
+func (r *Runner) GoCommand() (string, error) {
+	if r.Go != "" {
+		return r.Go, nil
+	}
+	p, err := exec.LookPath("go")
+	if err != nil {
+		return "", fmt.Errorf("%w: %v", ErrNoGoToolchain, err)
+	}
+	return p, nil
 }
 
 func (r *Runner) args(req Request, rep *Report) []string {

@@ -11,6 +11,7 @@ import (
 	tea "github.com/charmbracelet/bubbletea"
 
 	"github.com/gomicrolab/microlab/labctl/internal/course"
+	"github.com/gomicrolab/microlab/labctl/internal/lab"
 	"github.com/gomicrolab/microlab/labctl/internal/runner"
 )
 
@@ -46,6 +47,8 @@ type checker struct {
 	done       chan struct{} // closed when Lab.Check has returned, so its processes are gone
 	targets    []string      // exercise ids under check
 	lines      []string      // streamed output
+	step       string        // the phase under way, worded ("compiling 00-go-for-services …")
+	stepSince  time.Time
 	spinner    spinner.Model
 }
 
@@ -91,6 +94,7 @@ func (m Model) startCheck(exercises []*course.Exercise) (Model, tea.Cmd) {
 	c := m.check
 	c.id++
 	c.running, c.cancelling, c.cancel, c.lines, c.done = true, false, cancel, nil, make(chan struct{})
+	c.step = ""
 	c.targets = c.targets[:0:0]
 	for _, ex := range exercises {
 		c.targets = append(c.targets, ex.ID)
@@ -126,6 +130,10 @@ func (m Model) handleCheckEvent(msg checkEventMsg) (Model, tea.Cmd) {
 	if msg.id != m.check.id || !m.check.running {
 		return m, next
 	}
+	if msg.event.Action == actionStep {
+		m.check.step, m.check.stepSince = m.stepText(msg.event), time.Now()
+		return m, next
+	}
 	m.check.lines = append(m.check.lines, eventLines(msg.event)...)
 	if over := len(m.check.lines) - maxLines; over > 0 {
 		m.check.lines = m.check.lines[over:]
@@ -144,10 +152,19 @@ func (m Model) finishCheck(msg checkDoneMsg) (Model, tea.Cmd) {
 	m.check.running, m.check.cancelling, m.check.cancel = false, false, nil
 	for _, r := range msg.results {
 		m.results[r.ExerciseID] = r
-		if r.Status != runner.StatusNotRun || m.statuses[r.ExerciseID] == "" {
+		was := m.statuses[r.ExerciseID]
+		switch {
+		case r.Status != runner.StatusNotRun:
+			m.statuses[r.ExerciseID] = r.Status
+			delete(m.staleWas, r.ExerciseID)
+		case was != "" && was != runner.StatusNotRun && was != statusStale:
+			// The code may have changed since that status: say so rather than show an old pass as current.
+			m.statuses[r.ExerciseID], m.staleWas[r.ExerciseID] = statusStale, was
+		case was == "":
 			m.statuses[r.ExerciseID] = r.Status
 		}
 	}
+	m.toFailure = true
 	switch {
 	case cancelled || errors.Is(msg.err, context.Canceled):
 		m.notice = m.text.Cancelled
@@ -159,6 +176,38 @@ func (m Model) finishCheck(msg checkDoneMsg) (Model, tea.Cmd) {
 		return m.checkWatched()
 	}
 	return m, nil
+}
+
+// actionStep marks an event that carries a lab.Step (Output is its kind, Test its name) rather than go
+// test's output: steps travel on the event channel so that they arrive in order with the output.
+const actionStep = "labctl-step"
+
+func stepEvent(s lab.Step) runner.Event {
+	return runner.Event{Action: actionStep, Output: string(s.Kind), Test: s.Name, Package: s.Package}
+}
+
+// stepText words a step for the status line.
+func (m Model) stepText(ev runner.Event) string {
+	switch lab.StepKind(ev.Output) {
+	case lab.StepInfra:
+		return fmt.Sprintf(m.text.StepInfra, ev.Test)
+	case lab.StepCompile:
+		return fmt.Sprintf(m.text.StepCompile, ev.Test)
+	case lab.StepTest:
+		return fmt.Sprintf(m.text.StepTest, ev.Test)
+	}
+	return ""
+}
+
+// stepStatus is the step with its elapsed time once that passes two seconds, for the status line.
+func (c checker) stepStatus(t labels, now time.Time) string {
+	if c.step == "" {
+		return ""
+	}
+	if el := now.Sub(c.stepSince); el >= 2*time.Second {
+		return c.step + " " + fmt.Sprintf(t.Seconds, int(el/time.Second))
+	}
+	return c.step
 }
 
 // eventLines turns an event into display lines: only output carries text worth showing.
@@ -183,12 +232,19 @@ func runCheckCmd(ctx context.Context, l Lab, id int, exercises []*course.Exercis
 		defer close(done)
 		raw := make(chan runner.Event, 64)
 		go forwardEvents(ctx, raw, out)
-		opts := CheckOptions{Logf: func(format string, a ...any) {
-			select { // as an output line, so warnings (edited tests, infra start) show up in the stream
-			case raw <- runner.Event{Action: "output", Output: fmt.Sprintf(format, a...) + "\n"}:
+		send := func(ev runner.Event) {
+			select {
+			case raw <- ev:
 			case <-ctx.Done():
 			}
-		}}
+		}
+		opts := CheckOptions{
+			// as an output line, so warnings (edited tests, infra start) show up in the stream
+			Logf: func(format string, a ...any) {
+				send(runner.Event{Action: "output", Output: fmt.Sprintf(format, a...) + "\n"})
+			},
+			Progress: func(s lab.Step) { send(stepEvent(s)) },
+		}
 		results, err := l.Check(ctx, exercises, opts, raw)
 		close(raw)
 		return checkDoneMsg{id: id, results: results, err: err}

@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/charmbracelet/lipgloss"
+	"github.com/charmbracelet/x/ansi"
 
 	"github.com/gomicrolab/microlab/labctl/internal/course"
 	"github.com/gomicrolab/microlab/labctl/internal/runner"
@@ -18,10 +19,44 @@ const outputTail = 8
 
 // syncDetail refreshes the pane's content; while a check streams, it follows the newest line.
 func (m *Model) syncDetail() {
-	m.detail.SetContent(lipgloss.NewStyle().Width(max(m.detail.Width, 1)).Render(m.detailContent()))
-	if _, ex := m.selected(); ex != nil && m.check.running && m.check.covers(ex.ID) {
+	content := lipgloss.NewStyle().Width(max(m.detail.Width, 1)).Render(m.detailContent())
+	m.detail.SetContent(content)
+	_, ex := m.selected()
+	if ex != nil && m.check.running && m.check.covers(ex.ID) {
 		m.detail.GotoBottom()
 	}
+	if m.toFailure && ex != nil {
+		m.toFailure = false
+		if line := firstFailureLine(content, m.results[ex.ID], m.text); line >= 0 {
+			m.detail.SetYOffset(line) // a long list of passes must not hide the one that failed
+		}
+	}
+}
+
+// firstFailureLine is the line of the rendered detail where the first compile error or test that did not
+// pass begins, or -1.
+func firstFailureLine(content string, r runner.ExerciseResult, t labels) int {
+	want := ""
+	switch {
+	case len(r.CompileErrors) > 0:
+		want = t.CompileErrors
+	default:
+		for _, tr := range r.Tests {
+			if tr.Status != runner.StatusPass {
+				want = statusLooks[tr.Status].icon + " " + tr.Name + " "
+				break
+			}
+		}
+	}
+	if want == "" {
+		return -1
+	}
+	for i, line := range strings.Split(content, "\n") {
+		if strings.HasPrefix(ansi.Strip(line), want) {
+			return i
+		}
+	}
+	return -1
 }
 
 func (m Model) detailContent() string {
@@ -37,6 +72,8 @@ func (m Model) detailContent() string {
 	switch {
 	case m.check.running && m.check.covers(ex.ID):
 		parts = append(parts, headingStyle.Render(m.text.Output), strings.Join(m.check.lines, "\n"))
+	case m.statuses[ex.ID] == statusStale:
+		parts = append(parts, dimStyle.Render(fmt.Sprintf(m.text.StaleNote, m.text.Status[m.staleWas[ex.ID]])))
 	case checked:
 		parts = append(parts, m.resultText(r))
 	case m.statuses[ex.ID] != "" && m.statuses[ex.ID] != runner.StatusNotRun:

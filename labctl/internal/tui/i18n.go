@@ -14,6 +14,9 @@ type labels struct {
 	WatchOn, WatchOff, Loading, NoExercises, CheckFailed, HintFailed                string
 	LessonFailed, WatchFailed, SolutionDiff, DiffFailed, SameAsSolution             string
 	ConfirmDiff                                                                     string // %s is the exercise id
+	StepInfra, StepCompile, StepTest, Seconds                                       string // %s is the service, chapters, test; %d seconds
+	StaleNote                                                                       string // %s is the status before the cancelled check
+	TooSmall                                                                        string // %d×%d now, %d×%d needed
 	Status                                                                          map[runner.Status]string
 	Keys                                                                            keyLabels
 }
@@ -34,10 +37,13 @@ var dictionary = map[string]labels{
 		CheckFailed: "check failed", HintFailed: "no hint", LessonFailed: "no lesson", WatchFailed: "watch failed",
 		SolutionDiff: "Solution diff", DiffFailed: "no solution diff", SameAsSolution: "Your files match the solution.",
 		ConfirmDiff: "You haven't passed %s yet. Show the solution anyway? y/N",
+		StepInfra:   "starting %s …", StepCompile: "compiling %s …", StepTest: "running %s …", Seconds: "%d s",
+		StaleNote: "The last check was cancelled before this exercise finished, so its status from before (%s) may be out of date. Press enter to check again.",
+		TooSmall:  "Terminal too small (%d×%d): the lab needs at least %d×%d. Enlarge the window, or use `labctl list` and `labctl check`.",
 		Status: map[runner.Status]string{
 			runner.StatusPass: "passed", runner.StatusFail: "failed", runner.StatusCompileError: "compile error",
 			runner.StatusInfraError: "infra error", runner.StatusTimeout: "timed out", runner.StatusSkip: "skipped",
-			runner.StatusNotRun: "not run", runner.StatusModified: "passed on modified tests",
+			runner.StatusNotRun: "not run", runner.StatusModified: "passed on modified tests", statusStale: "stale",
 		},
 		Keys: keyLabels{
 			Up: "up", Down: "down", PrevChapter: "prev chapter", NextChapter: "next chapter", Check: "check",
@@ -54,10 +60,13 @@ var dictionary = map[string]labels{
 		CheckFailed: "检查出错", HintFailed: "没有提示", LessonFailed: "没有课文", WatchFailed: "监视出错",
 		SolutionDiff: "与答案对比", DiffFailed: "无法与答案对比", SameAsSolution: "你的文件与答案一致。",
 		ConfirmDiff: "你还没有通过 %s。仍要查看答案吗？y/N",
+		StepInfra:   "正在启动 %s …", StepCompile: "正在编译 %s …", StepTest: "正在运行 %s …", Seconds: "%d 秒",
+		StaleNote: "上一次检查在本练习完成前被取消，之前的状态（%s）可能已过时。按 enter 重新检查。",
+		TooSmall:  "终端太小（%d×%d）：至少需要 %d×%d。请放大窗口，或使用 `labctl list` 和 `labctl check`。",
 		Status: map[runner.Status]string{
 			runner.StatusPass: "通过", runner.StatusFail: "失败", runner.StatusCompileError: "编译错误",
 			runner.StatusInfraError: "基础设施错误", runner.StatusTimeout: "超时", runner.StatusSkip: "已跳过",
-			runner.StatusNotRun: "未运行", runner.StatusModified: "在被改动的测试上通过",
+			runner.StatusNotRun: "未运行", runner.StatusModified: "在被改动的测试上通过", statusStale: "已过时",
 		},
 		Keys: keyLabels{
 			Up: "上移", Down: "下移", PrevChapter: "上一章", NextChapter: "下一章", Check: "检查",

@@ -49,6 +49,11 @@ type Model struct {
 	results  map[string]runner.ExerciseResult
 	hints    map[string]map[int]string // hints revealed so far, worded, per exercise and index
 	notice   string                    // the last error or event worth a line
+	// interrupted: the learner left with ctrl+c, which labctl reports as exit 130, like Ctrl-C elsewhere
+	interrupted bool
+	staleWas    map[string]runner.Status // for a statusStale exercise: what it was before the cancelled check
+	// toFailure: the next detail refresh scrolls to the first thing that did not pass (set when a check ends)
+	toFailure bool
 
 	check  checker
 	watch  watcher
@@ -73,7 +78,7 @@ func New(l Lab, lang string) Model {
 			progress.WithSolidFill("42"), progress.WithColorProfile(lipgloss.ColorProfile())),
 		width: 80, height: 24,
 		order: exerciseOrder(c), statuses: map[string]runner.Status{},
-		results: map[string]runner.ExerciseResult{}, hints: map[string]map[int]string{},
+		results: map[string]runner.ExerciseResult{}, hints: map[string]map[int]string{}, staleWas: map[string]runner.Status{},
 		check: newChecker(), detail: viewport.New(80, 10), lesson: newLessonView("dark"), diff: newDiffView(),
 	}
 	for _, p := range m.order {
@@ -87,6 +92,9 @@ func New(l Lab, lang string) Model {
 	m.layout()
 	return m
 }
+
+// Interrupted says whether the learner quit with ctrl+c rather than q.
+func (m Model) Interrupted() bool { return m.interrupted }
 
 // WithLessonStyle sets the glamour style of lessons ("dark", "light", "notty", ...).
 func (m Model) WithLessonStyle(style string) Model {
@@ -191,10 +199,22 @@ func (m Model) update(msg tea.Msg) (Model, tea.Cmd) {
 // handleKey: ctrl+c works everywhere (first cancels a running check, then quits); a pending question takes
 // the next key; other keys depend on the screen.
 func (m Model) handleKey(msg tea.KeyMsg) (Model, tea.Cmd) {
+	if msg.Type == tea.KeyRunes && len(msg.Runes) > 1 && !msg.Paste {
+		// Keys typed faster than the terminal is read ("jjj", a held key over ssh) arrive as one message:
+		// each one counts.
+		cmds := make([]tea.Cmd, 0, len(msg.Runes))
+		for _, r := range msg.Runes {
+			var cmd tea.Cmd
+			m, cmd = m.handleKey(tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune{r}, Alt: msg.Alt})
+			cmds = append(cmds, cmd)
+		}
+		return m, tea.Batch(cmds...)
+	}
 	if key.Matches(msg, m.keys.Interrupt) {
 		if m.check.running && !m.check.cancelling {
 			return m.cancelCheck(), nil
 		}
+		m.interrupted = true // the terminal is raw, so Ctrl-C is a key; Run reports it like the signal
 		return m.quit()
 	}
 	if m.diff.confirming != "" {

@@ -23,7 +23,12 @@ type statusLook struct {
 	style lipgloss.Style
 }
 
+// statusStale is the UI's own status for an exercise whose check was cancelled: what it was before may no
+// longer be true, so it is shown as unknown (never as a pass) until the next check.
+const statusStale runner.Status = "stale"
+
 var statusLooks = map[runner.Status]statusLook{
+	statusStale:               {"?", lipgloss.NewStyle().Foreground(lipgloss.Color("245"))},
 	runner.StatusPass:         {"✓", lipgloss.NewStyle().Foreground(lipgloss.Color("42"))},
 	runner.StatusFail:         {"✗", lipgloss.NewStyle().Foreground(lipgloss.Color("203"))},
 	runner.StatusCompileError: {"✗", lipgloss.NewStyle().Foreground(lipgloss.Color("170"))},

@@ -38,7 +38,8 @@ func Run(ctx context.Context, l Lab, lang string) error {
 	m := New(l, lang).WithLessonStyle(detectLessonStyle())
 	p := tea.NewProgram(m, tea.WithContext(ctx), tea.WithAltScreen())
 	final, err := p.Run()
-	if fm, ok := final.(Model); ok {
+	fm, ok := final.(Model)
+	if ok {
 		fm.Close()
 	}
 	if err != nil && ctx.Err() != nil && errors.Is(err, tea.ErrProgramKilled) {
@@ -46,6 +47,9 @@ func Run(ctx context.Context, l Lab, lang string) error {
 	}
 	if err != nil {
 		return fmt.Errorf("tui: %w", err)
+	}
+	if ok && fm.Interrupted() {
+		return fmt.Errorf("tui: ctrl+c: %w", context.Canceled)
 	}
 	return nil
 }

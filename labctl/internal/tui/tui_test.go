@@ -196,8 +196,8 @@ func TestEscCancelsRunningCheck(t *testing.T) {
 	press(tm, tea.KeyEsc)
 	waitFor(t, tm, "Check cancelled.")
 	view := finalView(t, tm)
-	if !strings.Contains(view, "00-pool · Bounded worker pool  ✗ failed") {
-		t.Errorf("a cancelled check changed the known status; view:\n%s", view)
+	if !strings.Contains(view, "00-pool · Bounded worker pool  ? stale") || !strings.Contains(view, "status from before (failed)") {
+		t.Errorf("after a cancelled check the old status must be marked stale and named; view:\n%s", view)
 	}
 }
 

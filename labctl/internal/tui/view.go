@@ -1,7 +1,9 @@
 package tui
 
 import (
+	"fmt"
 	"strings"
+	"time"
 
 	"github.com/charmbracelet/lipgloss"
 	"github.com/charmbracelet/x/ansi"
@@ -57,12 +59,32 @@ func (m Model) helpHeight() int {
 	return lipgloss.Height(m.helpView())
 }
 
+// minWidth and minHeight are the smallest terminal the screens are drawn for: below, panes and help
+// would be cut to nonsense, so the UI says what it needs instead.
+const (
+	minWidth  = 40
+	minHeight = 12
+)
+
+// tooSmall says the terminal is too small, wrapped to its width and cut to its height.
+func (m Model) tooSmall() string {
+	msg := fmt.Sprintf(m.text.TooSmall, m.width, m.height, minWidth, minHeight)
+	lines := strings.Split(lipgloss.NewStyle().Width(m.width).Render(msg), "\n")
+	for i := range lines {
+		lines[i] = fit(lines[i], m.width)
+	}
+	return strings.Join(lines[:min(len(lines), m.height)], "\n")
+}
+
 // VIEW
 
 // View draws the current screen.
 func (m Model) View() string {
 	if m.width < 1 || m.height < 1 {
 		return "" // no room at all (a 0x0 size comes from non-terminals)
+	}
+	if m.width < minWidth || m.height < minHeight {
+		return m.tooSmall()
 	}
 	switch m.state {
 	case stateLesson:
@@ -114,8 +136,11 @@ func (m Model) statusLine() string {
 	case m.check.cancelling:
 		s = m.check.spinner.View() + " " + m.text.Cancelling
 	case m.check.running:
-		s = m.check.spinner.View() + " " + m.text.Checking + " " + strings.Join(m.check.targets, ", ") +
-			dimStyle.Render(" ("+m.text.CancelHint+")")
+		s = m.check.spinner.View() + " " + m.text.Checking + " " + strings.Join(m.check.targets, ", ")
+		if step := m.check.stepStatus(m.text, time.Now()); step != "" {
+			s += " · " + step
+		}
+		s += dimStyle.Render(" (" + m.text.CancelHint + ")")
 	default:
 		s = errorStyle.Render(m.notice)
 	}

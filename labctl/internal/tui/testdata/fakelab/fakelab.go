@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/gomicrolab/microlab/labctl/internal/course"
+	"github.com/gomicrolab/microlab/labctl/internal/lab"
 	"github.com/gomicrolab/microlab/labctl/internal/runner"
 	"github.com/gomicrolab/microlab/labctl/internal/tui"
 )
@@ -97,6 +98,9 @@ func (l *Lab) Check(ctx context.Context, exercises []*course.Exercise, opts tui.
 	if opts.Logf != nil {
 		opts.Logf("checking %d exercise(s)", len(ids))
 	}
+	if opts.Progress != nil && len(exercises) > 0 {
+		opts.Progress(lab.Step{Kind: lab.StepCompile, Name: exercises[0].Chapter})
+	}
 	for _, id := range ids {
 		if err := l.stream(ctx, id, events); err != nil {
 			return notRun(ids), err
@@ -134,6 +138,13 @@ func (l *Lab) finish(ids []string) []runner.ExerciseResult {
 		l.statuses[id] = r.Status
 	}
 	return out
+}
+
+// SetResult replaces the canned result of r.ExerciseID.
+func (l *Lab) SetResult(r runner.ExerciseResult) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.results[r.ExerciseID] = r
 }
 
 func notRun(ids []string) []runner.ExerciseResult {
