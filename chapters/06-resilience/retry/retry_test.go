@@ -68,6 +68,8 @@ func TestRetryBackoff(t *testing.T) {
 		{3, 0.999, 79_920 * time.Microsecond, "almost all of base*2^3"},
 		{3, 0, 0, "full jitter may retry at once: the wait is drawn from [0, ceiling)"},
 		{7, 0.5, 500 * time.Millisecond, "base*2^7 = 1.28s is above cap: half of cap"},
+		{40, 0.5, 500 * time.Millisecond, "10ms*2^40 does not fit in an int64: shifted, it wraps to a negative number"},
+		{60, 0.5, 500 * time.Millisecond, "10ms*2^60 does not fit in an int64: shifted, it wraps to 0"},
 		{62, 0.5, 500 * time.Millisecond, "a huge retry number must not overflow into a negative or tiny wait"},
 		{100, 0.25, 250 * time.Millisecond, "a huge retry number must not overflow into a negative or tiny wait"},
 	} {

@@ -93,7 +93,7 @@ func (t *Throttle) Allow() (done func(accepted bool), err error) {
 	now := t.cfg.Now()
 	p := t.probability(now)
 	t.bucket(now).requests++ // a rejected request is still a request: that is what drives p towards 1
-	if p > 0 && t.cfg.Rand() < p {
+	if t.cfg.Rand() < p { // Rand is in [0, 1): p = 0 never rejects
 		return nil, ErrThrottled
 	}
 	return func(accepted bool) {
