@@ -78,7 +78,9 @@ func TestBreakerIgnoresCallerErrors(t *testing.T) {
 		name string
 		err  error
 	}{
+		{"400", &shop.StatusError{Code: http.StatusBadRequest}},
 		{"404", &shop.StatusError{Code: http.StatusNotFound}},
+		{"499", &shop.StatusError{Code: 499}}, // nginx: the client closed the request
 		{"402 wrapped", fmt.Errorf("charge order 7: %w", &shop.StatusError{Code: http.StatusPaymentRequired})},
 		{"caller cancelled", context.Canceled},
 		{"caller cancelled, wrapped", fmt.Errorf("charge: %w", context.Canceled)},
@@ -95,6 +97,7 @@ func TestBreakerIgnoresCallerErrors(t *testing.T) {
 		name string
 		err  error
 	}{
+		{"500", &shop.StatusError{Code: http.StatusInternalServerError}},
 		{"503", &shop.StatusError{Code: http.StatusServiceUnavailable}},
 		{"timeout", fmt.Errorf("charge: %w", context.DeadlineExceeded)},
 		{"connection refused", errDown},

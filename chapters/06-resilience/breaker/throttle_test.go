@@ -123,3 +123,20 @@ func TestThrottleRecovers(t *testing.T) {
 	t.Logf("recovered after %d rounds of 1s", rounds)
 	require.NoError(t, th.Do(context.Background(), func(context.Context) error { return nil }))
 }
+
+func TestThrottleDo(t *testing.T) {
+	th, _, r := newThrottle(2)
+	calls := 0
+	refused := func(context.Context) error { calls++; return errDown }
+	for i := range 10 {
+		err := th.Do(context.Background(), refused)
+		require.ErrorIs(t, err, errDown, "Do #%d on a fresh throttle = %v, want the call's own error: Do runs fn and returns what it returned", i+1, err)
+	}
+	require.Equal(t, 10, calls, "Do: fn ran %d times for 10 calls, want 10: nothing is rejected before there is a history", calls)
+	requireP(t, th, 10.0/11, "10 calls through Do that failed: Do reports each result to the throttle")
+
+	r.v = 0
+	err := th.Do(context.Background(), refused)
+	require.ErrorIs(t, err, breaker.ErrThrottled, "Do in an outage with draw 0 = %v, want ErrThrottled", err)
+	require.Equal(t, 10, calls, "Do rejected the call but fn ran anyway: a throttled call must not reach the downstream")
+}

@@ -3,6 +3,7 @@ package ratelimit_test
 import (
 	"context"
 	"os"
+	"sync"
 	"testing"
 	"time"
 
@@ -74,6 +75,69 @@ func TestRedisLimitExpires(t *testing.T) {
 	require.NoError(t, err)
 	require.Greater(t, ttl, time.Duration(0), "PTTL(%s) = %v, want a TTL: a limiter key for every user or route must not stay in Redis for ever", a.Key, ttl)
 	require.LessOrEqual(t, ttl, time.Minute, "PTTL(%s) = %v, want about the time to refill the bucket (10s) plus a margin", a.Key, ttl)
+
+	// Rate 0.5/s, Burst 10: an empty bucket needs 20s to fill again. Until then its key is the only record of the
+	// spent tokens, so it must live at least that long, or the bucket comes back full too soon.
+	slow := &ratelimit.Distributed{Client: a.Client, Key: a.Key + ":slow", Rate: 0.5, Burst: 10, Instances: 2, Timeout: time.Second}
+	start := time.Now()
+	require.Equal(t, 10, allowD(t, slow, t0, 11), "Rate 0.5/s, Burst 10: 11 requests at once, want 10 allowed")
+	ttl, err = a.Client.PTTL(context.Background(), slow.Key).Result()
+	require.NoError(t, err)
+	// ttl counts down from the last Allow; adding the time since the first one gives at least the TTL that was set.
+	set := ttl + time.Since(start)
+	require.GreaterOrEqual(t, set, 20*time.Second, "Rate 0.5/s, Burst 10: the key's TTL after draining the bucket = %v, want >= 20s (Burst/Rate, the time to fill it again): a key that expires earlier forgets the spent tokens and lets a full burst through too soon", set)
+	require.LessOrEqual(t, ttl, 20*time.Second+time.Minute, "Rate 0.5/s, Burst 10: PTTL = %v, want about 20s (Burst/Rate) plus a margin", ttl)
+}
+
+// deadlines records the deadline of every command's context (the zero time for none).
+type deadlines struct {
+	mu  sync.Mutex
+	all []time.Time
+}
+
+func (h *deadlines) DialHook(next redis.DialHook) redis.DialHook { return next }
+
+func (h *deadlines) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		d, _ := ctx.Deadline()
+		h.mu.Lock()
+		h.all = append(h.all, d)
+		h.mu.Unlock()
+		return next(ctx, cmd)
+	}
+}
+
+func (h *deadlines) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return next
+}
+
+func TestRedisLimitTimeout(t *testing.T) {
+	for _, tc := range []struct {
+		name          string
+		timeout, want time.Duration
+	}{
+		{"Timeout 0 means 50ms", 0, 50 * time.Millisecond},
+		{"Timeout 300ms", 300 * time.Millisecond, 300 * time.Millisecond},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			a, _, _ := instances(t)
+			a.Timeout = tc.timeout
+			h := &deadlines{}
+			a.Client.AddHook(h)
+			before := time.Now()
+			a.Allow(context.Background(), t0) // allowed or not: only the Redis call's deadline matters here
+			after := time.Now()
+			h.mu.Lock()
+			defer h.mu.Unlock()
+			require.NotEmpty(t, h.all, "Allow(Timeout %v) sent no command to Redis", tc.timeout)
+			for _, d := range h.all {
+				require.False(t, d.IsZero(), "Allow(Timeout %v): the Redis call has no deadline, want now+%v: a limiter that waits for a slow Redis makes every request slow", tc.timeout, tc.want)
+				require.WithinRange(t, d, before.Add(tc.want), after.Add(tc.want),
+					"Allow(Timeout %v): the Redis call's deadline is now+%v, want now+%v: Timeout bounds each Redis call, and 0 means the documented 50ms",
+					tc.timeout, d.Sub(before).Round(time.Millisecond), tc.want)
+			}
+		})
+	}
 }
 
 func TestRedisLimitDown(t *testing.T) {

@@ -68,6 +68,8 @@ func TestRetryBackoff(t *testing.T) {
 		{3, 0.999, 79_920 * time.Microsecond, "almost all of base*2^3"},
 		{3, 0, 0, "full jitter may retry at once: the wait is drawn from [0, ceiling)"},
 		{7, 0.5, 500 * time.Millisecond, "base*2^7 = 1.28s is above cap: half of cap"},
+		{40, 0.5, 500 * time.Millisecond, "10ms*2^40 does not fit in an int64: shifted, it wraps to a negative number"},
+		{60, 0.5, 500 * time.Millisecond, "10ms*2^60 does not fit in an int64: shifted, it wraps to 0"},
 		{62, 0.5, 500 * time.Millisecond, "a huge retry number must not overflow into a negative or tiny wait"},
 		{100, 0.25, 250 * time.Millisecond, "a huge retry number must not overflow into a negative or tiny wait"},
 	} {
@@ -99,9 +101,14 @@ func TestRetryDo(t *testing.T) {
 	t.Run("gives up after Attempts with the last error", func(t *testing.T) {
 		c := &fakeClock{now: start}
 		calls := 0
-		err := retry.Do(context.Background(), policy(c), func(context.Context) error { calls++; return errUnavailable })
-		require.ErrorIs(t, err, errUnavailable, "Do(always unavailable) = %v, want the op's own error", err)
+		err := retry.Do(context.Background(), policy(c), func(context.Context) error {
+			if calls++; calls > 20 {
+				return errDeclined // a Do that never gives up would loop for ever: stop it, and let the count say why
+			}
+			return errUnavailable
+		})
 		require.Equal(t, 4, calls, "Do(always unavailable, Attempts 4): calls = %d, want 4 (Attempts counts the first call)", calls)
+		require.ErrorIs(t, err, errUnavailable, "Do(always unavailable) = %v, want the op's own error", err)
 		require.Len(t, c.sleeps, 3, "Do(Attempts 4): waits = %v, want 3: no wait after the last attempt", c.sleeps)
 	})
 	t.Run("never retries a non-retryable error", func(t *testing.T) {

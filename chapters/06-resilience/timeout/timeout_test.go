@@ -42,6 +42,8 @@ func TestTimeoutDerive(t *testing.T) {
 			timeout.ErrNoBudget, "(28ms - 20ms) * 0.5 = 4ms is below Min: do not call at all"},
 		{"caller with less than the reserve", withDeadline, 15 * time.Millisecond, 0,
 			timeout.ErrNoBudget, "the reserve is more than what is left: nothing for the hop"},
+		{"caller with exactly Min to share", withDeadline, 30 * time.Millisecond, 5 * time.Millisecond,
+			nil, "(30ms - 20ms) * 0.5 = 5ms is exactly Min: attempt it; only less than Min is refused"},
 		{"caller past its deadline", expired, 0, 0,
 			context.DeadlineExceeded, "the caller has given up already"},
 		{"caller cancelled", cancelled, 0, 0,
@@ -61,6 +63,13 @@ func TestTimeoutDerive(t *testing.T) {
 			require.Equal(t, tc.want, got, "Derive(%s) = %v, want %v: %s", tc.name, got, tc.want, tc.why)
 		})
 	}
+	t.Run("without Min, nothing left is still no budget", func(t *testing.T) {
+		noMin := timeout.Budget{Fraction: 0.5, Max: 800 * time.Millisecond, Reserve: 20 * time.Millisecond}
+		for _, left := range []time.Duration{20 * time.Millisecond, 15 * time.Millisecond} {
+			got, err := noMin.Derive(withDeadline, deadline.Add(-left))
+			require.ErrorIs(t, err, timeout.ErrNoBudget, "Derive(Min 0, caller with %v left, reserve 20ms) = %v, %v, want ErrNoBudget: a hop of zero or less is a context that is already done, the call could only fail", left, got, err)
+		}
+	})
 	t.Run("Max is not scaled", func(t *testing.T) {
 		b := timeout.Budget{Fraction: 0.25, Max: 100 * time.Millisecond}
 		got, err := b.Derive(context.Background(), time.Now())

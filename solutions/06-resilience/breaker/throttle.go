@@ -92,8 +92,9 @@ func (t *Throttle) Allow() (done func(accepted bool), err error) {
 	defer t.mu.Unlock()
 	now := t.cfg.Now()
 	p := t.probability(now)
-	t.bucket(now).requests++ // a rejected request is still a request: that is what drives p towards 1
-	if p > 0 && t.cfg.Rand() < p {
+	// A rejected request is still a request: that is what drives p towards 1.
+	t.bucket(now).requests++
+	if t.cfg.Rand() < p { // p = 0 never rejects, since Rand is in [0, 1)
 		return nil, ErrThrottled
 	}
 	return func(accepted bool) {

@@ -8,6 +8,7 @@ package retry
 
 import (
 	"context"
+	"math"
 	"math/rand/v2"
 	"sync"
 	"time"
@@ -29,11 +30,10 @@ type Policy struct {
 // Backoff is the wait before retry number retry (0 for the first retry): full jitter, r * min(cap, base * 2^retry),
 // with r uniform in [0, 1). The random spread keeps clients that failed together from retrying together.
 func Backoff(base, cap time.Duration, retry int, r float64) time.Duration {
-	ceil := cap
-	if retry < 62 && base<<retry > 0 && base<<retry < cap { // shifting further would overflow
-		ceil = base << retry
-	}
-	return time.Duration(r * float64(ceil))
+	// base<<retry overflows int64 for a large retry (to a negative number, or to 0). In float64 the doubling cannot
+	// wrap: at worst it is +Inf, and min then takes cap.
+	ceil := min(float64(cap), math.Ldexp(float64(base), retry))
+	return time.Duration(r * ceil)
 }
 
 // Do calls op, and calls it again after a backoff while its error is retryable, attempts remain, the budget

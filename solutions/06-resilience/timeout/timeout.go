@@ -34,10 +34,7 @@ func (b Budget) Derive(ctx context.Context, now time.Time) (time.Duration, error
 	if deadline, ok := ctx.Deadline(); ok {
 		// The reserve comes off first: it pays for what the caller still has to do when the hop returns.
 		left := deadline.Sub(now) - b.Reserve
-		hop = time.Duration(float64(left) * b.Fraction)
-		if b.Max > 0 && hop > b.Max {
-			hop = b.Max
-		}
+		hop = min(time.Duration(float64(left)*b.Fraction), b.Max)
 	}
 	if hop <= 0 || hop < b.Min {
 		return 0, ErrNoBudget
