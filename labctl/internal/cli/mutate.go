@@ -92,6 +92,15 @@ func (a *app) newMutateCmd() *cobra.Command {
 				return err
 			}
 		}
+		// Saved reports keep gremlins' own verdicts; the explanations are applied each time a report is rendered.
+		eqs, err := mutate.LoadEquivalents(c.Root)
+		if err != nil {
+			return err
+		}
+		for _, e := range rep.MarkEquivalent(eqs) {
+			fmt.Fprintf(a.stderr, "%s: the entry for %s %s `%s` matches no lived mutant of this run (stale after an edit, or not run)\n",
+				mutate.EquivalentsFile, e.File, e.Operator, e.Code)
+		}
 		if !write {
 			return rep.WriteMarkdown(a.stdout, "en")
 		}

@@ -103,11 +103,23 @@ func TestWriteMarkdownIsSortedAndStable(t *testing.T) {
 				{File: "00-demo/calc/add.go", Line: 9, Column: 2, Operator: "INVERT_LOOPCTRL", Status: Lived, Code: "break"},
 				{File: "00-demo/calc/add.go", Line: 6, Column: 11, Operator: "ARITHMETIC_BASE", Status: Killed, Code: "return a + b"},
 				{File: "00-demo/calc/add.go", Line: 7, Column: 5, Operator: "CONDITIONALS_NEGATION", Status: NotCovered, Code: "if a|b == 0 {"},
+				{File: "00-demo/calc/add.go", Line: 8, Column: 3, Operator: "INCREMENT_DECREMENT", Status: Lived, Code: "gen++"},
 			}
 		case "00-demo/calc/sub.go":
 			res.NotMutated = "could not start mysql: no server\nsecond line"
 		}
 		rep.Units = append(rep.Units, res)
+	}
+	var saved bytes.Buffer // as `labctl mutate --save` does: gremlins' verdicts, before any explanation
+	if err := rep.WriteJSON(&saved); err != nil {
+		t.Fatal(err)
+	}
+	eqs := []Equivalent{
+		{File: "00-demo/calc/add.go", Operator: "INCREMENT_DECREMENT", Code: "gen++", Why: course.Text{En: "only compared | for equality", Zh: "只比较是否相等"}},
+		{File: "00-demo/calc/add.go", Operator: "INCREMENT_DECREMENT", Code: "gone++", Why: course.Text{En: "stale", Zh: "过时"}},
+	}
+	if unused := rep.MarkEquivalent(eqs); len(unused) != 1 || unused[0].Code != "gone++" {
+		t.Errorf("MarkEquivalent unused = %v, want only the entry that matches no mutant (gone++)", unused)
 	}
 	var a, b bytes.Buffer
 	if err := rep.WriteMarkdown(&a, "en"); err != nil {
@@ -122,9 +134,10 @@ func TestWriteMarkdownIsSortedAndStable(t *testing.T) {
 	md := a.String()
 	for _, want := range []string{
 		"Produced on commit `abc123` in 2 minutes.",
-		"| 00 00-demo | 1 | 1 | 1 | 0 | 0 | 33% (Not mutated: 1) |",
-		"| 00-add | 1 | 1 | 1 | 0 | 0 | 33% |",
-		"| 00-sub | 0 | 0 | 0 | 0 | 0 | – (Not mutated) |",
+		"| 00 00-demo | 1 | 1 | 1 | 0 | 0 | 1 | 33% (Not mutated: 1) |",
+		"| 00-add | 1 | 1 | 1 | 0 | 0 | 1 | 33% |",
+		"| 00-sub | 0 | 0 | 0 | 0 | 0 | 0 | – (Not mutated) |",
+		"| `00-demo/calc/add.go:8:3` | INCREMENT_DECREMENT | `gen++` | only compared \\| for equality |",
 		"| `00-demo/calc/add.go:7:5` | CONDITIONALS_NEGATION | not covered | `if a\\|b == 0 {` |\n| `00-demo/calc/add.go:9:2` | INVERT_LOOPCTRL | lived | `break` |",
 		"- **Not mutated**: could not start mysql: no server",
 	} {
@@ -136,14 +149,11 @@ func TestWriteMarkdownIsSortedAndStable(t *testing.T) {
 		t.Errorf("report lists a killed mutant among the survivors:\n%s", md)
 	}
 
-	var saved bytes.Buffer
-	if err := rep.WriteJSON(&saved); err != nil {
-		t.Fatal(err)
-	}
 	back, err := ReadJSON(&saved, c)
 	if err != nil {
 		t.Fatal(err)
 	}
+	back.MarkEquivalent(eqs)
 	var again bytes.Buffer
 	if err := back.WriteMarkdown(&again, "en"); err != nil {
 		t.Fatal(err)
@@ -154,6 +164,9 @@ func TestWriteMarkdownIsSortedAndStable(t *testing.T) {
 	var zhOut bytes.Buffer
 	if err := rep.WriteMarkdown(&zhOut, "zh"); err != nil {
 		t.Fatal(err)
+	}
+	if !strings.Contains(zhOut.String(), "| `00-demo/calc/add.go:8:3` | INCREMENT_DECREMENT | `gen++` | 只比较是否相等 |") {
+		t.Errorf("Chinese report lacks the equivalent mutant's reason:\n%s", zhOut.String())
 	}
 	if !strings.Contains(zhOut.String(), "| `00-demo/calc/add.go:9:2` | INVERT_LOOPCTRL | 存活 | `break` |") {
 		t.Errorf("Chinese report lacks the surviving mutant:\n%s", zhOut.String())

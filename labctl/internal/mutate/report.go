@@ -24,6 +24,8 @@ const (
 	NotCovered Status = "NOT COVERED"
 	TimedOut   Status = "TIMED OUT"
 	NotViable  Status = "NOT VIABLE"
+	// EquivalentStatus is a lived mutant that EquivalentsFile explains: it behaves as the solution does.
+	EquivalentStatus Status = "EQUIVALENT"
 )
 
 // Mutant is one mutation of a solution file.
@@ -34,6 +36,8 @@ type Mutant struct {
 	Operator string // gremlins' mutator type, e.g. CONDITIONALS_NEGATION
 	Status   Status
 	Code     string // the mutated line of the solution, trimmed
+	// Why explains an EquivalentStatus mutant; set by MarkEquivalent, never saved.
+	Why *course.Text `json:"-"`
 }
 
 func compareMutants(a, b Mutant) int {
@@ -50,7 +54,7 @@ type UnitResult struct {
 }
 
 // Counts tallies mutants by status.
-type Counts struct{ Killed, Lived, NotCovered, TimedOut, NotViable int }
+type Counts struct{ Killed, Lived, NotCovered, TimedOut, NotViable, Equivalent int }
 
 func (c *Counts) add(ms []Mutant) {
 	for _, m := range ms {
@@ -65,12 +69,15 @@ func (c *Counts) add(ms []Mutant) {
 			c.TimedOut++
 		case NotViable:
 			c.NotViable++
+		case EquivalentStatus:
+			c.Equivalent++
 		}
 	}
 }
 
-// Score is the mutation score: killed and timed-out mutants over every mutant that compiled. A mutant
-// that runs past the limit is detected (the test did not pass), and one no test reaches is not.
+// Score is the mutation score: killed and timed-out mutants over every mutant that compiled and is not
+// equivalent. A mutant that runs past the limit is detected (the test did not pass), and one no test reaches
+// is not; an equivalent one cannot be detected by any test.
 func (c Counts) Score() string {
 	total := c.Killed + c.Lived + c.NotCovered + c.TimedOut
 	if total == 0 {
@@ -86,8 +93,8 @@ func (r UnitResult) summary() string {
 	}
 	var c Counts
 	c.add(r.Mutants)
-	return fmt.Sprintf("%d killed, %d lived, %d not covered, %d timed out, %d not viable",
-		c.Killed, c.Lived, c.NotCovered, c.TimedOut, c.NotViable)
+	return fmt.Sprintf("%d killed, %d lived, %d not covered, %d timed out, %d not viable, %d equivalent",
+		c.Killed, c.Lived, c.NotCovered, c.TimedOut, c.NotViable, c.Equivalent)
 }
 
 // Report is a whole run.
@@ -127,6 +134,7 @@ type words struct {
 	chapters, chapter, exercise, killed, lived, notCovered, timedOut      string
 	notViable, score, exercises, tests, files, survivors, none, notMutate string
 	shared, status, operator, code, where, unowned, noMutants, allKilled  string
+	equivalent, equivalents, why                                          string
 }
 
 var en = words{
@@ -148,7 +156,9 @@ var en = words{
 	survivors: "Surviving mutants", none: "none", notMutate: "Not mutated",
 	shared: "shared with", status: "Status", operator: "Operator", code: "Line", where: "Where",
 	unowned: "Files no exercise owns", noMutants: "gremlins found nothing to mutate in these files.",
-	allKilled: "No surviving mutants.",
+	allKilled:  "No surviving mutants.",
+	equivalent: "Equivalent", equivalents: "Equivalent mutants (explained in `" + EquivalentsFile + "`, left out of the score)",
+	why: "Why no test can kill it",
 }
 
 var zh = words{
@@ -167,10 +177,12 @@ var zh = words{
 	survivors: "存活的变异体", none: "无", notMutate: "未做变异",
 	shared: "与以下练习共用", status: "状态", operator: "变异算子", code: "代码行", where: "位置",
 	unowned: "没有练习拥有的文件", noMutants: "gremlins 在这些文件里没有找到可变异的地方。",
-	allKilled: "没有存活的变异体。",
+	allKilled:  "没有存活的变异体。",
+	equivalent: "等价", equivalents: "等价变异体（原因写在 `" + EquivalentsFile + "`，不计入得分）",
+	why: "为什么没有测试能杀死它",
 }
 
-var zhStatus = map[Status]string{Lived: "存活", NotCovered: "未覆盖", TimedOut: "超时", Killed: "杀死", NotViable: "不可用"}
+var zhStatus = map[Status]string{Lived: "存活", NotCovered: "未覆盖", TimedOut: "超时", Killed: "杀死", NotViable: "不可用", EquivalentStatus: "等价"}
 
 // WriteMarkdown writes the report in lang ("en" or "zh"). The output depends only on the report:
 // chapters and exercises in course order, mutants sorted by file, line, column and operator.
@@ -198,12 +210,12 @@ func (r *Report) WriteMarkdown(w io.Writer, lang string) error {
 	b.WriteString("\n\n" + t.intro + "\n\n")
 
 	header := func(first string) {
-		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s | %s |\n|---|--:|--:|--:|--:|--:|--:|\n",
-			first, t.killed, t.lived, t.notCovered, t.timedOut, t.notViable, t.score)
+		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s | %s | %s |\n|---|--:|--:|--:|--:|--:|--:|--:|\n",
+			first, t.killed, t.lived, t.notCovered, t.timedOut, t.notViable, t.equivalent, t.score)
 	}
 	row := func(name string, c Counts, note string) {
-		fmt.Fprintf(&b, "| %s | %d | %d | %d | %d | %d | %s%s |\n", name, c.Killed, c.Lived, c.NotCovered,
-			c.TimedOut, c.NotViable, c.Score(), note)
+		fmt.Fprintf(&b, "| %s | %d | %d | %d | %d | %d | %d | %s%s |\n", name, c.Killed, c.Lived, c.NotCovered,
+			c.TimedOut, c.NotViable, c.Equivalent, c.Score(), note)
 	}
 
 	fmt.Fprintf(&b, "## %s\n\n", t.chapters)
@@ -262,7 +274,7 @@ func (r *Report) WriteMarkdown(w io.Writer, lang string) error {
 				b.WriteString(" (-race)")
 			}
 			b.WriteString("\n")
-			var survivors []Mutant
+			var survivors, equivalents []Mutant
 			for _, u := range units {
 				files := make([]string, len(u.Files))
 				for i, f := range u.Files {
@@ -280,20 +292,36 @@ func (r *Report) WriteMarkdown(w io.Writer, lang string) error {
 				}
 				var c Counts
 				c.add(u.Mutants)
-				fmt.Fprintf(&b, " — %d %s, %d %s, %d %s, %d %s, %d %s\n", c.Killed, lower(t.killed), c.Lived, lower(t.lived),
-					c.NotCovered, lower(t.notCovered), c.TimedOut, lower(t.timedOut), c.NotViable, lower(t.notViable))
+				fmt.Fprintf(&b, " — %d %s, %d %s, %d %s, %d %s, %d %s, %d %s\n", c.Killed, lower(t.killed), c.Lived, lower(t.lived),
+					c.NotCovered, lower(t.notCovered), c.TimedOut, lower(t.timedOut), c.NotViable, lower(t.notViable),
+					c.Equivalent, lower(t.equivalent))
 				if u.NotMutated != "" {
 					fmt.Fprintf(&b, "- **%s**: %s\n", t.notMutate, indentBlock(u.NotMutated))
 				} else if len(u.Mutants) == 0 {
 					fmt.Fprintf(&b, "- %s\n", t.noMutants)
 				}
 				for _, m := range u.Mutants {
-					if m.Status == Lived || m.Status == NotCovered || m.Status == TimedOut {
+					switch m.Status {
+					case Lived, NotCovered, TimedOut:
 						survivors = append(survivors, m)
+					case EquivalentStatus:
+						equivalents = append(equivalents, m)
 					}
 				}
 			}
 			slices.SortFunc(survivors, compareMutants)
+			slices.SortFunc(equivalents, compareMutants)
+			if len(equivalents) > 0 {
+				fmt.Fprintf(&b, "\n%s:\n\n| %s | %s | %s | %s |\n|---|---|---|---|\n", t.equivalents, t.where, t.operator, t.code, t.why)
+				for _, m := range equivalents {
+					why := m.Why.En
+					if lang == "zh" {
+						why = m.Why.Zh
+					}
+					fmt.Fprintf(&b, "| `%s:%d:%d` | %s | %s | %s |\n", m.File, m.Line, m.Column, m.Operator, codeCell(m.Code),
+						strings.ReplaceAll(strings.Join(strings.Fields(why), " "), "|", `\|`))
+				}
+			}
 			if len(survivors) == 0 {
 				if units[0].NotMutated == "" && slices.ContainsFunc(units, func(u UnitResult) bool { return len(u.Mutants) > 0 }) {
 					fmt.Fprintf(&b, "\n%s\n", t.allKilled)
