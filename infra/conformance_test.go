@@ -37,6 +37,8 @@ func casesFor(svc Service) []conformanceCase {
 		return consulCases
 	case KafkaService:
 		return kafkaCases
+	case RabbitMQService:
+		return rabbitmqCases
 	}
 	return nil
 }

@@ -259,6 +259,8 @@ func Status(ctx context.Context, statePath string) (*State, []InstanceStatus, er
 			_, perr = consulVersion(pctx, in.Addr)
 		case KafkaService:
 			_, perr = kafkaVersion(pctx, in.Brokers)
+		case RabbitMQService:
+			_, perr = rabbitmqVersion(pctx, in.Addr, in.AdminDSN)
 		}
 		cancel()
 		out = append(out, InstanceStatus{StateInstance: in, Err: perr})

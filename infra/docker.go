@@ -215,6 +215,8 @@ func (p *dockerProvider) Start(ctx context.Context, svc Service) (*Instance, err
 		}
 	case KafkaService:
 		ctr, inst, err = startKafka(ctx, choice, opts)
+	case RabbitMQService:
+		ctr, inst, err = startRabbitMQ(ctx, choice, opts)
 	}
 	if err != nil {
 		// Remove what this start created, with a context of its own: ctx may be why the start failed.

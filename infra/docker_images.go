@@ -43,10 +43,11 @@ type dockerSpec struct {
 }
 
 var dockerSpecs = map[Service]dockerSpec{
-	MySQLService:  {MySQLService, "mysql:8.0.36", "LAB_MYSQL_IMAGE", "microlab/mariadb:10.11", "mariadb"},
-	RedisService:  {RedisService, "redis:7", "LAB_REDIS_IMAGE", "microlab/redis:7.0", "redis"},
-	ConsulService: {ConsulService, "hashicorp/consul:1.15", "LAB_CONSUL_IMAGE", "microlab/consul:1.20.6", "consul"},
-	KafkaService:  {KafkaService, "confluentinc/confluent-local:7.5.0", "LAB_KAFKA_IMAGE", "microlab/kafka-kfake:1", "kafka"},
+	MySQLService:    {MySQLService, "mysql:8.0.36", "LAB_MYSQL_IMAGE", "microlab/mariadb:10.11", "mariadb"},
+	RedisService:    {RedisService, "redis:7", "LAB_REDIS_IMAGE", "microlab/redis:7.0", "redis"},
+	ConsulService:   {ConsulService, "hashicorp/consul:1.15", "LAB_CONSUL_IMAGE", "microlab/consul:1.20.6", "consul"},
+	KafkaService:    {KafkaService, "confluentinc/confluent-local:7.5.0", "LAB_KAFKA_IMAGE", "microlab/kafka-kfake:1", "kafka"},
+	RabbitMQService: {RabbitMQService, "rabbitmq:3.10-management", "LAB_RABBITMQ_IMAGE", "microlab/rabbitmq:3.10", "rabbitmq"},
 }
 
 func specFor(svc Service) (dockerSpec, error) {

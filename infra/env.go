@@ -30,6 +30,8 @@ func envVar(svc Service) string {
 		return EnvConsulAddr
 	case KafkaService:
 		return EnvKafkaBrokers
+	case RabbitMQService:
+		return EnvRabbitMQURL
 	}
 	return ""
 }
@@ -45,6 +47,8 @@ func EnvFor(inst *Instance) string {
 			brokers = []string{inst.Addr}
 		}
 		return EnvKafkaBrokers + "=" + strings.Join(brokers, ",")
+	case RabbitMQService:
+		return EnvRabbitMQURL + "=" + rabbitmqEnvValue(inst)
 	default:
 		return envVar(inst.Service) + "=" + inst.Addr
 	}
@@ -103,6 +107,11 @@ func (envProvider) Start(ctx context.Context, svc Service) (*Instance, error) {
 		}
 		inst.Addr = inst.Brokers[0]
 		inst.Version, err = kafkaVersion(ctx, inst.Brokers)
+	case RabbitMQService:
+		if inst.Addr, inst.AdminDSN, err = parseRabbitMQEnv(value); err != nil {
+			return nil, err
+		}
+		inst.Version, err = rabbitmqVersion(ctx, inst.Addr, inst.AdminDSN)
 	default:
 		return nil, fmt.Errorf("unknown service %q", svc)
 	}

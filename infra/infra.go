@@ -21,10 +21,11 @@ const UnavailablePrefix = "infra unavailable:"
 type Service string
 
 const (
-	MySQLService  Service = "mysql"
-	RedisService  Service = "redis"
-	ConsulService Service = "consul"
-	KafkaService  Service = "kafka"
+	MySQLService    Service = "mysql"
+	RedisService    Service = "redis"
+	ConsulService   Service = "consul"
+	KafkaService    Service = "kafka"
+	RabbitMQService Service = "rabbitmq"
 )
 
 // RedisEndpoint is a Redis namespace: use keys under Prefix only, and never FLUSHDB.

@@ -25,6 +25,8 @@ func (nativeProvider) Available(ctx context.Context, svc Service) error {
 		_, err = findRedis()
 	case ConsulService:
 		_, err = findConsul()
+	case RabbitMQService:
+		_, err = findRabbitMQ()
 	case KafkaService:
 		err = fmt.Errorf("no native Kafka, because it needs a JVM and no distribution packages it: %w", ErrUnsupported)
 	default:
@@ -44,6 +46,8 @@ func (nativeProvider) Start(ctx context.Context, svc Service) (*Instance, error)
 		start = startNativeRedis
 	case ConsulService:
 		start = startNativeConsul
+	case RabbitMQService:
+		start = startNativeRabbitMQ
 	default:
 		return nil, fmt.Errorf("no native %s: %w", svc, ErrUnsupported)
 	}

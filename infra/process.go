@@ -70,6 +70,11 @@ type proc struct {
 // startProc starts bin in dir with its output in dir/<logName>. The process is not tied to a context:
 // it lives until stop, or until this process dies.
 func startProc(dir, logName, bin string, args ...string) (*proc, error) {
+	return startProcEnv(dir, logName, nil, bin, args...)
+}
+
+// startProcEnv is startProc with env added to this process's environment (later entries win).
+func startProcEnv(dir, logName string, env []string, bin string, args ...string) (*proc, error) {
 	logPath := filepath.Join(dir, logName)
 	out, err := os.Create(logPath)
 	if err != nil {
@@ -78,6 +83,9 @@ func startProc(dir, logName, bin string, args ...string) (*proc, error) {
 	defer out.Close() // the child has its own copy
 	cmd := exec.Command(bin, args...)
 	cmd.Dir = dir
+	if env != nil {
+		cmd.Env = append(os.Environ(), env...)
+	}
 	cmd.Stdout = out
 	cmd.Stderr = out
 	cmd.SysProcAttr = childAttr()

@@ -18,7 +18,7 @@ const (
 )
 
 // Services lists every service, in a stable order.
-var Services = []Service{MySQLService, RedisService, ConsulService, KafkaService}
+var Services = []Service{MySQLService, RedisService, ConsulService, KafkaService, RabbitMQService}
 
 // allProviders returns every provider in the default order. The Docker provider lives in docker.go.
 func allProviders() []Provider {
@@ -177,6 +177,9 @@ func installHint(svc Service) string {
 		return "To fix: run `go run ./labctl infra install consul` (builds Consul into ~/.cache/microlab/bin), put consul on PATH, " + common + "."
 	case KafkaService:
 		return "To fix: Kafka runs in-process unless LAB_INFRA excludes it; " + common + "."
+	case RabbitMQService:
+		return "To fix: install RabbitMQ (Debian/Ubuntu: sudo apt-get install rabbitmq-server; macOS: brew install rabbitmq), " +
+			"or build its local image with `infra/images/build.sh rabbitmq`, " + common + "."
 	}
 	return ""
 }
