@@ -1,6 +1,7 @@
 package infra
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -89,12 +90,11 @@ func rabbitmqAPI(ctx context.Context, admin *url.URL, method, path string, body,
 		if err != nil {
 			return err
 		}
-		r = strings.NewReader(string(b))
+		r = bytes.NewReader(b)
 	}
-	u := *admin
-	u.User = nil
-	u.Path = "" // keep RawPath, which holds %2F in vhost names, by building the request from a string
-	req, err := http.NewRequestWithContext(ctx, method, strings.TrimSuffix(u.String(), "/")+path, r)
+	// path is already escaped (a vhost may hold "/", as %2F): join strings rather than setting URL.Path.
+	base := url.URL{Scheme: admin.Scheme, Host: admin.Host}
+	req, err := http.NewRequestWithContext(ctx, method, base.String()+path, r)
 	if err != nil {
 		return err
 	}
