@@ -218,6 +218,9 @@ func TestRabbitAckAfterCommit(t *testing.T) {
 			case <-time.After(wait):
 				t.Fatalf("Consumer.Run did not return within %v after its connection closed: it must return an error so the caller can reconnect", wait)
 			}
+			if first.err == nil {
+				t.Errorf("Consumer.Run after its connection closed = nil, want an error: nil means a clean stop, and the caller would not reconnect")
+			}
 			waitFor(t, fmt.Sprintf("queue %s has no ready message after the consumer died holding pay-1: %s", r.topo.Queue, tt.why),
 				func() bool { return r.ready(t, r.topo.Queue) == 1 })
 

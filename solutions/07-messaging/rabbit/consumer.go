@@ -112,17 +112,11 @@ func (c *Consumer) apply(ctx context.Context, m Message) error {
 }
 
 // attempt returns which attempt this delivery is, counting from 1. Quorum queues put the number of earlier
-// failed deliveries (nacked with requeue, or unacked when a channel closed) in x-delivery-count.
+// failed deliveries (nacked with requeue, or unacked when a channel closed) in x-delivery-count, an AMQP long
+// (int64 here); the header is absent on the first delivery.
 func attempt(d amqp.Delivery) int {
-	switch n := d.Headers["x-delivery-count"].(type) {
-	case int64:
-		return int(n) + 1
-	case int32:
-		return int(n) + 1
-	case int:
-		return n + 1
-	}
-	return 1
+	n, _ := d.Headers["x-delivery-count"].(int64)
+	return int(n) + 1
 }
 
 func isDuplicateKey(err error) bool {
