@@ -30,10 +30,12 @@ type Consumer struct {
 // Run consumes Queue on a channel of its own on conn with manual acks, handling up to Prefetch deliveries
 // concurrently. It returns nil when ctx is cancelled, and an error when the channel or the connection closes
 // (a broker restart, a network failure): the caller reconnects and calls Run again. Either way it returns only
-// after the deliveries it started are finished.
+// after the deliveries it started are finished: cancelling ctx stops taking new ones, but a delivery in progress
+// is still committed and acked (a graceful stop), not rolled back and redelivered.
 func (c *Consumer) Run(ctx context.Context, conn *amqp.Connection) error {
 	// TODO(07-rabbit): open a channel, set the prefetch (QoS) before consuming, consume with manual acks, and
-	// handle each delivery in its own goroutine: effect and marker in one transaction, commit, then ack; on a
-	// handler error nack, with requeue until the MaxAttempts-th attempt (x-delivery-count counts earlier ones).
+	// handle each delivery in its own goroutine (with a context that a stop does not cancel): effect and marker in
+	// one transaction, commit, then ack; on a handler error nack, with requeue until the MaxAttempts-th attempt
+	// (x-delivery-count counts earlier ones).
 	return errors.New("TODO(07-rabbit): Consumer.Run is not implemented")
 }

@@ -293,6 +293,42 @@ func TestRabbitPrefetch(t *testing.T) {
 	}
 }
 
+// TestRabbitGracefulStop cancels Run while a handler is in progress: that delivery must still be committed and
+// acked, and Run must wait for it.
+func TestRabbitGracefulStop(t *testing.T) {
+	r := newRig(t)
+	entered, gate := make(chan struct{}), make(chan struct{})
+	c := r.consumer(func(ctx context.Context, tx *sql.Tx, m Message) error {
+		close(entered)
+		<-gate
+		return record(ctx, tx, m)
+	})
+	run := r.start(t, c, nil)
+	r.publish(t, "in-progress")
+	select {
+	case <-entered:
+	case <-time.After(wait):
+		t.Fatalf("the handler was not called within %v", wait)
+	}
+	run.cancel() // the service is asked to stop while the handler works
+	select {
+	case <-run.finished:
+		close(gate)
+		t.Fatalf("Consumer.Run returned (%v) while a handler was still running: it must wait for the deliveries it started", run.err)
+	default:
+	}
+	close(gate)
+	if err := run.stop(t); err != nil {
+		t.Errorf("Consumer.Run after cancel = %v, want nil", err)
+	}
+	if got := r.applied(t, "in-progress"); got != 1 {
+		t.Errorf("the message in progress when Run was cancelled was applied %d times, want 1: finish the deliveries in progress with a context the stop does not cancel", got)
+	}
+	if got := r.ready(t, r.topo.Queue); got != 0 {
+		t.Errorf("%d messages back in %s after a graceful stop, want 0: the delivery in progress must be committed and acked, not rolled back and requeued", got, r.topo.Queue)
+	}
+}
+
 // TestRabbitPoisonMessage: a message whose handler always fails is tried MaxAttempts times, then dead-lettered;
 // one that fails only at first is applied once.
 func TestRabbitPoisonMessage(t *testing.T) {

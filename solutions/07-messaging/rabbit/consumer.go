@@ -33,7 +33,8 @@ type Consumer struct {
 // Run consumes Queue on a channel of its own on conn with manual acks, handling up to Prefetch deliveries
 // concurrently. It returns nil when ctx is cancelled, and an error when the channel or the connection closes
 // (a broker restart, a network failure): the caller reconnects and calls Run again. Either way it returns only
-// after the deliveries it started are finished.
+// after the deliveries it started are finished: cancelling ctx stops taking new ones, but a delivery in progress
+// is still committed and acked (a graceful stop), not rolled back and redelivered.
 func (c *Consumer) Run(ctx context.Context, conn *amqp.Connection) error {
 	ch, err := conn.Channel()
 	if err != nil {
@@ -49,6 +50,8 @@ func (c *Consumer) Run(ctx context.Context, conn *amqp.Connection) error {
 	if err != nil {
 		return fmt.Errorf("consume %s: %w", c.Queue, err)
 	}
+	// The deliveries' work outlives ctx: a stop must not roll back a transaction half-way and requeue its message.
+	work := context.WithoutCancel(ctx)
 	var wg sync.WaitGroup
 	defer wg.Wait() // runs before ch.Close: finish (and ack) what was started
 	for {
@@ -63,7 +66,7 @@ func (c *Consumer) Run(ctx context.Context, conn *amqp.Connection) error {
 				return fmt.Errorf("consume %s: channel closed: %w", c.Queue, amqp.ErrClosed)
 			}
 			// At most Prefetch deliveries are unacked, so at most Prefetch goroutines run.
-			wg.Go(func() { c.handle(ctx, d) })
+			wg.Go(func() { c.handle(work, d) })
 		}
 	}
 }
