@@ -39,6 +39,8 @@ func casesFor(svc Service) []conformanceCase {
 		return kafkaCases
 	case PostgresService:
 		return postgresCases
+	case RabbitMQService:
+		return rabbitmqCases
 	}
 	return nil
 }

@@ -261,6 +261,8 @@ func Status(ctx context.Context, statePath string) (*State, []InstanceStatus, er
 			_, perr = kafkaVersion(pctx, in.Brokers)
 		case PostgresService:
 			_, perr = postgresVersion(pctx, in.AdminDSN)
+		case RabbitMQService:
+			_, perr = rabbitmqVersion(pctx, in.Addr, in.AdminDSN)
 		}
 		cancel()
 		out = append(out, InstanceStatus{StateInstance: in, Err: perr})

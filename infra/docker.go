@@ -217,6 +217,8 @@ func (p *dockerProvider) Start(ctx context.Context, svc Service) (*Instance, err
 		ctr, inst, err = startKafka(ctx, choice, opts)
 	case PostgresService:
 		ctr, inst, err = startPostgres(ctx, choice, opts)
+	case RabbitMQService:
+		ctr, inst, err = startRabbitMQ(ctx, choice, opts)
 	}
 	if err != nil {
 		// Remove what this start created, with a context of its own: ctx may be why the start failed.

@@ -48,6 +48,7 @@ var dockerSpecs = map[Service]dockerSpec{
 	ConsulService:   {ConsulService, "hashicorp/consul:1.15", "LAB_CONSUL_IMAGE", "microlab/consul:1.20.6", "consul"},
 	KafkaService:    {KafkaService, "confluentinc/confluent-local:7.5.0", "LAB_KAFKA_IMAGE", "microlab/kafka-kfake:1", "kafka"},
 	PostgresService: {PostgresService, "postgres:16", "LAB_POSTGRES_IMAGE", "microlab/postgres:15", "postgres"},
+	RabbitMQService: {RabbitMQService, "rabbitmq:3.10-management", "LAB_RABBITMQ_IMAGE", "microlab/rabbitmq:3.10", "rabbitmq"},
 }
 
 func specFor(svc Service) (dockerSpec, error) {

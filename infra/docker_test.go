@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
+	"net/url"
 	"os"
 	"os/exec"
 	"strings"
@@ -18,6 +19,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/client"
+	amqp "github.com/rabbitmq/amqp091-go"
 	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -98,6 +100,24 @@ var useOneCommand = map[Service]func(t *testing.T, inst *Instance){
 		recs := fetches.Records()
 		require.Len(t, recs, 1, "consumed %d records from %s, want the 1 produced", len(recs), topic)
 		require.Equal(t, "v", string(recs[0].Value))
+	},
+	RabbitMQService: func(t *testing.T, inst *Instance) {
+		admin, err := url.Parse(inst.AdminDSN)
+		require.NoError(t, err)
+		u := &url.URL{Scheme: "amqp", User: admin.User, Host: inst.Addr, Path: "/"}
+		conn, err := amqp.Dial(u.String())
+		require.NoError(t, err, "AMQP connect to %s", inst.Addr)
+		defer conn.Close()
+		ch, err := conn.Channel()
+		require.NoError(t, err)
+		q, err := ch.QueueDeclare("", false, true, true, false, nil) // server-named, deleted with the connection
+		require.NoError(t, err)
+		require.NoError(t, ch.PublishWithContext(t.Context(), "", q.Name, false, false, amqp.Publishing{Body: []byte("v")}))
+		var m amqp.Delivery
+		var ok bool
+		require.Eventually(t, func() bool { m, ok, err = ch.Get(q.Name, true); return err != nil || ok }, 10*time.Second, 20*time.Millisecond)
+		require.NoError(t, err)
+		require.Equal(t, "v", string(m.Body), "Get from %s = %q, want the message published", q.Name, m.Body)
 	},
 }
 

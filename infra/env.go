@@ -36,6 +36,8 @@ func envVar(svc Service) string {
 		return EnvKafkaBrokers
 	case PostgresService:
 		return EnvPostgresDSN
+	case RabbitMQService:
+		return EnvRabbitMQURL
 	}
 	return ""
 }
@@ -53,6 +55,8 @@ func EnvFor(inst *Instance) string {
 			brokers = []string{inst.Addr}
 		}
 		return EnvKafkaBrokers + "=" + strings.Join(brokers, ",")
+	case RabbitMQService:
+		return EnvRabbitMQURL + "=" + rabbitmqEnvValue(inst)
 	default:
 		return envVar(inst.Service) + "=" + inst.Addr
 	}
@@ -118,6 +122,11 @@ func (envProvider) Start(ctx context.Context, svc Service) (*Instance, error) {
 		}
 		inst.Addr, inst.AdminDSN = net.JoinHostPort(cfg.Host, strconv.Itoa(int(cfg.Port))), value
 		inst.Version, err = postgresVersion(ctx, value)
+	case RabbitMQService:
+		if inst.Addr, inst.AdminDSN, err = parseRabbitMQEnv(value); err != nil {
+			return nil, err
+		}
+		inst.Version, err = rabbitmqVersion(ctx, inst.Addr, inst.AdminDSN)
 	default:
 		return nil, fmt.Errorf("unknown service %q", svc)
 	}

@@ -21,10 +21,11 @@ const UnavailablePrefix = "infra unavailable:"
 type Service string
 
 const (
-	MySQLService  Service = "mysql"
-	RedisService  Service = "redis"
-	ConsulService Service = "consul"
-	KafkaService  Service = "kafka"
+	MySQLService    Service = "mysql"
+	RedisService    Service = "redis"
+	ConsulService   Service = "consul"
+	KafkaService    Service = "kafka"
+	RabbitMQService Service = "rabbitmq"
 	// PostgresService is PostgreSQL, the other relational database the course's source material names.
 	PostgresService Service = "postgres"
 )

@@ -14,7 +14,7 @@ import (
 // inprocessProvider runs servers inside the test binary, where a library speaks the real protocol soundly
 // (measured in ../shared/environment.md): Redis on miniredis, Kafka on kfake. There is no in-process MySQL:
 // go-mysql-server loses committed writes under concurrency and does not block on SELECT ... FOR UPDATE.
-// Consul has no in-process server either.
+// Consul and RabbitMQ (AMQP 0-9-1) have no in-process server either.
 type inprocessProvider struct{}
 
 func (inprocessProvider) Name() string { return ProviderInprocess }
@@ -27,6 +27,8 @@ func (inprocessProvider) Available(_ context.Context, svc Service) error {
 		return fmt.Errorf("no in-process MySQL, because no embeddable server keeps transactions and row locks correct: %w", ErrUnsupported)
 	case PostgresService:
 		return fmt.Errorf("no in-process PostgreSQL: embedding it means downloading server binaries at run time: %w", ErrUnsupported)
+	case RabbitMQService:
+		return errNoInprocessRabbitMQ
 	default:
 		return fmt.Errorf("no in-process %s: %w", svc, ErrUnsupported)
 	}

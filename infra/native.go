@@ -27,6 +27,8 @@ func (nativeProvider) Available(ctx context.Context, svc Service) error {
 		_, err = findConsul()
 	case PostgresService:
 		_, err = findPostgres(ctx)
+	case RabbitMQService:
+		_, err = findRabbitMQ()
 	case KafkaService:
 		err = fmt.Errorf("no native Kafka, because it needs a JVM and no distribution packages it: %w", ErrUnsupported)
 	default:
@@ -48,6 +50,8 @@ func (nativeProvider) Start(ctx context.Context, svc Service) (*Instance, error)
 		start = startNativeConsul
 	case PostgresService:
 		start = startNativePostgres
+	case RabbitMQService:
+		start = startNativeRabbitMQ
 	default:
 		return nil, fmt.Errorf("no native %s: %w", svc, ErrUnsupported)
 	}

@@ -141,7 +141,7 @@ func startNativePostgres(ctx context.Context) (*Instance, error) {
 	if err != nil {
 		return fail(err)
 	}
-	p, err := startProcAs(u, dir, "postgres.log", filepath.Join(b.bin, "postgres"),
+	p, err := startProcWith(procOptions{user: u}, dir, "postgres.log", filepath.Join(b.bin, "postgres"),
 		"-D", data,
 		"-p", strconv.Itoa(port),
 		"-c", "listen_addresses=127.0.0.1",

@@ -82,11 +82,17 @@ type proc struct {
 // startProc starts bin in dir with its output in dir/<logName>. The process is not tied to a context:
 // it lives until stop, or until this process dies.
 func startProc(dir, logName, bin string, args ...string) (*proc, error) {
-	return startProcAs(serverUser{}, dir, logName, bin, args...)
+	return startProcWith(procOptions{}, dir, logName, bin, args...)
 }
 
-// startProcAs is startProc for a server that runs as u (see unprivilegedUser).
-func startProcAs(u serverUser, dir, logName, bin string, args ...string) (*proc, error) {
+// procOptions adjusts how startProcWith starts a server.
+type procOptions struct {
+	user serverUser // run as this user (see unprivilegedUser); the zero value is this process's user
+	env  []string   // added to this process's environment (later entries win)
+}
+
+// startProcWith is startProc with options.
+func startProcWith(o procOptions, dir, logName, bin string, args ...string) (*proc, error) {
 	logPath := filepath.Join(dir, logName)
 	out, err := os.Create(logPath)
 	if err != nil {
@@ -95,9 +101,12 @@ func startProcAs(u serverUser, dir, logName, bin string, args ...string) (*proc,
 	defer out.Close() // the child has its own copy
 	cmd := exec.Command(bin, args...)
 	cmd.Dir = dir
+	if o.env != nil {
+		cmd.Env = append(os.Environ(), o.env...)
+	}
 	cmd.Stdout = out
 	cmd.Stderr = out
-	cmd.SysProcAttr = u.apply(childAttr())
+	cmd.SysProcAttr = o.user.apply(childAttr())
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start %s: %w", bin, err)
 	}

@@ -18,7 +18,7 @@ const (
 )
 
 // Services lists every service, in a stable order.
-var Services = []Service{MySQLService, RedisService, ConsulService, KafkaService, PostgresService}
+var Services = []Service{MySQLService, RedisService, ConsulService, KafkaService, RabbitMQService, PostgresService}
 
 // allProviders returns every provider in the default order. The Docker provider lives in docker.go.
 func allProviders() []Provider {
@@ -179,6 +179,9 @@ func installHint(svc Service) string {
 		return "To fix: Kafka runs in-process unless LAB_INFRA excludes it; " + common + "."
 	case PostgresService:
 		return "To fix: install PostgreSQL (Debian/Ubuntu: sudo apt-get install postgresql; macOS: brew install postgresql), " + common + "."
+	case RabbitMQService:
+		return "To fix: install RabbitMQ (Debian/Ubuntu: sudo apt-get install rabbitmq-server; macOS: brew install rabbitmq), " +
+			"or build its local image with `infra/images/build.sh rabbitmq`, " + common + "."
 	}
 	return ""
 }

@@ -13,7 +13,7 @@ import (
 // through the env provider's variables (Env).
 type Session struct {
 	Instances []*Instance
-	// Env holds NAME=value entries (LAB_MYSQL_DSN, LAB_REDIS_ADDR, LAB_CONSUL_ADDR, LAB_KAFKA_BROKERS)
+	// Env holds NAME=value entries (LAB_MYSQL_DSN, LAB_REDIS_ADDR, LAB_CONSUL_ADDR, LAB_KAFKA_BROKERS, LAB_RABBITMQ_URL)
 	// that point child processes at the servers.
 	Env []string
 }
@@ -31,7 +31,7 @@ func StartSession(ctx context.Context, services []Service, logf func(string, ...
 	var wg sync.WaitGroup
 	for i, svc := range services {
 		if !slices.Contains(Services, svc) {
-			errs[i] = fmt.Errorf("unknown service %q (known: mysql, redis, consul, kafka)", svc)
+			errs[i] = fmt.Errorf("unknown service %q (known: mysql, redis, consul, kafka, rabbitmq)", svc)
 			continue
 		}
 		wg.Go(func() {

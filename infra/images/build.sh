@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Builds the local stand-in images that the Docker provider of infra/ runs when the official images
-# (mysql, redis, hashicorp/consul, confluentinc/confluent-local, postgres) are not on this machine.
+# (mysql, redis, hashicorp/consul, confluentinc/confluent-local, rabbitmq, postgres) are not on this machine.
 # Nothing here talks to a container registry: Debian-packaged servers come from a root filesystem
 # made with debootstrap from the machine's own apt mirror, Go servers are static binaries.
 #
-#   infra/images/build.sh [--force] [mariadb|redis|consul|kafka|postgres ...]   (default: all five)
+#   infra/images/build.sh [--force] [mariadb|redis|consul|kafka|rabbitmq|postgres ...]   (default: all six)
 #
 # Idempotent: an image whose tag already exists is skipped unless --force is given, and so is a service whose
 # official image is on this machine (the Docker provider prefers it).
@@ -26,6 +26,7 @@ REDIS_IMAGE=microlab/redis:7.0
 CONSUL_IMAGE=microlab/consul:1.20.6
 KAFKA_IMAGE=microlab/kafka-kfake:1
 POSTGRES_IMAGE=microlab/postgres:15
+RABBITMQ_IMAGE=microlab/rabbitmq:3.10
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 root=$(cd "$here/../.." && pwd)
@@ -41,12 +42,12 @@ for arg in "$@"; do
 	case $arg in
 	--force) force=1 ;;
 	mariadb | mysql) wanted+=(mariadb) ;;
-	redis | consul | kafka | postgres) wanted+=("$arg") ;;
+	redis | consul | kafka | rabbitmq | postgres) wanted+=("$arg") ;;
 	-h | --help) sed -n '2,20p' "$0"; exit 0 ;;
-	*) echo "build.sh: unknown argument $arg (want --force, mariadb, redis, consul, kafka, postgres)" >&2; exit 2 ;;
+	*) echo "build.sh: unknown argument $arg (want --force, mariadb, redis, consul, kafka, rabbitmq, postgres)" >&2; exit 2 ;;
 	esac
 done
-[ ${#wanted[@]} -gt 0 ] || wanted=(mariadb redis consul kafka postgres)
+[ ${#wanted[@]} -gt 0 ] || wanted=(mariadb redis consul kafka rabbitmq postgres)
 
 log() { printf '[images %s] %s\n' "$(date +%H:%M:%S)" "$*"; }
 die() { printf 'build.sh: %s\n' "$*" >&2; exit 1; }
@@ -202,6 +203,33 @@ build_kafka() {
 		'LABEL org.opencontainers.image.description="franz-go kfake, a local stand-in for confluentinc/confluent-local"'
 }
 
+build_rabbitmq() {
+	local dir=$work/rabbitmq
+	rootfs "$dir" rabbitmq-server
+	# Listeners on every interface of the container (Docker publishes them on 127.0.0.1 only), one administrator
+	# (the Docker provider's; the official image gets it from RABBITMQ_DEFAULT_USER/PASS), and the management API,
+	# through which the provider creates a vhost per test.
+	cat >"$dir/etc/rabbitmq/rabbitmq.conf" <<-'EOF'
+	listeners.tcp.default = 5672
+	management.tcp.port = 15672
+	default_user = microlab
+	default_pass = microlab
+	default_user_tags.administrator = true
+	log.console = true
+	log.console.level = info
+	log.file = false
+	EOF
+	echo '[rabbitmq_management].' >"$dir/etc/rabbitmq/enabled_plugins"
+	rm -f "$dir/etc/rabbitmq/rabbitmq-env.conf"
+	rm -rf "$dir"/var/lib/rabbitmq/mnesia "$dir"/var/lib/rabbitmq/.erlang.cookie
+	# The start script, not Debian's /usr/sbin wrapper (which switches users); with RABBITMQ_ALLOW_INPUT it execs
+	# the Erlang VM as PID 1, so `docker stop` reaches it, and -noinput keeps it off the terminal.
+	import_dir "$dir" "$RABBITMQ_IMAGE" \
+		'ENTRYPOINT ["/usr/lib/rabbitmq/bin/rabbitmq-server"]' 'EXPOSE 5672 15672' \
+		'ENV HOME=/var/lib/rabbitmq RABBITMQ_LOGS=- RABBITMQ_ALLOW_INPUT=1 RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS=-noinput LANG=C.UTF-8' \
+		'LABEL org.opencontainers.image.description="rabbitmq-server 3.10 from Debian, a local stand-in for rabbitmq:3.10-management"'
+}
+
 total_start=$(date +%s)
 failed=()
 unbuildable=()
@@ -212,6 +240,7 @@ for svc in "${wanted[@]}"; do
 	consul) image=$CONSUL_IMAGE official=hashicorp/consul:1.15 ;;
 	kafka) image=$KAFKA_IMAGE official=confluentinc/confluent-local:7.5.0 ;;
 	postgres) image=$POSTGRES_IMAGE official=postgres:16 ;;
+	rabbitmq) image=$RABBITMQ_IMAGE official=rabbitmq:3.10-management ;;
 	esac
 	need "$image" "$official" || continue
 	start=$(date +%s)

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Provisions what the native providers of infra/ need: MariaDB, Redis and PostgreSQL from the distribution's packages,
+# Provisions what the native providers of infra/ need: MariaDB, Redis, RabbitMQ and PostgreSQL from the distribution's packages,
 # and a Consul build from the Go module proxy (cached in ~/.cache/microlab/bin/consul).
 # Idempotent: whatever is already there is left alone. Safe to run on every CI job.
 #
@@ -28,11 +28,13 @@ have() { command -v "$1" >/dev/null 2>&1 || [ -x "/usr/sbin/$1" ] || [ -x "/usr/
 missing=()
 if ! have mariadbd && ! have mysqld; then missing+=(mariadb-server); fi
 if ! have redis-server; then missing+=(redis-server); fi
+# The native provider runs the package's own start script, not the system service.
+if [ ! -x /usr/lib/rabbitmq/bin/rabbitmq-server ] && ! have rabbitmq-server; then missing+=(rabbitmq-server); fi
 # Debian keeps PostgreSQL's server binaries off PATH, in /usr/lib/postgresql/<major>/bin.
 if ! have initdb && ! compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null; then missing+=(postgresql); fi
 
 if [ ${#missing[@]} -eq 0 ]; then
-	echo "provision-native: mariadb-server, redis-server and postgresql are installed"
+	echo "provision-native: mariadb-server, redis-server, rabbitmq-server and postgresql are installed"
 elif can_provision; then
 	echo "provision-native: installing ${missing[*]}"
 	export DEBIAN_FRONTEND=noninteractive
@@ -49,7 +51,7 @@ elif can_provision; then
 else
 	echo "provision-native: please install: ${missing[*]}" >&2
 	echo "  Debian/Ubuntu: sudo apt-get install ${missing[*]}" >&2
-	echo "  macOS:         brew install mariadb redis postgresql" >&2
+	echo "  macOS:         brew install mariadb redis rabbitmq postgresql" >&2
 	echo "  (or let Docker serve them: infra/scripts/provision-docker.sh)" >&2
 	conformance_hint
 fi

@@ -84,12 +84,14 @@ func (a *app) doctorTests(l *lab.Lab) {
 // would get and reports its provider, version and start time (infra.Doctor).
 func (a *app) doctorProviders(ctx context.Context) {
 	for _, r := range infra.Doctor(ctx, infra.Services) {
-		var serving, missing []string
+		var serving, missing, never []string
 		for _, pc := range r.Providers {
 			switch {
 			case pc.Err == nil:
 				serving = append(serving, pc.Provider)
-			case !pc.Unsupported:
+			case pc.Unsupported:
+				never = append(never, pc.Provider+": "+oneLine(pc.Err))
+			default:
 				missing = append(missing, pc.Provider+": "+oneLine(pc.Err))
 			}
 		}
@@ -101,6 +103,10 @@ func (a *app) doctorProviders(ctx context.Context) {
 		}
 		for _, m := range missing {
 			a.report(false, "  "+string(r.Service)+" via", m)
+		}
+		// By design, not a fault: say why (no in-process MySQL or RabbitMQ, no native Kafka), not what to install.
+		for _, n := range never {
+			fmt.Fprintf(a.stdout, "%-3s %-22s %s\n", "", "  "+string(r.Service)+" never via", n)
 		}
 	}
 }

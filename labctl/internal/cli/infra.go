@@ -23,7 +23,7 @@ import (
 func newInfraCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "infra",
-		Short: "Start, stop and inspect the servers the checks use (MySQL, Redis, Consul, Kafka)",
+		Short: "Start, stop and inspect the servers the checks use (MySQL, Redis, Consul, Kafka, RabbitMQ)",
 		Long: "Checks start the servers they need by themselves. `labctl infra up` keeps a set running instead,\n" +
 			"so that every check and every plain `go test` reuses them once you export what it prints:\n\n" +
 			"  eval \"$(go run ./labctl infra up)\"\n\n" +
@@ -93,7 +93,7 @@ func printExports(w io.Writer, env []string) {
 func newInfraUpCmd() *cobra.Command {
 	var timeout time.Duration
 	cmd := &cobra.Command{
-		Use:   "up [mysql|redis|consul|kafka ...]",
+		Use:   "up [mysql|redis|consul|kafka|rabbitmq ...]",
 		Short: "Start servers that keep running, and print the exports that point tests at them",
 		Long: "Starts the given services (all by default) in a background process, writes their PIDs and addresses\n" +
 			"to .labctl/infra.json, and prints `export LAB_...=...` lines on stdout (progress goes to stderr).\n" +
@@ -129,7 +129,7 @@ func newInfraUpCmd() *cobra.Command {
 				return &exitError{code: ExitInfra, err: err}
 			}
 			for _, in := range st.Instances {
-				fmt.Fprintf(cmd.ErrOrStderr(), "%-7s %-10s %-22s %s\n", in.Service, in.Provider, in.Addr, in.Version)
+				fmt.Fprintf(cmd.ErrOrStderr(), "%-8s %-10s %-22s %s\n", in.Service, in.Provider, in.Addr, in.Version)
 			}
 			printExports(cmd.OutOrStdout(), st.Env)
 			return nil
@@ -222,7 +222,7 @@ func newInfraStatusCmd() *cobra.Command {
 				if s.Err != nil {
 					state, failed = "NOT ANSWERING: "+s.Err.Error(), true
 				}
-				fmt.Fprintf(w, "%-7s %-10s %-22s %-28s %s\n", s.Service, s.Provider, s.Addr, s.Version, state)
+				fmt.Fprintf(w, "%-8s %-10s %-22s %-28s %s\n", s.Service, s.Provider, s.Addr, s.Version, state)
 			}
 			printExports(w, st.Env)
 			if failed {
@@ -244,7 +244,7 @@ func newInfraInstallCmd() *cobra.Command {
 		ValidArgs: []string{"consul"},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if args[0] != "consul" {
-				return badInput(fmt.Errorf("cannot install %q: only consul is built by labctl (mariadb-server and redis-server come from your package manager)", args[0]))
+				return badInput(fmt.Errorf("cannot install %q: only consul is built by labctl (mariadb-server, redis-server and rabbitmq-server come from your package manager)", args[0]))
 			}
 			logf := func(format string, a ...any) { fmt.Fprintf(cmd.ErrOrStderr(), format+"\n", a...) }
 			path, err := infra.InstallConsul(cmd.Context(), force, logf)
