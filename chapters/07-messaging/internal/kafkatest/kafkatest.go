@@ -143,12 +143,14 @@ func Header(r *kgo.Record, key string) string {
 // Broker is a single-broker Kafka of the test's own, in-process (kfake), that the test can Kill and Start
 // again at the same address. It keeps nothing across a restart, as a broker that lost its disk.
 type Broker struct {
-	Addr string
-	c    *kfake.Cluster
+	Addr   string
+	c      *kfake.Cluster
+	topics []string
 }
 
-// OwnBroker starts a broker on a free loopback port; it is stopped at cleanup.
-func OwnBroker(t testing.TB) *Broker {
+// OwnBroker starts a broker on a free loopback port with the given topics (one partition each, created again at
+// every Start); it is stopped at cleanup.
+func OwnBroker(t testing.TB, topics ...string) *Broker {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -156,7 +158,7 @@ func OwnBroker(t testing.TB) *Broker {
 	}
 	addr := ln.Addr().String()
 	ln.Close()
-	b := &Broker{Addr: addr}
+	b := &Broker{Addr: addr, topics: topics}
 	b.Start(t)
 	t.Cleanup(func() {
 		if b.c != nil {
@@ -182,7 +184,7 @@ func (b *Broker) Start(t testing.TB) {
 	port, _ := strconv.Atoi(p)
 	var err error
 	for deadline := time.Now().Add(Wait); ; time.Sleep(50 * time.Millisecond) { // the old listener may linger
-		b.c, err = kfake.NewCluster(kfake.NumBrokers(1), kfake.Ports(port), kfake.AllowAutoTopicCreation(), kfake.DefaultNumPartitions(1))
+		b.c, err = kfake.NewCluster(kfake.NumBrokers(1), kfake.Ports(port), kfake.SeedTopics(1, b.topics...))
 		if err == nil || time.Now().After(deadline) {
 			break
 		}
