@@ -1,0 +1,175 @@
+package shaving_test
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"os"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	_ "github.com/go-sql-driver/mysql"
+	"github.com/stretchr/testify/require"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/gomicrolab/microlab/chapters/07-messaging/internal/kafkatest"
+	"github.com/gomicrolab/microlab/chapters/07-messaging/internal/locktest"
+	"github.com/gomicrolab/microlab/chapters/07-messaging/shaving"
+	"github.com/gomicrolab/microlab/infra"
+)
+
+func TestMain(m *testing.M) { os.Exit(infra.Main(m)) }
+
+// store is the database write path, instrumented: it counts writes in flight and holds each one until the
+// test lets it finish, so that the test, not the scheduler, decides how long writes take.
+type store struct {
+	db       *sql.DB
+	inflight atomic.Int32
+	peak     atomic.Int32
+	started  atomic.Int32
+	gate     chan struct{}
+}
+
+func (s *store) apply(ctx context.Context, r *kgo.Record) error {
+	s.started.Add(1)
+	n := s.inflight.Add(1)
+	defer s.inflight.Add(-1)
+	for p := s.peak.Load(); n > p && !s.peak.CompareAndSwap(p, n); p = s.peak.Load() {
+	}
+	select {
+	case <-s.gate:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	_, err := s.db.ExecContext(ctx, "INSERT INTO orders (id) VALUES (?)", string(r.Key))
+	return err
+}
+
+func newStore(t *testing.T) *store {
+	t.Helper()
+	dsn := infra.MySQL(t)
+	db, err := sql.Open("mysql", dsn)
+	require.NoError(t, err)
+	t.Cleanup(func() { db.Close() })
+	locktest.KillLeftoversAtCleanup(t, dsn)
+	_, err = db.Exec("CREATE TABLE orders (id VARCHAR(64) PRIMARY KEY, created_at TIMESTAMP(6) DEFAULT CURRENT_TIMESTAMP(6))")
+	require.NoError(t, err)
+	return &store{db: db, gate: make(chan struct{})}
+}
+
+func (s *store) count(t *testing.T) int {
+	t.Helper()
+	var n int
+	require.NoError(t, s.db.QueryRow("SELECT COUNT(*) FROM orders").Scan(&n))
+	return n
+}
+
+func groupClient(t *testing.T, ep infra.KafkaEndpoint, topic, group string) *kgo.Client {
+	return kafkatest.Client(t, ep.Brokers, kgo.ConsumerGroup(group), kgo.ConsumeTopics(topic),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.DisableAutoCommit())
+}
+
+func burst(t *testing.T, ep infra.KafkaEndpoint, topic string, n int) time.Duration {
+	t.Helper()
+	var rs []*kgo.Record
+	for i := range n {
+		id := fmt.Sprintf("o-%04d", i)
+		rs = append(rs, &kgo.Record{Topic: topic, Key: []byte(id), Value: []byte(id)})
+	}
+	start := time.Now()
+	kafkatest.Produce(t, kafkatest.Client(t, ep.Brokers), rs...)
+	return time.Since(start)
+}
+
+func TestShavingAbsorbsABurstAtBoundedConcurrency(t *testing.T) {
+	const n, limit = 400, 4
+	s := newStore(t)
+	ep := infra.Kafka(t)
+	topic := kafkatest.Topic(t, ep, "orders", 4)
+	group := ep.TopicPrefix + "writer"
+	produced := burst(t, ep, topic, n) // the burst lands on the topic before any write happens
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	start := time.Now()
+	go func() { done <- shaving.Drain(ctx, groupClient(t, ep, topic, group), limit, s.apply) }()
+
+	// Let writes finish one at a time, each once the consumer has as many in flight as it may (or, at the end
+	// of a poll or of the backlog, once no new write arrived for 50 ms). A consumer that does not use its
+	// concurrency never reaches limit; one that does not bound it goes past limit while writes are held.
+	deadline := time.Now().Add(60 * time.Second)
+	for released := 0; released < n; released++ {
+		for quiet := time.Now(); ; time.Sleep(time.Millisecond) {
+			if s.inflight.Load() >= limit {
+				break
+			}
+			if s.inflight.Load() > 0 && time.Since(quiet) > 50*time.Millisecond {
+				break
+			}
+			if s.inflight.Load() == 0 && time.Since(quiet) > 2*time.Second {
+				cancel()
+				t.Fatalf("no write arrived for 2 s with %d of %d orders written (Drain returned: %v): every record of the burst must be written, none dropped",
+					released, n, drainResult(done))
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%d of %d orders written after 60 s", released, n)
+			}
+		}
+		select {
+		case s.gate <- struct{}{}:
+		case err := <-done:
+			t.Fatalf("Drain returned %v with %d of %d orders written", err, released, n)
+		}
+	}
+	for s.count(t) < n && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	drained := time.Since(start)
+	cancel()
+	require.NoError(t, drainResult(done), "Drain after its ctx was cancelled")
+
+	t.Logf("shaving: a burst of %d orders was on the topic in %v; written at most %d at a time (peak %d) in %v",
+		n, produced.Round(time.Millisecond), limit, s.peak.Load(), drained.Round(time.Millisecond))
+	require.Equal(t, n, s.count(t), "orders in the database after the burst was drained")
+	require.EqualValues(t, n, s.started.Load(), "writes started: one per order")
+	require.LessOrEqual(t, s.peak.Load(), int32(limit),
+		"peak writes in flight = %d, want at most %d: the consumer must bound what it puts on the database, whatever the backlog", s.peak.Load(), limit)
+	require.EqualValues(t, limit, s.peak.Load(),
+		"peak writes in flight = %d, want %d: with a backlog the consumer should use the concurrency it is allowed, or the backlog drains %dx slower", s.peak.Load(), limit, limit)
+	for p := int32(0); p < 4; p++ {
+		require.NotEqual(t, int64(-1), kafkatest.Committed(t, ep.Brokers, group, topic, p), "committed offset of partition %d after everything was written", p)
+	}
+}
+
+func TestShavingStopsOnAFailedWrite(t *testing.T) {
+	s := newStore(t)
+	ep := infra.Kafka(t)
+	topic := kafkatest.Topic(t, ep, "orders", 1)
+	group := ep.TopicPrefix + "writer"
+	burst(t, ep, topic, 10)
+	close(s.gate) // writes are not held in this test
+	errDB := errors.New("database is read-only")
+	ctx, cancel := context.WithTimeout(context.Background(), kafkatest.Wait)
+	defer cancel()
+	err := shaving.Drain(ctx, groupClient(t, ep, topic, group), 4, func(ctx context.Context, r *kgo.Record) error {
+		if string(r.Key) == "o-0005" {
+			return errDB
+		}
+		return s.apply(ctx, r)
+	})
+	require.ErrorIs(t, err, errDB, "Drain when a write fails: want the write's error, wrapped (a failed write must not be acknowledged)")
+	require.LessOrEqual(t, kafkatest.Committed(t, ep.Brokers, group, topic, 0), int64(5),
+		"committed offset after the write of offset 5 failed: nothing past it may be committed, or that order is lost")
+}
+
+func drainResult(done chan error) error {
+	select {
+	case err := <-done:
+		return err
+	case <-time.After(kafkatest.Wait):
+		return fmt.Errorf("Drain did not return within %v", kafkatest.Wait)
+	}
+}
