@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
-	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/gomicrolab/microlab/chapters/07-messaging/consumer"
@@ -123,7 +122,7 @@ func TestOutboxChaos(t *testing.T) {
 			t.Fatalf("chaos: %v", err)
 		default:
 		}
-		if count(t, db, "SELECT COUNT(*) FROM effects") == n && unpublished(t, db) == 0 && caughtUp(ctx, adm, group, topic) {
+		if count(t, db, "SELECT COUNT(*) FROM effects") == n && unpublished(t, db) == 0 && kafkatest.CaughtUp(ctx, adm, group, topic) {
 			break
 		}
 		if time.Now().After(deadline) {
@@ -148,25 +147,4 @@ func TestOutboxChaos(t *testing.T) {
 	require.Greater(t, published, int64(n), "records published: relays that die after publishing must publish those rows again")
 	require.EqualValues(t, published-n, absorbed.Load(),
 		"duplicates the consumer absorbed = %d, want every duplicate record (%d): each one reaches the consumer once the group has read everything", absorbed.Load(), published-n)
-}
-
-// caughtUp reports whether group has committed the end of every partition of topic.
-func caughtUp(ctx context.Context, adm *kadm.Client, group, topic string) bool {
-	lags, err := adm.Lag(ctx, group)
-	if err != nil {
-		return false
-	}
-	l, ok := lags[group]
-	if !ok || l.Error() != nil {
-		return false
-	}
-	total, parts := int64(0), 0
-	for _, ps := range l.Lag[topic] {
-		if ps.Err != nil || ps.Commit.At < 0 {
-			return false
-		}
-		total += ps.Lag
-		parts++
-	}
-	return parts > 0 && total == 0
 }

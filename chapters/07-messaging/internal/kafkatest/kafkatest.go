@@ -193,3 +193,25 @@ func (b *Broker) Start(t testing.TB) {
 		t.Fatalf("start own broker at %s: %v", b.Addr, err)
 	}
 }
+
+// CaughtUp reports whether group has committed the end of every partition of topic (and topic has records in
+// every partition that counts: a partition never committed is not caught up).
+func CaughtUp(ctx context.Context, adm *kadm.Client, group, topic string) bool {
+	lags, err := adm.Lag(ctx, group)
+	if err != nil {
+		return false
+	}
+	l, ok := lags[group]
+	if !ok || l.Error() != nil {
+		return false
+	}
+	total, parts := int64(0), 0
+	for _, ps := range l.Lag[topic] {
+		if ps.Err != nil || ps.Commit.At < 0 {
+			return false
+		}
+		total += ps.Lag
+		parts++
+	}
+	return parts > 0 && total == 0
+}
