@@ -98,15 +98,23 @@ func TestShavingAbsorbsABurstAtBoundedConcurrency(t *testing.T) {
 	go func() { done <- shaving.Drain(ctx, groupClient(t, ep, topic, group), limit, s.apply) }()
 
 	// Let writes finish one at a time, each once the consumer has as many in flight as it may (or, at the end
-	// of a poll or of the backlog, once no new write arrived for 50 ms). A consumer that does not use its
+	// of a poll or of the backlog, once no new write arrived for 20 ms). A consumer that does not use its
 	// concurrency never reaches limit; one that does not bound it goes past limit while writes are held.
 	deadline := time.Now().Add(60 * time.Second)
+	starved := 0 // writes released while fewer than limit were in flight
 	for released := 0; released < n; released++ {
 		for quiet := time.Now(); ; time.Sleep(time.Millisecond) {
 			if s.inflight.Load() >= limit {
 				break
 			}
-			if s.inflight.Load() > 0 && time.Since(quiet) > 50*time.Millisecond {
+			if s.inflight.Load() > 0 && time.Since(quiet) > 20*time.Millisecond {
+				// The end of a poll or of the backlog, or a consumer that does not use its concurrency. A good
+				// consumer does this a few times per poll; the bound below is far above that.
+				if starved++; starved > n/4 {
+					cancel()
+					t.Fatalf("after %d of %d writes, %d were released with fewer than %d in flight (peak %d): with a backlog the consumer should keep %d writes going, or the backlog drains that much slower",
+						released, n, starved, limit, s.peak.Load(), limit)
+				}
 				break
 			}
 			if s.inflight.Load() == 0 && time.Since(quiet) > 2*time.Second {
@@ -122,6 +130,10 @@ func TestShavingAbsorbsABurstAtBoundedConcurrency(t *testing.T) {
 		case s.gate <- struct{}{}:
 		case err := <-done:
 			t.Fatalf("Drain returned %v with %d of %d orders written", err, released, n)
+		case <-time.After(2 * time.Second):
+			cancel()
+			t.Fatalf("no write arrived for 2 s with %d of %d orders written (Drain returned: %v): every record of the burst must be written, none dropped",
+				released, n, drainResult(done))
 		}
 	}
 	// Stop once every write is in and the group has committed the whole backlog.
