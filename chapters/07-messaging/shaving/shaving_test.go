@@ -104,6 +104,11 @@ func TestShavingAbsorbsABurstAtBoundedConcurrency(t *testing.T) {
 	starved := 0 // writes released while fewer than limit were in flight
 	for released := 0; released < n; released++ {
 		for quiet := time.Now(); ; time.Sleep(time.Millisecond) {
+			if p := s.peak.Load(); p > limit {
+				cancel()
+				t.Fatalf("%d writes in flight at once (after %d of %d), want at most %d: the consumer must bound what it puts on the database, whatever the backlog",
+					p, released, n, limit)
+			}
 			if s.inflight.Load() >= limit {
 				break
 			}
@@ -164,7 +169,9 @@ func TestShavingStopsOnAFailedWrite(t *testing.T) {
 	burst(t, ep, topic, 10)
 	close(s.gate) // writes are not held in this test
 	errDB := errors.New("database is read-only")
-	ctx, cancel := context.WithTimeout(context.Background(), kafkatest.Wait)
+	// Joining the group and reading 10 records takes about a second; a Drain that carries on after the failure
+	// returns only when this ends.
+	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Second)
 	defer cancel()
 	err := shaving.Drain(ctx, groupClient(t, ep, topic, group), 4, func(ctx context.Context, r *kgo.Record) error {
 		if string(r.Key) == "o-0005" {
