@@ -3,7 +3,7 @@
 // committed offsets and lag. It uses franz-go's admin client (kadm), so it needs no JVM.
 //
 //	go run ./07-messaging/cmd/inspect                 # brokers from $LAB_KAFKA_BROKERS
-//	go run ./07-messaging/cmd/inspect -brokers 127.0.0.1:9092 -group shipping
+//	go run ./07-messaging/cmd/inspect -brokers 127.0.0.1:9092 -group shipping -topic orders
 package main
 
 import (
@@ -27,6 +27,7 @@ func main() {
 	}
 	brokers := flag.String("brokers", def, "Kafka brokers, comma-separated (default $LAB_KAFKA_BROKERS)")
 	group := flag.String("group", "", "only this consumer group")
+	only := flag.String("topic", "", "only topics whose name starts with this")
 	flag.Parse()
 
 	cl, err := kgo.NewClient(kgo.SeedBrokers(strings.Split(*brokers, ",")...))
@@ -48,6 +49,9 @@ func main() {
 	}
 	fmt.Println("TOPIC\tPARTITION\tEND-OFFSET")
 	for _, t := range topics.Sorted() {
+		if !strings.HasPrefix(t.Topic, *only) {
+			continue
+		}
 		for _, p := range t.Partitions.Sorted() {
 			end, _ := ends.Lookup(t.Topic, p.Partition)
 			fmt.Printf("%s\t%d\t%d\n", t.Topic, p.Partition, end.Offset)
@@ -74,6 +78,9 @@ func main() {
 	for _, g := range groups {
 		l := lags[g]
 		for _, t := range l.Lag.Sorted() {
+			if !strings.HasPrefix(t.Topic, *only) {
+				continue
+			}
 			member := "-"
 			if t.Member != nil {
 				member = t.Member.ClientID
