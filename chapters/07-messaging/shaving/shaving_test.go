@@ -104,6 +104,11 @@ func TestShavingAbsorbsABurstAtBoundedConcurrency(t *testing.T) {
 	starved := 0 // writes released while fewer than limit were in flight
 	for released := 0; released < n; released++ {
 		for quiet := time.Now(); ; time.Sleep(time.Millisecond) {
+			select {
+			case err := <-done:
+				t.Fatalf("Drain returned %v with %d of %d orders written: it must keep consuming until its ctx is done", err, released, n)
+			default:
+			}
 			if p := s.peak.Load(); p > limit {
 				cancel()
 				t.Fatalf("%d writes in flight at once (after %d of %d), want at most %d: the consumer must bound what it puts on the database, whatever the backlog",
