@@ -101,6 +101,25 @@ func TestRetryPermanentFailureIsDeadLetteredAtOnce(t *testing.T) {
 	require.EqualValues(t, 1, kafkatest.Count(t, ep.Brokers, tp.dlq), "records dead-lettered")
 }
 
+func TestRetryAttemptReadsTheHeader(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		header []kgo.RecordHeader
+		want   int
+	}{
+		{"no header: first attempt", nil, 1},
+		{"attempt 3", []kgo.RecordHeader{{Key: retry.AttemptHeader, Value: []byte("3")}}, 3},
+		{"zero is not an attempt", []kgo.RecordHeader{{Key: retry.AttemptHeader, Value: []byte("0")}}, 1},
+		{"negative is not an attempt", []kgo.RecordHeader{{Key: retry.AttemptHeader, Value: []byte("-2")}}, 1},
+		{"not a number", []kgo.RecordHeader{{Key: retry.AttemptHeader, Value: []byte("x")}}, 1},
+		{"other headers ignored", []kgo.RecordHeader{{Key: "trace-id", Value: []byte("7")}}, 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			require.Equal(t, tc.want, retry.Attempt(&kgo.Record{Headers: tc.header}), "Attempt(%v)", tc.header)
+		})
+	}
+}
+
 type failing struct{ err error }
 
 func (f failing) ProduceSync(_ context.Context, rs ...*kgo.Record) kgo.ProduceResults {
