@@ -136,7 +136,7 @@ func createIdempotent(t *testing.T, s Store) {
 	require.NoError(t, err, "CreateOrder with key k1")
 	require.True(t, created, "first CreateOrder with key k1: created")
 	again, created, err := s.CreateOrder(ctx, newOrder(t, f.user.ID, line), "k1")
-	require.NoError(t, err, "CreateOrder repeating key k1")
+	require.NoError(t, err, "CreateOrder repeating key k1 = %v, want the order stored with k1 and no error: a repeated key is a replay (the client retried), so read the first order back; on PostgreSQL, outside the transaction the duplicate aborted", err)
 	require.False(t, created, "CreateOrder repeating key k1: created, want a replay")
 	require.Equal(t, first.Snapshot(), again.Snapshot(), "CreateOrder repeating key k1 = a different order")
 	require.Equal(t, 4, stock(t, s, f.pen.ID), "pen stock after an order and its replay")
