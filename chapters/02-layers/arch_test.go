@@ -30,7 +30,7 @@ type violation struct {
 }
 
 // drivers are infrastructure: only adapters (and the composition root) may touch them.
-var drivers = []string{"database/sql", "github.com/go-sql-driver/", "github.com/redis/", "github.com/gin-gonic/", "net/http"}
+var drivers = []string{"database/sql", "github.com/go-sql-driver/", "github.com/jackc/", "github.com/redis/", "github.com/gin-gonic/", "net/http"}
 
 func isDriver(imp string) bool {
 	return slices.ContainsFunc(drivers, func(d string) bool { return imp == d || strings.HasPrefix(imp, d) })

@@ -1,6 +1,6 @@
 // Package storetest is the contract of the app's repositories: one suite that every implementation
-// must pass unchanged. It runs against the in-memory fake and against MySQL, which is what makes the
-// fake trustworthy enough for the service tests.
+// must pass unchanged. It runs against the in-memory fake, MySQL and PostgreSQL, which is what makes
+// the fake trustworthy enough for the service tests.
 package storetest
 
 import (
@@ -136,7 +136,7 @@ func createIdempotent(t *testing.T, s Store) {
 	require.NoError(t, err, "CreateOrder with key k1")
 	require.True(t, created, "first CreateOrder with key k1: created")
 	again, created, err := s.CreateOrder(ctx, newOrder(t, f.user.ID, line), "k1")
-	require.NoError(t, err, "CreateOrder repeating key k1")
+	require.NoError(t, err, "CreateOrder repeating key k1 = %v, want the order stored with k1 and no error: a repeated key is a replay (the client retried), so read the first order back; on PostgreSQL, outside the transaction the duplicate aborted", err)
 	require.False(t, created, "CreateOrder repeating key k1: created, want a replay")
 	require.Equal(t, first.Snapshot(), again.Snapshot(), "CreateOrder repeating key k1 = a different order")
 	require.Equal(t, 4, stock(t, s, f.pen.ID), "pen stock after an order and its replay")
@@ -171,10 +171,11 @@ func update(t *testing.T, s Store, id int64, fn func(*order.Order) error) error 
 	return err
 }
 
-// isLockWaitTimeout recognises MySQL's "Lock wait timeout exceeded" (error 1205) by its text, so that
-// the contract does not import a driver.
+// isLockWaitTimeout recognises MySQL's "Lock wait timeout exceeded" (error 1205) and PostgreSQL's
+// "canceling statement due to lock timeout" (SQLSTATE 55P03) by their text, so that the contract does
+// not import a driver.
 func isLockWaitTimeout(err error) bool {
-	return err != nil && strings.Contains(err.Error(), "Lock wait timeout")
+	return err != nil && (strings.Contains(err.Error(), "Lock wait timeout") || strings.Contains(err.Error(), "due to lock timeout"))
 }
 
 func updateCommits(t *testing.T, s Store) {
@@ -334,4 +335,45 @@ func concurrentUpdates(t *testing.T, s Store) {
 		}
 	}
 	require.Equal(t, 1, paid, "%d concurrent UpdateOrder(pay) on one order: %d succeeded, want exactly 1: hold the order (SELECT ... FOR UPDATE in the transaction) while fn runs, so a second update reads the first one's result", n, paid)
+}
+
+// RunUserContract checks how CreateUser reports a taken email: as user.ErrEmailTaken (a
+// domain.ErrConflict), whatever the database calls a duplicate, and nothing else as a conflict. It is
+// apart from RunContract because on MySQL that translation is exercise 02-architecture's.
+func RunUserContract(t *testing.T, newStore func(t *testing.T) Store) {
+	t.Run("a taken email is a conflict", func(t *testing.T) { emailTaken(t, newStore(t)) })
+	t.Run("other failures are no conflict", func(t *testing.T) { otherFailuresNoConflict(t, newStore(t)) })
+}
+
+func emailTaken(t *testing.T, s Store) {
+	ctx := context.Background()
+	ada, err := s.CreateUser(ctx, user.User{Name: "ada", Email: "ada@example.com"})
+	require.NoError(t, err, "CreateUser(ada@example.com)")
+	require.NotZero(t, ada.ID, "CreateUser(ada@example.com) assigned no id")
+	_, err = s.CreateUser(ctx, user.User{Name: "copy", Email: "ada@example.com"})
+	require.ErrorIs(t, err, user.ErrEmailTaken, "CreateUser with a taken email = %v, want an error wrapping user.ErrEmailTaken (a domain.ErrConflict, HTTP 409): translate the database's duplicate-key error in the adapter", err)
+
+	// A failed insert changes nothing, and the next one gets an id of its own.
+	bob, err := s.CreateUser(ctx, user.User{Name: "bob", Email: "bob@example.com"})
+	require.NoError(t, err, "CreateUser(bob@example.com) after a refused duplicate")
+	require.NotEqual(t, ada.ID, bob.ID, "CreateUser(bob) returned ada's id %d: every user gets the id its own insert generated", ada.ID)
+	for _, want := range []user.User{ada, bob} {
+		got, err := s.GetUser(ctx, want.ID)
+		require.NoError(t, err, "GetUser(%d)", want.ID)
+		require.Equal(t, want, got, "GetUser(%d) = %+v, want what CreateUser returned", want.ID, got)
+	}
+}
+
+func otherFailuresNoConflict(t *testing.T, s Store) {
+	ctx := context.Background()
+	// A name longer than the column: a database refuses it (MySQL 1406, PostgreSQL 22001), the fake
+	// stores it. Either way it is not a taken email.
+	_, err := s.CreateUser(ctx, user.User{Name: strings.Repeat("x", 101), Email: "long@example.com"})
+	require.NotErrorIs(t, err, domain.ErrConflict, "CreateUser with a 101-character name = %v: that is no conflict; only a unique violation of the email is a taken email (a 409 would tell the client to pick another email)", err)
+
+	cancelled, cancel := context.WithCancel(ctx)
+	cancel()
+	_, err = s.CreateUser(cancelled, user.User{Name: "bob", Email: "bob@example.com"})
+	require.ErrorIs(t, err, context.Canceled, "CreateUser with a cancelled ctx = %v, want context.Canceled", err)
+	require.NotErrorIs(t, err, domain.ErrConflict, "CreateUser with a cancelled ctx = %v: that is no conflict", err)
 }

@@ -15,7 +15,9 @@ import (
 )
 
 func TestRepositoryContractMemory(t *testing.T) {
-	storetest.RunContract(t, func(*testing.T) storetest.Store { return memstore.New() })
+	newStore := func(*testing.T) storetest.Store { return memstore.New() }
+	storetest.RunContract(t, newStore)
+	storetest.RunUserContract(t, newStore)
 }
 
 func TestRepositoryContractMySQL(t *testing.T) {

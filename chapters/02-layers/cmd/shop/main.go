@@ -1,6 +1,7 @@
 // Command shop runs chapter 02's layered shop.
 //
 //	go run ./02-layers/cmd/shop -dsn 'root@tcp(127.0.0.1:3306)/shop?parseTime=true' -redis 127.0.0.1:6379
+//	go run ./02-layers/cmd/shop -pg 'postgres://postgres@127.0.0.1:5432/shop' -redis 127.0.0.1:6379   # on PostgreSQL (02-postgres)
 package main
 
 import (
@@ -21,6 +22,7 @@ func main() {
 	addr := flag.String("addr", "127.0.0.1:8080", "listen address")
 	var cfg layers.Config
 	flag.StringVar(&cfg.MySQLDSN, "dsn", os.Getenv("SHOP_DSN"), "MySQL DSN (default $SHOP_DSN)")
+	flag.StringVar(&cfg.PostgresURL, "pg", os.Getenv("SHOP_PG_URL"), "PostgreSQL URL; when set, used instead of MySQL (default $SHOP_PG_URL)")
 	flag.StringVar(&cfg.RedisAddr, "redis", "127.0.0.1:6379", "Redis address")
 	flag.StringVar(&cfg.RedisPrefix, "redis-prefix", "shop:", "prefix of every cache key")
 	flag.Parse()
