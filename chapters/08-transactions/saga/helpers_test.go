@@ -38,9 +38,9 @@ type world struct {
 	charged  map[string]bool
 	reserved map[string]bool
 	shipped  map[string]bool
-	calls    map[string]int         // "op order" -> calls that reached the service
+	calls    map[string]int          // "op order" -> calls that reached the service
 	fail     map[string]func() error // op -> the error its next call returns (nil: succeed)
-	log      []string               // "op order", in the order the calls reached the service
+	log      []string                // "op order", in the order the calls reached the service
 }
 
 func newWorld() *world {
