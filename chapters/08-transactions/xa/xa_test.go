@@ -1,0 +1,145 @@
+package xa_test
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/gomicrolab/microlab/chapters/08-transactions/internal/crashdb"
+)
+
+func TestXACommitsBothBranches(t *testing.T) {
+	e := newEnv(t)
+	p := e.process(t)
+	gid := gidFor(t)
+	err := p.c.Run(context.Background(), gid, p.transfer(100))
+	require.NoError(t, err, "Run(transfer 100)")
+	b1, b2 := balances(t, e)
+	require.Equal(t, [2]int64{900, 100}, [2]int64{b1, b2}, "balances of bank1 and bank2 after the transfer")
+	require.Empty(t, preparedBranches(t, e.bank1, gid), "prepared branches of %s after Run returned nil: phase 2 must commit every branch", gid)
+	requireUnlocked(t, e, "a committed transfer")
+}
+
+func TestXAWorkErrorRollsBackEveryBranch(t *testing.T) {
+	tests := []struct {
+		name    string
+		failing int // which branch's Work fails
+	}{
+		{"the first branch fails", 0},
+		{"the second branch fails after the first prepared", 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newEnv(t)
+			p := e.process(t)
+			gid := gidFor(t)
+			errWork := errors.New("work failed")
+			branches := p.transfer(100)
+			work := branches[tt.failing].Work
+			branches[tt.failing].Work = func(ctx context.Context, conn *sql.Conn) error {
+				if err := work(ctx, conn); err != nil {
+					return err
+				}
+				return errWork // after the update: the branch holds its row lock
+			}
+			err := p.c.Run(context.Background(), gid, branches)
+			require.ErrorIs(t, err, errWork, "Run must return the Work error")
+			b1, b2 := balances(t, e)
+			require.Equal(t, [2]int64{1000, 0}, [2]int64{b1, b2}, "balances after a failed transfer: nothing may commit")
+			require.Empty(t, preparedBranches(t, e.bank1, gid), "prepared branches of %s after Run failed in phase 1: "+
+				"roll back every branch that was started (XA END, then XA ROLLBACK)", gid)
+			requireUnlocked(t, e, "a transfer that failed in phase 1")
+		})
+	}
+}
+
+// TestXACrashHoldsLocksUntilRecovery kills the coordinator at each point between the phases. The server
+// drops its sessions; the prepared branches stay, with their row locks: another session's locking read of
+// the row waits and fails. Then a new coordinator process runs Recover, which must finish each branch as the
+// log says (commit after the decision, roll back before it) and release the rows.
+func TestXACrashHoldsLocksUntilRecovery(t *testing.T) {
+	points := []struct {
+		point      string
+		committed  bool // the decision to commit was logged
+		lockedBank int  // the bank whose row must be locked after the crash
+		lockedDSN  func(env) string
+	}{
+		{"prepared", false, 1, func(e env) string { return e.bank1DSN }},
+		{"decided", true, 1, func(e env) string { return e.bank1DSN }},
+		{"committed 0", true, 2, func(e env) string { return e.bank2DSN }},
+	}
+	for _, pt := range points {
+		t.Run(pt.point, func(t *testing.T) {
+			ctx := context.Background()
+			e := newEnv(t)
+			p := e.process(t)
+			gid := gidFor(t)
+			reached := false
+			p.c.Hook = func(point string) error {
+				if point != pt.point {
+					return nil
+				}
+				reached = true
+				require.NoError(t, p.p.Crash(ctx), "crash the coordinator")
+				return crashdb.ErrCrashed
+			}
+			_ = p.c.Run(ctx, gid, p.transfer(100)) // a dead process's result does not matter
+			require.True(t, reached, "Run never called Hook(%q): call it at every crash point the Coordinator documents", pt.point)
+
+			err, waited := lockWait(t, pt.lockedDSN(e))
+			if !isLockWait(err) {
+				t.Fatalf("coordinator crashed at %q: locking account 1 of bank%d = %v after %v, want a lock wait timeout "+
+					"(1205): a prepared XA branch keeps its row locks after its session is gone; without XA PREPARE the "+
+					"branch was rolled back or committed on its own", pt.point, pt.lockedBank, err, waited.Round(time.Millisecond))
+			}
+			left := preparedBranches(t, e.bank1, gid)
+			require.NotEmpty(t, left, "XA RECOVER after the crash at %q lists no branch of %s", pt.point, gid)
+			t.Logf("crash at %q: bank%d row locked (a locking read gave up after %v), XA RECOVER lists %v",
+				pt.point, pt.lockedBank, waited.Round(time.Millisecond), left)
+
+			p2 := e.process(t)
+			n, err := p2.c.Recover(ctx, p2.bank1, p2.bank2)
+			require.NoError(t, err, "Recover in a new coordinator process")
+			require.Equal(t, len(left), n, "branches Recover finished")
+			require.Empty(t, preparedBranches(t, e.bank1, gid), "prepared branches of %s after Recover", gid)
+			requireUnlocked(t, e, fmt.Sprintf("Recover (crash at %q)", pt.point))
+			b1, b2 := balances(t, e)
+			want := [2]int64{1000, 0}
+			why := "no commit decision was logged: the client was never told it committed, so recovery rolls back (presumed abort)"
+			if pt.committed {
+				want = [2]int64{900, 100}
+				why = "the commit decision was logged before the crash: recovery must commit every branch"
+			}
+			require.Equal(t, want, [2]int64{b1, b2}, "balances after Recover (crash at %q): %s", pt.point, why)
+		})
+	}
+}
+
+func TestXARecoverLeavesOtherTransactionsAlone(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t)
+	conn, err := e.bank1.Conn(ctx)
+	require.NoError(t, err)
+	foreign := gidFor(t) + "-other"
+	for _, stmt := range []string{"XA START '" + foreign + "','x'", "UPDATE account SET balance = balance - 1 WHERE id = 1",
+		"XA END '" + foreign + "','x'", "XA PREPARE '" + foreign + "','x'"} {
+		_, err := conn.ExecContext(ctx, stmt)
+		require.NoError(t, err, stmt)
+	}
+	t.Cleanup(func() {
+		_, _ = conn.ExecContext(context.Background(), "XA ROLLBACK '"+foreign+"','x'")
+		conn.Close()
+	})
+	p := e.process(t)
+	n, err := p.c.Recover(ctx, p.bank1, p.bank2)
+	require.NoError(t, err)
+	require.Equal(t, 0, n, "branches Recover finished")
+	require.Equal(t, []string{"x"}, preparedBranches(t, e.bank1, foreign),
+		"Recover ended a prepared XA transaction that is not in its log: it belongs to another coordinator, which "+
+			"may still commit it; only the coordinator's own log can say how to finish a branch")
+}
