@@ -45,7 +45,7 @@ func BenchmarkTransferUnderContention(b *testing.B) {
 		b.ResetTimer()
 		b.RunParallel(func(pb *testing.PB) {
 			for pb.Next() {
-				id := fmt.Sprintf("bench-%d", benchSeq.Add(1))
+				id := e.gid(fmt.Sprint(benchSeq.Add(1)))
 				if err := transfer(ctx, id, &held); err != nil {
 					b.Error(err)
 					return

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -24,6 +25,7 @@ var errInsufficient = errors.New("insufficient funds")
 // env is a coordinator database and two bank databases on the same MySQL server: bank1 holds account 1
 // with 1000, bank2 holds account 1 with 0.
 type env struct {
+	prefix                     string // every gid of the test starts with it
 	logDSN, bank1DSN, bank2DSN string
 	bank1, bank2               *sql.DB // the test's own handles, for checks
 }
@@ -31,7 +33,11 @@ type env struct {
 func newEnv(t testing.TB) env {
 	t.Helper()
 	ctx := context.Background()
-	e := env{logDSN: infra.MySQL(t), bank1DSN: infra.MySQL(t), bank2DSN: infra.MySQL(t)}
+	e := env{prefix: fmt.Sprintf("g%d", time.Now().UnixNano()),
+		logDSN: infra.MySQL(t), bank1DSN: infra.MySQL(t), bank2DSN: infra.MySQL(t)}
+	// Registered after the databases, so it runs before they are dropped: a prepared XA branch that a failing
+	// test left behind would keep its locks on the server (and block DROP DATABASE) until someone ends it.
+	t.Cleanup(func() { e.rollbackLeftovers(t) })
 	logDB := open(t, e.logDSN)
 	require.NoError(t, xa.Migrate(ctx, logDB))
 	e.bank1, e.bank2 = open(t, e.bank1DSN), open(t, e.bank2DSN)
@@ -153,4 +159,36 @@ func requireUnlocked(t *testing.T, e env, after string) {
 	}
 }
 
-func gidFor(t *testing.T) string { return fmt.Sprintf("g%d", time.Now().UnixNano()) }
+// gid returns a global transaction id of this test.
+func (e env) gid(name string) string { return e.prefix + "-" + name }
+
+// rollbackLeftovers rolls back every prepared XA branch of this test's gids.
+func (e env) rollbackLeftovers(t testing.TB) {
+	db, err := sql.Open("mysql", e.bank1DSN)
+	if err != nil {
+		return
+	}
+	defer db.Close()
+	rows, err := db.Query("XA RECOVER")
+	if err != nil {
+		t.Logf("cleanup: XA RECOVER: %v", err)
+		return
+	}
+	var xids []string
+	for rows.Next() {
+		var (
+			format, glen, blen int
+			data               []byte
+		)
+		if rows.Scan(&format, &glen, &blen, &data) == nil && glen+blen <= len(data) &&
+			strings.HasPrefix(string(data[:glen]), e.prefix) {
+			xids = append(xids, fmt.Sprintf("'%s','%s'", data[:glen], data[glen:glen+blen]))
+		}
+	}
+	rows.Close()
+	for _, x := range xids {
+		if _, err := db.Exec("XA ROLLBACK " + x); err != nil {
+			t.Logf("cleanup: XA ROLLBACK %s: %v", x, err)
+		}
+	}
+}

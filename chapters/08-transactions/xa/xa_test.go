@@ -16,7 +16,7 @@ import (
 func TestXACommitsBothBranches(t *testing.T) {
 	e := newEnv(t)
 	p := e.process(t)
-	gid := gidFor(t)
+	gid := e.gid("t")
 	err := p.c.Run(context.Background(), gid, p.transfer(100))
 	require.NoError(t, err, "Run(transfer 100)")
 	b1, b2 := balances(t, e)
@@ -37,7 +37,7 @@ func TestXAWorkErrorRollsBackEveryBranch(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			e := newEnv(t)
 			p := e.process(t)
-			gid := gidFor(t)
+			gid := e.gid("t")
 			errWork := errors.New("work failed")
 			branches := p.transfer(100)
 			work := branches[tt.failing].Work
@@ -78,7 +78,7 @@ func TestXACrashHoldsLocksUntilRecovery(t *testing.T) {
 			ctx := context.Background()
 			e := newEnv(t)
 			p := e.process(t)
-			gid := gidFor(t)
+			gid := e.gid("t")
 			reached := false
 			p.c.Hook = func(point string) error {
 				if point != pt.point {
@@ -105,7 +105,9 @@ func TestXACrashHoldsLocksUntilRecovery(t *testing.T) {
 			p2 := e.process(t)
 			n, err := p2.c.Recover(ctx, p2.bank1, p2.bank2)
 			require.NoError(t, err, "Recover in a new coordinator process")
-			require.Equal(t, len(left), n, "branches Recover finished")
+			require.Equal(t, len(left), n, "branches Recover finished, with %v of %s prepared after the crash at %q: Recover "+
+				"must finish every prepared branch of a transaction in its log, so the log must know a transaction "+
+				"before its first branch starts", left, gid, pt.point)
 			require.Empty(t, preparedBranches(t, e.bank1, gid), "prepared branches of %s after Recover", gid)
 			requireUnlocked(t, e, fmt.Sprintf("Recover (crash at %q)", pt.point))
 			b1, b2 := balances(t, e)
@@ -125,7 +127,7 @@ func TestXARecoverLeavesOtherTransactionsAlone(t *testing.T) {
 	e := newEnv(t)
 	conn, err := e.bank1.Conn(ctx)
 	require.NoError(t, err)
-	foreign := gidFor(t) + "-other"
+	foreign := e.gid("other")
 	for _, stmt := range []string{"XA START '" + foreign + "','x'", "UPDATE account SET balance = balance - 1 WHERE id = 1",
 		"XA END '" + foreign + "','x'", "XA PREPARE '" + foreign + "','x'"} {
 		_, err := conn.ExecContext(ctx, stmt)
