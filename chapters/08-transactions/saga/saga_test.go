@@ -199,6 +199,20 @@ func TestSagaCheckoutNoMoneyLost(t *testing.T) {
 	}
 }
 
+func TestSagaStartTwiceRunsOnce(t *testing.T) {
+	r := &recorder{}
+	o := newOrchestrator(t, r.steps("A", "B"))
+	st, err := start(t, o, "s1")
+	require.NoError(t, err)
+	require.Equal(t, saga.StatusDone, st)
+	// The client did not see the answer and sends the same checkout again.
+	st, err = start(t, o, "s1")
+	require.NoError(t, err, "Start of a saga id that already finished: a retried request must not fail")
+	require.Equal(t, saga.StatusDone, st, "Start of a finished saga returns how it ended")
+	require.Equal(t, []string{"do A", "do B"}, r.calls(),
+		"a second Start of the same id must continue that saga (here: nothing left to do), not run it again")
+}
+
 // TestSagaResumesAfterCrashAtEveryPoint kills the orchestrator's process at every point of a checkout, in
 // three scenarios: just before each call to a service and right after each call was applied (the process
 // never saw the reply). From then on the dead process has no effect: its calls fail and its database

@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/gomicrolab/microlab/chapters/08-transactions/internal/crashdb"
+	"github.com/gomicrolab/microlab/chapters/08-transactions/xa"
 )
 
 func TestXACommitsBothBranches(t *testing.T) {
@@ -23,6 +24,16 @@ func TestXACommitsBothBranches(t *testing.T) {
 	require.Equal(t, [2]int64{900, 100}, [2]int64{b1, b2}, "balances of bank1 and bank2 after the transfer")
 	require.Empty(t, preparedBranches(t, e.bank1, gid), "prepared branches of %s after Run returned nil: phase 2 must commit every branch", gid)
 	requireUnlocked(t, e, "a committed transfer")
+}
+
+func TestXARejectsAnUnsafeGID(t *testing.T) {
+	e := newEnv(t)
+	p := e.process(t)
+	err := p.c.Run(context.Background(), "g1','b0'; XA ROLLBACK 'x", p.transfer(100))
+	require.ErrorIs(t, err, xa.ErrBadGID, "XA statements take no placeholders: a gid is spliced into the SQL, so "+
+		"anything but plain characters must be refused before it reaches the database")
+	b1, b2 := balances(t, e)
+	require.Equal(t, [2]int64{1000, 0}, [2]int64{b1, b2})
 }
 
 func TestXAWorkErrorRollsBackEveryBranch(t *testing.T) {
