@@ -10,6 +10,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/gomicrolab/microlab/chapters/08-transactions/internal/lockwait"
 	"github.com/gomicrolab/microlab/chapters/08-transactions/saga"
 )
 
@@ -77,6 +78,7 @@ func newOrchestrator(t *testing.T, steps []saga.Step) *saga.Orchestrator {
 	_, db := newDB(t)
 	o, err := saga.New(db, steps)
 	require.NoError(t, err, "saga.New with a valid definition")
+	require.Positive(t, o.Backoff, "New must set a default Backoff: with zero, a failing call is retried in a busy loop")
 	o.Backoff = time.Millisecond
 	return o
 }
@@ -90,6 +92,9 @@ func start(t *testing.T, o *saga.Orchestrator, id string) (saga.Status, error) {
 	st, err := o.Start(ctx, id)
 	if errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("Start(%s) did not finish within 20 s: a step or compensation kept being retried (%v)", id, err)
+	}
+	if hint := lockwait.Explain(err); hint != "" {
+		t.Fatalf("Start(%s) = %v%s", id, err, hint)
 	}
 	return st, err
 }
@@ -211,6 +216,54 @@ func TestSagaStartTwiceRunsOnce(t *testing.T) {
 	require.Equal(t, saga.StatusDone, st, "Start of a finished saga returns how it ended")
 	require.Equal(t, []string{"do A", "do B"}, r.calls(),
 		"a second Start of the same id must continue that saga (here: nothing left to do), not run it again")
+}
+
+func TestSagaResumeAllFinishesEverySaga(t *testing.T) {
+	_, db := newDB(t)
+	var (
+		mu     sync.Mutex
+		calls  = map[string]int{}
+		cancel context.CancelFunc
+	)
+	step := func(name string) func(context.Context, string) error {
+		return func(_ context.Context, id string) error {
+			mu.Lock()
+			defer mu.Unlock()
+			calls[name+" "+id]++
+			if name == "B" && calls[name+" "+id] == 1 {
+				cancel() // the process stops while B is in flight
+				return errTimeout
+			}
+			return nil
+		}
+	}
+	steps := []saga.Step{
+		{Name: "A", Action: step("A"), Compensate: step("undo A")},
+		{Name: "B", Action: step("B"), Compensate: step("undo B")},
+	}
+	o, err := saga.New(db, steps)
+	require.NoError(t, err)
+	o.Backoff = time.Millisecond
+	ids := []string{"s1", "s2", "s3"}
+	for _, id := range ids {
+		ctx, c := context.WithCancel(context.Background())
+		mu.Lock()
+		cancel = c
+		mu.Unlock()
+		_, err := o.Start(ctx, id)
+		c()
+		require.Error(t, err, "Start(%s) whose context ended while B was retried must return an error", id)
+	}
+	ctx, stop := context.WithTimeout(context.Background(), 20*time.Second)
+	defer stop()
+	n, err := o.ResumeAll(ctx)
+	require.NoError(t, err, "ResumeAll")
+	require.Equal(t, len(ids), n, "ResumeAll with %d unfinished sagas must finish them all", len(ids))
+	for _, id := range ids {
+		state, _, err := saga.Load(context.Background(), db, id)
+		require.NoError(t, err)
+		require.Equal(t, saga.StatusDone, state, "saga %s after ResumeAll", id)
+	}
 }
 
 // TestSagaResumesAfterCrashAtEveryPoint kills the orchestrator's process at every point of a checkout, in

@@ -136,23 +136,40 @@ func TestXACrashHoldsLocksUntilRecovery(t *testing.T) {
 func TestXARecoverLeavesOtherTransactionsAlone(t *testing.T) {
 	ctx := context.Background()
 	e := newEnv(t)
-	conn, err := e.bank1.Conn(ctx)
-	require.NoError(t, err)
-	foreign := e.gid("other")
-	for _, stmt := range []string{"XA START '" + foreign + "','x'", "UPDATE account SET balance = balance - 1 WHERE id = 1",
-		"XA END '" + foreign + "','x'", "XA PREPARE '" + foreign + "','x'"} {
-		_, err := conn.ExecContext(ctx, stmt)
-		require.NoError(t, err, stmt)
+	// Prepare a transaction of another coordinator, then one of ours that crashes after prepare, then another
+	// foreign one: XA RECOVER lists them all, in an order Recover cannot count on.
+	foreign := func(name string) string {
+		conn, err := e.bank1.Conn(ctx)
+		require.NoError(t, err)
+		gid := e.gid(name)
+		for _, stmt := range []string{"XA START '" + gid + "','x'", "XA END '" + gid + "','x'", "XA PREPARE '" + gid + "','x'"} {
+			_, err := conn.ExecContext(ctx, stmt)
+			require.NoError(t, err, stmt)
+		}
+		t.Cleanup(func() { conn.Close() }) // after the env's cleanup has rolled it back
+		return gid
 	}
-	t.Cleanup(func() {
-		_, _ = conn.ExecContext(context.Background(), "XA ROLLBACK '"+foreign+"','x'")
-		conn.Close()
-	})
+	other1 := foreign("other1")
 	p := e.process(t)
-	n, err := p.c.Recover(ctx, p.bank1, p.bank2)
+	p.c.Hook = func(point string) error {
+		if point != "prepared" {
+			return nil
+		}
+		require.NoError(t, p.p.Crash(ctx))
+		return crashdb.ErrCrashed
+	}
+	ours := e.gid("ours")
+	_ = p.c.Run(ctx, ours, p.transfer(100))
+	other2 := foreign("other2")
+
+	p2 := e.process(t)
+	n, err := p2.c.Recover(ctx, p2.bank1, p2.bank2)
 	require.NoError(t, err)
-	require.Equal(t, 0, n, "branches Recover finished")
-	require.Equal(t, []string{"x"}, preparedBranches(t, e.bank1, foreign),
-		"Recover ended a prepared XA transaction that is not in its log: it belongs to another coordinator, which "+
-			"may still commit it; only the coordinator's own log can say how to finish a branch")
+	require.Equal(t, 2, n, "branches Recover finished: the two of its own transaction, whatever else XA RECOVER lists")
+	require.Empty(t, preparedBranches(t, e.bank1, ours), "prepared branches of the coordinator's own transaction after Recover")
+	for _, gid := range []string{other1, other2} {
+		require.Equal(t, []string{"x"}, preparedBranches(t, e.bank1, gid),
+			"Recover ended a prepared XA transaction that is not in its log: it belongs to another coordinator, which "+
+				"may still commit it; only the coordinator's own log can say how to finish a branch")
+	}
 }
