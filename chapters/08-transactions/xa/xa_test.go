@@ -139,14 +139,20 @@ func TestXARecoverLeavesOtherTransactionsAlone(t *testing.T) {
 	// Prepare a transaction of another coordinator, then one of ours that crashes after prepare, then another
 	// foreign one: XA RECOVER lists them all, in an order Recover cannot count on.
 	foreign := func(name string) string {
-		conn, err := e.bank1.Conn(ctx)
+		// Its own pool, closed right after the prepare: that coordinator is gone, its branch waits for it, and
+		// the env's cleanup can end it.
+		db, err := sql.Open("mysql", e.bank1DSN)
 		require.NoError(t, err)
+		defer db.Close()
+		conn, err := db.Conn(ctx)
+		require.NoError(t, err)
+		defer conn.Close()
 		gid := e.gid(name)
-		for _, stmt := range []string{"XA START '" + gid + "','x'", "XA END '" + gid + "','x'", "XA PREPARE '" + gid + "','x'"} {
+		for _, stmt := range []string{"XA START '" + gid + "','x'", "UPDATE account SET balance = balance WHERE id = 2",
+			"XA END '" + gid + "','x'", "XA PREPARE '" + gid + "','x'"} {
 			_, err := conn.ExecContext(ctx, stmt)
 			require.NoError(t, err, stmt)
 		}
-		t.Cleanup(func() { conn.Close() }) // after the env's cleanup has rolled it back
 		return gid
 	}
 	other1 := foreign("other1")
