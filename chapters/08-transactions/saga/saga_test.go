@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -135,14 +136,68 @@ func TestSagaCompensatesInReverseOrder(t *testing.T) {
 }
 
 func TestSagaTransientErrorsAreRetriedNotCompensated(t *testing.T) {
-	r := &recorder{fail: map[string][]error{"do B": repeat(errTimeout, 3)}}
+	const k = 300 // far more timeouts than any fixed retry limit a learner might pick (3, 10, 100)
+	r := &recorder{fail: map[string][]error{"do B": repeat(errTimeout, k)}}
 	o := newOrchestrator(t, r.steps("A", "B", "C"))
 	st, err := start(t, o, "s1")
 	require.NoError(t, err)
-	require.Equal(t, saga.StatusDone, st,
-		"B timed out 3 times, then succeeded: a timeout is not an answer, so retry it; compensating would "+
-			"cancel orders that would have gone through")
-	require.Equal(t, []string{"do A", "do B", "do B", "do B", "do B", "do C"}, r.calls())
+	calls := r.calls()
+	if st != saga.StatusDone {
+		t.Fatalf("Start(s1) = %s after %d calls (the last ones %v); want %s: B timed out %d times, then succeeded. "+
+			"A timeout is not an answer (the call may have happened), so retry it as long as it takes; giving up "+
+			"and compensating would cancel orders that would have gone through", st, len(calls),
+			calls[max(0, len(calls)-4):], saga.StatusDone, k)
+	}
+	want := []string{"do A"}
+	for range k + 1 {
+		want = append(want, "do B")
+	}
+	want = append(want, "do C")
+	require.Equal(t, want, calls, "A once, B %d times (%d timeouts, then success), C once, nothing undone", k+1, k)
+}
+
+// TestSagaCompensationThatNeverSucceedsStaysCompensating: undo A fails every time. The orchestrator must
+// keep retrying it until its ctx ends, and leave the saga compensating at step 1 (A still to undo), so that
+// a resume goes on with it. The test ends the ctx itself after many failures: no clock decides the outcome.
+func TestSagaCompensationThatNeverSucceedsStaysCompensating(t *testing.T) {
+	const k = 1000 // far more failures than any fixed retry limit a learner might pick (10, 100)
+	_, db := newDB(t)
+	// A correct saga here stops within milliseconds of the cancel; 20 s is for a loaded machine.
+	ctx, stop := context.WithTimeout(context.Background(), 20*time.Second)
+	defer stop()
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	r := &recorder{fail: map[string][]error{"do C": {errDeclined}}}
+	steps := r.steps("A", "B", "C")
+	var undoA atomic.Int32
+	steps[0].Compensate = func(context.Context, string) error {
+		r.call("undo A")
+		if undoA.Add(1) == k {
+			cancel() // the process is shutting down: Start must give up now, and only now
+		}
+		return errTimeout
+	}
+	o, err := saga.New(db, steps)
+	require.NoError(t, err, "saga.New with a valid definition")
+	o.Backoff = time.Millisecond
+
+	st, err := o.Start(ctx, "s1")
+	if errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Start(s1) did not return within 20 s of its ctx being cancelled after %d failures of undo A: "+
+			"the retry loop must select on ctx.Done() (%v)", k, err)
+	}
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("Start(s1) while undo A fails every time = %q, %v after %d calls of undo A; want an error wrapping "+
+			"context.Canceled once ctx is cancelled (after call %d): a compensation has no 'no', so it is retried "+
+			"until it succeeds or the process stops. Giving up and calling the saga compensated keeps the money "+
+			"that undo A should have given back", st, err, undoA.Load(), k)
+	}
+	state, step, err := saga.Load(context.Background(), db, "s1")
+	require.NoError(t, err, "Load(s1)")
+	if state != saga.StatusCompensating || step != 1 {
+		t.Fatalf("Load(s1) after Start was stopped in undo A = %s, step %d; want %s, step 1: B was undone and A "+
+			"was not, and the log is what a resume continues from", state, step, saga.StatusCompensating)
+	}
 }
 
 func TestSagaFailingCompensationKeepsRetrying(t *testing.T) {
