@@ -78,6 +78,63 @@ func TestTCCTryChecksAvailableMoney(t *testing.T) {
 	requireAccount(t, db, 1, 1000, 700, "a failed Try freezes nothing")
 }
 
+func TestTCCTryMayFreezeAllTheAvailableMoney(t *testing.T) {
+	a, db := newAccounts(t)
+	call(t, "Try", a.Try, "g1", 1, 700)
+	if err := a.Try(context.Background(), "g2", "b1", 1, 300); err != nil {
+		t.Fatalf("Try(g2, account 1, 300) with 1000 - 700 frozen = 300 available = %v, want nil: exactly the "+
+			"available money is enough (balance - frozen >= amount, not >)%s", err, lockwait.Explain(err))
+	}
+	requireAccount(t, db, 1, 1000, 1000, "g1 froze 700 and g2 the remaining 300")
+}
+
+// TestTCCConcurrentTriesCannotOverdraw sends two Tries of different global transactions for the same account
+// at the same moment, each for more than half of the money. The test holds the account row, waits until both
+// are queued behind it and lets them go: a check of the available money that is not part of the freezing
+// UPDATE (or a locking read) sees the old row in both, and both freeze.
+func TestTCCConcurrentTriesCannotOverdraw(t *testing.T) {
+	a, db := newAccounts(t)
+	release := lockwait.Hold(t, db, "account", 1)
+	var (
+		wg       sync.WaitGroup
+		finished atomic.Int32
+		errs     = make([]error, 2)
+	)
+	for i := range errs {
+		wg.Go(func() {
+			defer finished.Add(1)
+			errs[i] = a.Try(context.Background(), fmt.Sprintf("g%d", i+1), "b1", 1, 600)
+		})
+	}
+	waiting := lockwait.WaitForWaiters(t, db, 2, func() int { return int(finished.Load()) })
+	release()
+	wg.Wait()
+	b, f, err := tcc.Balance(context.Background(), db, 1)
+	require.NoError(t, err)
+	if f > b {
+		t.Fatalf("account 1 after Try(g1, 600) and Try(g2, 600) at once (%d were queued on the row together) = "+
+			"balance %d, frozen %d; want frozen <= balance: both read 1000 available before either froze. Check "+
+			"and freeze in one statement (UPDATE ... WHERE balance - frozen >= ?), so the check sees the other's "+
+			"freeze; errors %v", waiting, b, f, errs)
+	}
+	ok, refused := 0, 0
+	for _, err := range errs {
+		switch {
+		case err == nil:
+			ok++
+		case errors.Is(err, tcc.ErrInsufficientFunds):
+			refused++
+		default:
+			t.Fatalf("Try(600) = %v, want nil or ErrInsufficientFunds%s", err, lockwait.Explain(err))
+		}
+	}
+	if ok != 1 || refused != 1 {
+		t.Fatalf("two Try(600) at once on 1000: %d succeeded, %d got ErrInsufficientFunds (errors %v); want 1 and 1: "+
+			"the first freezes 600, the second finds 400 available", ok, refused, errs)
+	}
+	requireAccount(t, db, 1, 1000, 600, "one Try of 600 froze")
+}
+
 func TestTCCEmptyRollback(t *testing.T) {
 	a, db := newAccounts(t)
 	// The Try was lost or is still on its way; the transaction manager timed out and cancels.
@@ -121,6 +178,31 @@ func TestTCCDuplicatesApplyOnce(t *testing.T) {
 		call(t, "Cancel", a.Cancel, "g2", 2, 100)
 	}
 	requireAccount(t, db, 2, 1000, 0, "Cancel delivered 3 times unfreezes once (幂等)")
+}
+
+// TestTCCBranchesOfOneGlobalTransactionAreIndependent: one global transaction debits two accounts, as two
+// branches. The barrier tells calls apart by (gid, branch, op): the second branch is not a duplicate of the first.
+func TestTCCBranchesOfOneGlobalTransactionAreIndependent(t *testing.T) {
+	a, db := newAccounts(t)
+	ctx := context.Background()
+	for _, c := range []struct {
+		op              string
+		f               func(ctx context.Context, gid, branch string, id, amount int64) error
+		branch          string
+		id, amount      int64
+		balance, frozen int64
+	}{
+		{"Try", a.Try, "b1", 1, 100, 1000, 100},
+		{"Try", a.Try, "b2", 2, 200, 1000, 200},
+		{"Confirm", a.Confirm, "b1", 1, 100, 900, 0},
+		{"Confirm", a.Confirm, "b2", 2, 200, 800, 0},
+	} {
+		if err := c.f(ctx, "g1", c.branch, c.id, c.amount); err != nil {
+			t.Fatalf("%s(g1, %s, account %d, %d) = %v, want nil%s", c.op, c.branch, c.id, c.amount, err, lockwait.Explain(err))
+		}
+		requireAccount(t, db, c.id, c.balance, c.frozen, fmt.Sprintf("after %s(g1, %s): branch %s of g1 is its own "+
+			"call, not a duplicate of the other branch; the barrier key is (gid, branch, op)", c.op, c.branch, c.branch))
+	}
 }
 
 // TestTCCConcurrentDuplicatesApplyOnce sends the same call twice at the same moment. The test holds the
