@@ -179,3 +179,69 @@ func TestXARecoverLeavesOtherTransactionsAlone(t *testing.T) {
 				"may still commit it; only the coordinator's own log can say how to finish a branch")
 	}
 }
+
+// TestXACommitFailureAfterTheDecisionIsLeftToRecover: the commit was decided and logged, branch 0 committed,
+// then branch 1's session dies (the test kills it on the server) and its XA COMMIT fails. The prepared branch
+// survives its session. It must not be rolled back, and the log must still say commit: bank1 already paid,
+// so the only way to a consistent state is to commit branch 1 too (Run on a new session, or Recover).
+func TestXACommitFailureAfterTheDecisionIsLeftToRecover(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t)
+	p := e.process(t)
+	gid := e.gid("t")
+	branches := p.transfer(100)
+	var session int64 // the server's id of branch 1's session
+	work := branches[1].Work
+	branches[1].Work = func(ctx context.Context, conn *sql.Conn) error {
+		if err := conn.QueryRowContext(ctx, "SELECT CONNECTION_ID()").Scan(&session); err != nil {
+			return err
+		}
+		return work(ctx, conn)
+	}
+	reached := false
+	p.c.Hook = func(point string) error {
+		if point != "committed 0" {
+			return nil
+		}
+		reached = true
+		_, err := e.bank2.ExecContext(ctx, fmt.Sprintf("KILL CONNECTION %d", session))
+		require.NoError(t, err, "kill the session of branch 1")
+		// KILL only marks the session; wait until the server has dropped it, so that its XA COMMIT surely
+		// fails and the prepared branch is detached for Recover. Dropping a session takes milliseconds; the
+		// bound is for a loaded machine.
+		for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+			var n int
+			require.NoError(t, e.bank2.QueryRowContext(ctx,
+				"SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE ID = ?", session).Scan(&n))
+			if n == 0 {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("session %d of branch 1 still exists 10 s after KILL CONNECTION", session)
+			}
+		}
+		return nil
+	}
+	err := p.c.Run(ctx, gid, branches)
+	require.True(t, reached, "Run never called Hook(\"committed 0\"): call it after the XA COMMIT of each branch")
+	if err == nil {
+		// Allowed only if Run really finished: committed branch 1 again on a new session.
+		if left := preparedBranches(t, e.bank1, gid); len(left) > 0 {
+			t.Fatalf("Run with branch 1's session killed before its XA COMMIT = nil while branches %v of %s are "+
+				"still prepared; want an error: the caller must learn that the transfer is not finished yet", left, gid)
+		}
+	} else {
+		t.Logf("Run: %v", err)
+	}
+
+	p2 := e.process(t)
+	_, err = p2.c.Recover(ctx, p2.bank1, p2.bank2)
+	require.NoError(t, err, "Recover in a new coordinator process")
+	require.Empty(t, preparedBranches(t, e.bank1, gid), "prepared branches of %s after Recover", gid)
+	requireUnlocked(t, e, "Recover of a transfer whose XA COMMIT failed")
+	if b1, b2 := balances(t, e); b1 != 900 || b2 != 100 {
+		t.Fatalf("balances after Recover = %d, %d; want 900, 100: the commit decision was logged and branch 0 "+
+			"committed, so a failed XA COMMIT in phase 2 changes nothing: branch 1 stays prepared and must commit. "+
+			"Rolling it back (or logging 'rollback') after the commit point loses the money bank1 already paid", b1, b2)
+	}
+}
