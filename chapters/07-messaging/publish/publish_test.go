@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"os"
 	"strings"
@@ -138,19 +139,33 @@ func TestPublishReportsFailure(t *testing.T) {
 
 func TestPublishReportsAFailureOfAnyEvent(t *testing.T) {
 	ep := infra.Kafka(t)
-	topic := kafkatest.Topic(t, ep, "too-large", 1)
+	// A topic that takes messages of at most 200 kB (max.message.bytes, checked by the broker after compression).
+	topic := ep.TopicPrefix + "small-messages"
+	maxBytes := "200000"
+	ctx, cancel := context.WithTimeout(context.Background(), kafkatest.Wait)
+	defer cancel()
+	resp, err := kafkatest.Admin(t, ep.Brokers).CreateTopic(ctx, 1, 1, map[string]*string{"max.message.bytes": &maxBytes}, topic)
+	if err == nil {
+		err = resp.Err
+	}
+	require.NoError(t, err, "create topic %s", topic)
 	cl, err := publish.NewProducer(ep.Brokers, topic)
 	require.NoError(t, err)
 	defer cl.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), kafkatest.Wait)
-	defer cancel()
 
-	// The second event is larger than a Kafka message may be (1 MB by default): the client refuses it. The first
-	// one is fine. Publish must report the failure of any event, not only of the first.
+	// The first event is small: the broker takes it. The second is just under the client's own limit for a batch
+	// (1,000,012 bytes), so the client accepts it but cannot put it in the first event's batch; the broker takes
+	// the first batch, then refuses the second (text that does not compress, over 200 kB). Publish must report
+	// the failure of any event, not only of the first one to complete.
 	good := publish.OrderEvent{OrderID: "order-1", Seq: 1, Type: "created"}
-	huge := publish.OrderEvent{OrderID: "order-1", Seq: 2, Type: strings.Repeat("x", 2<<20)}
+	rnd := rand.New(rand.NewPCG(1, 2))
+	var big strings.Builder
+	for range 999_850 {
+		big.WriteByte(byte('a' + rnd.IntN(26)))
+	}
+	huge := publish.OrderEvent{OrderID: "order-1", Seq: 2, Type: big.String()}
 	err = publish.Publish(ctx, cl, good, huge)
-	require.Error(t, err, "Publish(good, 2 MB event) = nil error, want an error: the second event was never written, and the caller believes it was")
+	require.Error(t, err, "Publish(small event, 1 MB event the topic refuses) = nil error, want an error: the second event was never written, and the caller believes it was")
 	require.ErrorIs(t, err, kerr.MessageTooLarge, "Publish's error should wrap the reason the record failed (%%w)")
 }
 
