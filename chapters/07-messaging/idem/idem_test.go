@@ -72,6 +72,9 @@ func TestIdempotentAppliesARedeliveryOnce(t *testing.T) {
 	applied, err = c.Handle(ctx, "msg-1", credit(10))
 	require.NoError(t, err, "Handle(msg-1) again: a duplicate is not an error, the message was processed")
 	require.False(t, applied, "Handle(msg-1) again = applied true, want false: a redelivered message must change nothing")
+	require.Zero(t, db.Stats().InUse,
+		"connections still in use after Handle(duplicate) returned, want 0: every path must end its transaction (defer Rollback); "+
+			"a transaction left open holds a connection and its row locks, and a stream of redeliveries exhausts the pool")
 	require.EqualValues(t, 10, balance(t, db), "balance after msg-1 was delivered twice")
 
 	applied, err = c.Handle(ctx, "msg-2", credit(5))

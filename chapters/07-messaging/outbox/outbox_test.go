@@ -290,3 +290,94 @@ func TestOutboxCrashAfterPublishIsAbsorbedByTheConsumer(t *testing.T) {
 	require.Equal(t, 4, dups, "duplicates absorbed")
 	require.Equal(t, 4, count(t, db, "SELECT COUNT(*) FROM effects WHERE n = 1"), "orders applied exactly once")
 }
+
+// waitUnpublished waits until no outbox row is left unpublished. It fails the test at once if Run returns first
+// (done receives Run's result): Run must keep going until its context ends.
+func waitUnpublished(t *testing.T, db *sql.DB, done <-chan error, what string) {
+	t.Helper()
+	deadline := time.After(kafkatest.Wait)
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for unpublished(t, db) > 0 {
+		select {
+		case err := <-done:
+			t.Fatalf("Run returned %v with %d rows unpublished, want it to keep running until its context ends: %s",
+				err, unpublished(t, db), what)
+		case <-deadline:
+			t.Fatalf("after %v, %d outbox rows are still unpublished: %s", kafkatest.Wait, unpublished(t, db), what)
+		case <-tick.C:
+		}
+	}
+}
+
+func TestOutboxRunKeepsGoingAfterErrors(t *testing.T) {
+	db := newDB(t)
+	ep := infra.Kafka(t)
+	topic := kafkatest.Topic(t, ep, "orders", 1)
+	place(t, db, topic, orderIDs("o", 3)...)
+	// The broker refuses the first two publishes (a short outage), then accepts.
+	errBroker := errors.New("NOT_ENOUGH_REPLICAS")
+	relay := &outbox.Relay{DB: db, Batch: 10, Producer: &producer{real: kafkatest.Client(t, ep.Brokers), before: func(call int) error {
+		if call <= 2 {
+			return errBroker
+		}
+		return nil
+	}}}
+	var mu sync.Mutex
+	var reported []error
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() {
+		done <- relay.Run(ctx, 10*time.Millisecond, func(err error) {
+			mu.Lock()
+			reported = append(reported, err)
+			mu.Unlock()
+		})
+	}()
+	waitUnpublished(t, db, done,
+		"a relay that stops at the first failed publish leaves the outbox growing until someone restarts it; report the error (onErr) and try again")
+	mu.Lock()
+	require.Len(t, reported, 2, "errors reported to onErr while the broker refused two publishes")
+	for _, err := range reported {
+		require.ErrorIs(t, err, errBroker, "error reported to onErr: want the produce error, wrapped")
+	}
+	mu.Unlock()
+	require.Len(t, messageIDs(t, kafkatest.ReadAll(t, ep.Brokers, topic, 3)), 3, "distinct events published after the outage")
+
+	cancel()
+	select {
+	case err := <-done:
+		require.NoError(t, err, "Run after its context was cancelled: stopping is not an error")
+	case <-time.After(kafkatest.Wait):
+		t.Fatalf("Run still running %v after its context was cancelled, want it to return: a relay must stop when its service shuts down", kafkatest.Wait)
+	}
+}
+
+func TestOutboxRunDrainsABacklogWithoutWaiting(t *testing.T) {
+	const batch = 10
+	db := newDB(t)
+	ep := infra.Kafka(t)
+	topic := kafkatest.Topic(t, ep, "orders", 1)
+	place(t, db, topic, orderIDs("o", 5*batch)...)
+	relay := &outbox.Relay{DB: db, Batch: batch, Producer: kafkatest.Client(t, ep.Brokers)}
+
+	// The interval is an hour: a relay that waits it after a full batch publishes one batch in this test and no
+	// more. After a full batch there may be more rows, so Run must go on at once; it waits only when the outbox
+	// is (nearly) empty. Otherwise a backlog of N rows takes N/Batch intervals, and events lag behind by minutes.
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- relay.Run(ctx, time.Hour, nil) }()
+	waitUnpublished(t, db, done,
+		"Run(every = 1 h) with a backlog of 5 full batches: after a full batch, run again at once instead of waiting the interval")
+	require.Len(t, messageIDs(t, kafkatest.ReadAll(t, ep.Brokers, topic, 5*batch)), 5*batch, "distinct events published from the backlog")
+
+	cancel()
+	select {
+	case err := <-done:
+		require.NoError(t, err, "Run after its context was cancelled")
+	case <-time.After(kafkatest.Wait):
+		t.Fatalf("Run(every = 1 h) still running %v after its context was cancelled, want it to return at once: wait with select on ctx.Done(), not time.Sleep", kafkatest.Wait)
+	}
+}

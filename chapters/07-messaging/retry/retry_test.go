@@ -196,6 +196,27 @@ func TestRetryCloseUnpaidOrderOnlyWhenDue(t *testing.T) {
 	require.Equal(t, "closed", status(t, db, "o-1"))
 }
 
+func TestRetryCloseIsNotDueEvenAMillisecondEarly(t *testing.T) {
+	db := newOrders(t, map[string]string{"o-1": "unpaid"})
+	placed := t0.Add(750 * time.Millisecond) // orders are placed at any instant, not on whole seconds
+	clk := newClock(placed)
+	c := &retry.Closer{DB: db, Now: clk.Now, Delay: 15 * time.Minute, Topic: "close-orders"}
+	req := c.Request("o-1")
+	ctx := context.Background()
+
+	clk.set(placed.Add(15*time.Minute - time.Millisecond))
+	closed, err := c.Close(ctx, req)
+	require.ErrorIs(t, err, retry.ErrNotDue,
+		"Close 1 ms before Delay has passed (placed at %s) = (%v, %v), want ErrNotDue: the due time must keep its fraction of a second (RFC3339Nano), or a request is due up to a second early",
+		placed.Format(time.RFC3339Nano), closed, err)
+	require.Equal(t, "unpaid", status(t, db, "o-1"), "status of o-1 1 ms before its close request was due")
+
+	clk.set(placed.Add(15 * time.Minute))
+	closed, err = c.Close(ctx, req)
+	require.NoError(t, err, "Close exactly when due")
+	require.True(t, closed, "Close of an unpaid order exactly when due = closed false, want true")
+}
+
 func TestRetryCloseNeverClosesAPaidOrder(t *testing.T) {
 	db := newOrders(t, map[string]string{"o-1": "paid"})
 	clk := newClock(t0)

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"runtime"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -23,27 +24,33 @@ import (
 func TestMain(m *testing.M) { os.Exit(infra.Main(m)) }
 
 // store is the database write path, instrumented: it counts writes in flight and holds each one until the
-// test lets it finish, so that the test, not the scheduler, decides how long writes take.
+// test lets it finish, so that the test, not the scheduler, decides how long writes take. The test releases a
+// write by sending it a channel, which the write closes once it is no longer counted in flight.
 type store struct {
 	db       *sql.DB
 	inflight atomic.Int32
 	peak     atomic.Int32
 	started  atomic.Int32
-	gate     chan struct{}
+	gate     chan chan struct{}
 }
 
 func (s *store) apply(ctx context.Context, r *kgo.Record) error {
 	s.started.Add(1)
 	n := s.inflight.Add(1)
-	defer s.inflight.Add(-1)
 	for p := s.peak.Load(); n > p && !s.peak.CompareAndSwap(p, n); p = s.peak.Load() {
 	}
+	var finished chan struct{}
 	select {
-	case <-s.gate:
+	case finished = <-s.gate: // nil once the gate is closed (writes not held)
 	case <-ctx.Done():
+		s.inflight.Add(-1)
 		return ctx.Err()
 	}
 	_, err := s.db.ExecContext(ctx, "INSERT INTO orders (id) VALUES (?)", string(r.Key))
+	s.inflight.Add(-1)
+	if finished != nil {
+		close(finished)
+	}
 	return err
 }
 
@@ -56,7 +63,7 @@ func newStore(t *testing.T) *store {
 	locktest.KillLeftoversAtCleanup(t, dsn)
 	_, err = db.Exec("CREATE TABLE orders (id VARCHAR(64) PRIMARY KEY, created_at TIMESTAMP(6) DEFAULT CURRENT_TIMESTAMP(6))")
 	require.NoError(t, err)
-	return &store{db: db, gate: make(chan struct{})}
+	return &store{db: db, gate: make(chan chan struct{})}
 }
 
 func (s *store) count(t *testing.T) int {
@@ -94,8 +101,13 @@ func TestShavingAbsorbsABurstAtBoundedConcurrency(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	done := make(chan error, 1)
+	cl := groupClient(t, ep, topic, group)
+	// Goroutines before Drain; the client adds a few of its own once it polls (fetch, heartbeat, commit), far
+	// fewer than maxExtra.
+	const maxExtra = 50
+	baseline := runtime.NumGoroutine()
 	start := time.Now()
-	go func() { done <- shaving.Drain(ctx, groupClient(t, ep, topic, group), limit, s.apply) }()
+	go func() { done <- shaving.Drain(ctx, cl, limit, s.apply) }()
 
 	// Let writes finish one at a time, each once the consumer has as many in flight as it may (or, at the end
 	// of a poll or of the backlog, once no new write arrived for 20 ms). A consumer that does not use its
@@ -115,6 +127,13 @@ func TestShavingAbsorbsABurstAtBoundedConcurrency(t *testing.T) {
 					p, released, n, limit)
 			}
 			if s.inflight.Load() >= limit {
+				// Writes are held: whatever Drain has set up for the records it has not applied yet is alive now.
+				if extra := runtime.NumGoroutine() - baseline; extra > maxExtra {
+					cancel()
+					t.Fatalf("%d goroutines more than before Drain while %d writes are held (after %d of %d), want at most %d: "+
+						"take a slot before starting a write's goroutine; a goroutine per record waiting for a slot piles the whole backlog up in memory",
+						extra, limit, released, n, maxExtra)
+				}
 				break
 			}
 			if s.inflight.Load() > 0 && time.Since(quiet) > 20*time.Millisecond {
@@ -136,14 +155,23 @@ func TestShavingAbsorbsABurstAtBoundedConcurrency(t *testing.T) {
 				t.Fatalf("%d of %d orders written after 60 s", released, n)
 			}
 		}
+		finished := make(chan struct{})
 		select {
-		case s.gate <- struct{}{}:
+		case s.gate <- finished:
 		case err := <-done:
 			t.Fatalf("Drain returned %v with %d of %d orders written", err, released, n)
 		case <-time.After(2 * time.Second):
 			cancel()
 			t.Fatalf("no write arrived for 2 s with %d of %d orders written (Drain returned: %v): every record of the burst must be written, none dropped",
 				released, n, drainResult(done))
+		}
+		// Judge what the consumer does next only once the released write is over: it is no longer in flight,
+		// and a consumer that keeps limit writes going starts the next one now.
+		select {
+		case <-finished:
+		case <-time.After(kafkatest.Wait):
+			cancel()
+			t.Fatalf("a released write did not finish within %v (after %d of %d): the INSERT of one order is stuck", kafkatest.Wait, released, n)
 		}
 	}
 	// Stop once every write is in and the group has committed the whole backlog.
