@@ -203,6 +203,59 @@ func TestOutboxTwoRelaysNeverPublishARowTwice(t *testing.T) {
 	require.Equal(t, 0, unpublished(t, db))
 }
 
+func TestOutboxMarksOnlyWhatItPublished(t *testing.T) {
+	db := newDB(t)
+	ep := infra.Kafka(t)
+	topic := kafkatest.Topic(t, ep, "orders", 1)
+	place(t, db, topic, orderIDs("o", 3)...)
+
+	// The relay takes the 3 waiting rows and stalls while publishing them (a slow broker).
+	in, release := make(chan struct{}), make(chan struct{})
+	var releaseOnce sync.Once
+	let := func() { releaseOnce.Do(func() { close(release) }) }
+	defer let()
+	relay := &outbox.Relay{DB: db, Batch: 10, Producer: &producer{real: kafkatest.Client(t, ep.Brokers), before: func(call int) error {
+		if call == 1 {
+			close(in)
+			<-release
+		}
+		return nil
+	}}}
+	ctx, cancel := context.WithTimeout(context.Background(), kafkatest.Wait)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { _, err := relay.RunOnce(ctx); done <- err }()
+	select {
+	case <-in:
+	case err := <-done:
+		t.Fatalf("RunOnce returned %v before publishing the 3 waiting rows", err)
+	}
+
+	// Meanwhile a customer places an order: its event row commits after the relay chose its batch.
+	err := outbox.PlaceOrder(ctx, db, topic, outbox.Order{ID: "late", UserID: 9, Total: 100})
+	require.NoError(t, err, "PlaceOrder while the relay publishes a batch%s: the relay locks only the rows it took (READ COMMITTED, no gap locks), a new order must not wait for it", locktest.Explain(err))
+	let()
+	require.NoError(t, <-done, "RunOnce")
+
+	late := "SELECT COUNT(*) FROM outbox WHERE msg_key = 'late' AND published_at IS NULL"
+	require.Equal(t, 1, count(t, db, late),
+		"unpublished outbox rows of order late after the RunOnce that was publishing when it was placed = %d, want 1: that run never sent it; a row marked published that was never sent is a lost message (mark exactly the ids you published)", count(t, db, late))
+	n, err := relay.RunOnce(ctx)
+	require.NoError(t, err, "second RunOnce")
+	require.Equal(t, 1, n, "second RunOnce with the late order waiting")
+
+	rs := kafkatest.ReadAll(t, ep.Brokers, topic, 4)
+	require.EqualValues(t, 4, kafkatest.Count(t, ep.Brokers, topic), "records after two runs over 4 orders: every order published exactly once")
+	ids := messageIDs(t, rs)
+	require.Len(t, ids, 4, "distinct message ids among the 4 records")
+	keys := map[string]bool{}
+	for _, r := range rs {
+		keys[string(r.Key)] = true
+	}
+	require.True(t, keys["late"], "records keyed late = none, want one: the order placed during a publish must be published by a later run")
+	require.Equal(t, 0, unpublished(t, db), "unpublished rows after the second RunOnce")
+}
+
 func TestOutboxKeepsRowsWhenPublishingFails(t *testing.T) {
 	db := newDB(t)
 	ep := infra.Kafka(t)
