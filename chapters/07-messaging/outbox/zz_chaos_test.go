@@ -1,5 +1,8 @@
 package outbox_test
 
+// The file name sorts last on purpose: go runs test files in name order, and the focused tests should name a
+// mistake before this minute-long test does.
+
 import (
 	"context"
 	"database/sql"
