@@ -12,12 +12,14 @@ import (
 
 // Scenario is the chapter's one load pattern, so that every exercise is measured against the same baseline:
 // Orders order requests, one every Every, while a user endpoint is probed again and again from ProbeAfter on.
-// Whatever has not answered when Window ends is counted as still waiting, then cancelled.
+// When Window ends the probes stop and the measures of the process are taken; orders still in flight then get up to
+// Settle more to answer (zero: none), and whatever has not answered by then is counted as still waiting, then cancelled.
 type Scenario struct {
 	Orders     int
 	Every      time.Duration
 	ProbeAfter time.Duration
 	Window     time.Duration
+	Settle     time.Duration
 }
 
 // Baseline is the scenario the chapter's tests and the lesson's numbers use: 30 orders at 40/s for 1.5s.
@@ -26,7 +28,7 @@ var Baseline = Scenario{Orders: 30, Every: 25 * time.Millisecond, ProbeAfter: 30
 // Report is what one run of a Scenario measured.
 type Report struct {
 	OrderCodes    map[int]int     // answered orders by HTTP status
-	OrderWaiting  int             // orders with no answer when the window closed
+	OrderWaiting  int             // orders with no answer when the window (and the settle period, if any) closed
 	OrderSlowest  time.Duration   // slowest answered order
 	UserLatencies []time.Duration // each /users probe; one still waiting at the end counts as the time it waited
 	UserFailures  int             // probes answered with something other than 200
@@ -51,12 +53,15 @@ func (s Scenario) Run(ctx context.Context, base string, app *App) Report {
 	app.ResetPeak()
 	before := runtime.NumGoroutine()
 
+	probeCtx, stopProbes := context.WithCancel(ctx)
+	defer stopProbes()
 	var (
-		mu  sync.Mutex
-		rep = Report{OrderCodes: map[int]int{}}
-		wg  sync.WaitGroup
+		mu      sync.Mutex
+		rep     = Report{OrderCodes: map[int]int{}}
+		orders  sync.WaitGroup
+		probing sync.WaitGroup
 	)
-	send := func(method, url string) (int, time.Duration) {
+	send := func(ctx context.Context, method, url string) (int, time.Duration) {
 		start := time.Now()
 		req, _ := http.NewRequestWithContext(ctx, method, url, nil)
 		resp, err := client.Do(req)
@@ -68,15 +73,15 @@ func (s Scenario) Run(ctx context.Context, base string, app *App) Report {
 	}
 	windowEnd := time.After(s.Window)
 	for i := range s.Orders {
-		wg.Add(1)
+		orders.Add(1)
 		go func() {
-			defer wg.Done()
+			defer orders.Done()
 			select {
 			case <-time.After(time.Duration(i) * s.Every):
 			case <-ctx.Done():
 				return
 			}
-			code, d := send(http.MethodPost, base+"/orders?cents="+strconv.Itoa(100+i))
+			code, d := send(ctx, http.MethodPost, base+"/orders?cents="+strconv.Itoa(100+i))
 			mu.Lock()
 			defer mu.Unlock()
 			if code == 0 {
@@ -87,25 +92,25 @@ func (s Scenario) Run(ctx context.Context, base string, app *App) Report {
 			rep.OrderSlowest = max(rep.OrderSlowest, d)
 		}()
 	}
-	wg.Add(1)
-	go func() { // user probes, one after another
-		defer wg.Done()
+	probing.Add(1)
+	go func() { // user probes, one after another, until the window ends
+		defer probing.Done()
 		select {
 		case <-time.After(s.ProbeAfter):
-		case <-ctx.Done():
+		case <-probeCtx.Done():
 			return
 		}
-		for i := 0; ctx.Err() == nil; i++ {
-			code, d := send(http.MethodGet, base+"/users/"+strconv.Itoa(i))
+		for i := 0; probeCtx.Err() == nil; i++ {
+			code, d := send(probeCtx, http.MethodGet, base+"/users/"+strconv.Itoa(i))
 			mu.Lock()
 			rep.UserLatencies = append(rep.UserLatencies, d)
-			if code != http.StatusOK && ctx.Err() == nil { // a probe cut off by the window's end only counts its wait
+			if code != http.StatusOK && probeCtx.Err() == nil { // a probe cut off by the window's end only counts its wait
 				rep.UserFailures++
 			}
 			mu.Unlock()
 			select {
 			case <-time.After(50 * time.Millisecond):
-			case <-ctx.Done():
+			case <-probeCtx.Done():
 			}
 		}
 	}()
@@ -115,8 +120,19 @@ func (s Scenario) Run(ctx context.Context, base string, app *App) Report {
 	}
 	peak := app.PeakInflight()
 	grown := runtime.NumGoroutine() - before
+	stopProbes()
+	probing.Wait()
+	if s.Settle > 0 { // orders in flight get up to Settle more to answer
+		done := make(chan struct{})
+		go func() { orders.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(s.Settle):
+		case <-ctx.Done():
+		}
+	}
 	cancel() // whatever is still waiting now is cut off, and counted as waiting
-	wg.Wait()
+	orders.Wait()
 	rep.PeakInflight, rep.Goroutines = peak, grown
 	return rep
 }
