@@ -53,6 +53,9 @@ func TestRunOnFixture(t *testing.T) {
 			s := strings.Replace(labtest.Read(t, root, p), `, "Replace the return 0."]`, `]`, 1)
 			labtest.Write(t, root, p, strings.Replace(s, `, "替换掉 return 0。"]`, `]`, 1))
 		}, "exercise 00-add: 2 hints per language, want at least 3"},
+		{"passing demo owned by no exercise", withDemo("func TestDemo(t *testing.T) {}\n"), ""},
+		{"failing demo", withDemo("func TestDemo(t *testing.T) { t.Error(\"the demonstration no longer shows it\") }\n"),
+			"with the solution, TestDemo in ./00-demo/runtime is fail"},
 		{"solution holds a test", func(t *testing.T, root string) {
 			labtest.Write(t, root, "solutions/00-demo/calc/calc_test.go", "package calc\n")
 		}, "solutions/00-demo/calc/calc_test.go: solutions never contain tests"},
@@ -176,48 +179,23 @@ func TestStrayWrongDirectory(t *testing.T) {
 	}
 }
 
-// TestDemosBelongToNoExerciseAndMustPass: a chapter's demos (tests the lesson points at, owned by no exercise)
-// are no problem while they pass with the solution, and are reported when they fail.
-func TestDemosBelongToNoExerciseAndMustPass(t *testing.T) {
-	tests := []struct {
-		name, body string
-		want       string // a substring of one problem; "" means no problem at all
-	}{
-		{"passing demo", "func TestDemo(t *testing.T) {}\n", ""},
-		{"failing demo", "func TestDemo(t *testing.T) { t.Error(\"the demonstration no longer shows it\") }\n",
-			"with the solution, TestDemo in ./00-demo/runtime is fail"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			root := labtest.Course(t)
-			if err := os.MkdirAll(filepath.Join(root, "chapters", "00-demo", "runtime"), 0o755); err != nil {
-				t.Fatal(err)
-			}
-			labtest.Write(t, root, "chapters/00-demo/runtime/demo_test.go", "package runtime\n\nimport \"testing\"\n\n"+tt.body)
-			p := "chapters/course.toml"
-			labtest.Write(t, root, p, strings.Replace(labtest.Read(t, root, p), `title = { en = "Demo", zh = "演示" }`,
-				`title = { en = "Demo", zh = "演示" }`+"\ndemos = [\"./00-demo/runtime\"]", 1))
-			l, err := lab.Open(root)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if _, err := l.UpdateTestSums(); err != nil {
-				t.Fatal(err)
-			}
-			rep, err := Run(context.Background(), l, Options{MinWrong: 1})
-			if err != nil {
-				t.Fatalf("Run() error = %v", err)
-			}
-			var got []string
-			for _, p := range rep.Problems() {
-				got = append(got, p.String())
-			}
-			switch {
-			case tt.want == "" && len(got) > 0:
-				t.Errorf("problems = %q, want none: a passing demo belongs to no exercise by design", got)
-			case tt.want != "" && !slices.ContainsFunc(got, func(g string) bool { return strings.Contains(g, tt.want) }):
-				t.Errorf("problems = %q, want one containing %q: a failing demo teaches something false", got, tt.want)
-			}
-		})
+// withDemo adds a demos package (tests the lesson points at, owned by no exercise) to the fixture chapter,
+// with its test file listed in tests.sum: it must pass with the solution, and no exercise has to own it.
+func withDemo(body string) func(t *testing.T, root string) {
+	return func(t *testing.T, root string) {
+		if err := os.MkdirAll(filepath.Join(root, "chapters", "00-demo", "runtime"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		labtest.Write(t, root, "chapters/00-demo/runtime/demo_test.go", "package runtime\n\nimport \"testing\"\n\n"+body)
+		p := "chapters/course.toml"
+		labtest.Write(t, root, p, strings.Replace(labtest.Read(t, root, p), `title = { en = "Demo", zh = "演示" }`,
+			`title = { en = "Demo", zh = "演示" }`+"\ndemos = [\"./00-demo/runtime\"]", 1))
+		l, err := lab.Open(root)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := l.UpdateTestSums(); err != nil {
+			t.Fatal(err)
+		}
 	}
 }
