@@ -81,13 +81,7 @@ func mysqlTemplate(ctx context.Context, b mysqlBinary) (string, error) {
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return "", fmt.Errorf("initialize MySQL data directory with %s: %w\n%s", cmd.Path, err, lastLines(string(out), 15))
 	}
-	if err := os.Rename(data, final); err != nil {
-		if st, statErr := os.Stat(final); statErr == nil && st.IsDir() {
-			return final, nil // another process won the race
-		}
-		return "", fmt.Errorf("store MySQL template: %w", err)
-	}
-	return final, nil
+	return storeTemplate(data, final)
 }
 
 // userFlag lets the server run as root, which it otherwise refuses.
@@ -117,17 +111,13 @@ func startNativeMySQL(ctx context.Context) (*Instance, error) {
 	if err != nil {
 		return nil, err
 	}
-	dir, err := newWorkDir(MySQLService)
+	dir, data, err := workDirFromTemplate(MySQLService, tmpl)
 	if err != nil {
 		return nil, err
 	}
 	fail := func(err error) (*Instance, error) {
 		_ = os.RemoveAll(dir)
 		return nil, err
-	}
-	data := filepath.Join(dir, "data")
-	if err := copyTree(tmpl, data); err != nil {
-		return fail(fmt.Errorf("copy MySQL template: %w", err))
 	}
 	port, err := freePort()
 	if err != nil {

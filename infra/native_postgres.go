@@ -90,13 +90,7 @@ func postgresTemplate(ctx context.Context, b postgresBinary, u serverUser) (stri
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return "", fmt.Errorf("initdb: %w\n%s", err, lastLines(string(out), 15))
 	}
-	if err := os.Rename(data, final); err != nil {
-		if st, statErr := os.Stat(final); statErr == nil && st.IsDir() {
-			return final, nil // another process won the race
-		}
-		return "", fmt.Errorf("store PostgreSQL template: %w", err)
-	}
-	return final, nil
+	return storeTemplate(data, final)
 }
 
 // startNativePostgres starts a server on a free loopback port in a fresh work directory. PostgreSQL refuses
@@ -118,17 +112,13 @@ func startNativePostgres(ctx context.Context) (*Instance, error) {
 	if err != nil {
 		return nil, err
 	}
-	dir, err := newWorkDir(PostgresService)
+	dir, data, err := workDirFromTemplate(PostgresService, tmpl)
 	if err != nil {
 		return nil, err
 	}
 	fail := func(err error) (*Instance, error) {
 		_ = os.RemoveAll(dir)
 		return nil, err
-	}
-	data := filepath.Join(dir, "data")
-	if err := copyTree(tmpl, data); err != nil {
-		return fail(fmt.Errorf("copy PostgreSQL template: %w", err))
 	}
 	// The server checks that its data directory is private to its user.
 	if err := os.Chmod(data, 0o700); err != nil {

@@ -313,3 +313,29 @@ func copyFile(src, dst string) error {
 	}
 	return out.Close()
 }
+
+// storeTemplate moves a freshly initialised data directory to final, where later starts copy it from. If another
+// process stored one there first, its copy wins and this one is dropped with its build directory.
+func storeTemplate(data, final string) (string, error) {
+	if err := os.Rename(data, final); err != nil {
+		if st, statErr := os.Stat(final); statErr == nil && st.IsDir() {
+			return final, nil // another process won the race
+		}
+		return "", fmt.Errorf("store data-directory template: %w", err)
+	}
+	return final, nil
+}
+
+// workDirFromTemplate makes a fresh work directory for svc with a copy of the template tmpl as its data
+// subdirectory, and returns both paths. Nothing is left behind on error.
+func workDirFromTemplate(svc Service, tmpl string) (dir, data string, err error) {
+	if dir, err = newWorkDir(svc); err != nil {
+		return "", "", err
+	}
+	data = filepath.Join(dir, "data")
+	if err := copyTree(tmpl, data); err != nil {
+		_ = os.RemoveAll(dir)
+		return "", "", fmt.Errorf("copy %s template: %w", svc, err)
+	}
+	return dir, data, nil
+}
