@@ -196,12 +196,18 @@ func TestTxMsgBackCheckWhileTransactionIsOpen(t *testing.T) {
 			return 0
 		}
 	}
-	lockwait.WaitForWaiters(t, e.observer, 1, finished)
+	waiting := lockwait.WaitForWaiters(t, e.observer, 1, finished)
+	t.Logf("back-checks waiting for the open transaction's lock when it was released: %d", waiting)
 	close(release)
 	wg.Wait()
 
 	answers := e.backCheckAnswers("g-1")
 	committed := e.orderExists("o-1")
+	if committed && errors.Is(doErr, txmsg.ErrRolledBack) {
+		t.Fatalf("DoAndSubmit = %v, and yet order o-1 is committed: the marker failed after the business had "+
+			"committed. Write the marker inside the business transaction, before Commit, so that a marker that "+
+			"cannot be written rolls the business back with it", doErr)
+	}
 	if committed && len(answers) > 0 && answers[0] == txmsg.RolledBack {
 		t.Fatalf("the back-check answered RolledBack while the transaction was open, and then the transaction "+
 			"committed (DoAndSubmit = %v): the order exists and its message is dropped for ever. A back-check "+
