@@ -2,6 +2,7 @@ package lab
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"sync"
 	"testing"
@@ -85,5 +86,45 @@ func TestCheckSweepsOrphansFirst(t *testing.T) {
 				t.Errorf("infrastructure calls = %v, want %v", calls, tt.want)
 			}
 		})
+	}
+}
+
+// A check interrupted while its tests run sweeps again once they are dead: they were killed before their
+// cleanups, and what they registered on a server that outlives the check (a `labctl infra up` Consul) must
+// not wait for the next check.
+func TestInterruptedCheckSweepsAfter(t *testing.T) {
+	l := open(t, labtest.Course(t))
+	l.Course().Exercise("00-greet").Infra = []string{"consul"}
+	var calls []string
+	l.SweepInfra = func(ctx context.Context) {
+		if ctx.Err() != nil {
+			t.Errorf("sweep called with a cancelled context (%v): it would do nothing", ctx.Err())
+		}
+		calls = append(calls, "sweep")
+	}
+	l.StartInfra = func(ctx context.Context, services []string, logf func(string, ...any)) ([]string, func(context.Context) error, error) {
+		calls = append(calls, "start "+services[0])
+		return nil, func(context.Context) error { calls = append(calls, "stop"); return nil }, nil
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	events := make(chan runner.Event)
+	go func() {
+		first := true
+		for range events { // the tests have started: interrupt, as Ctrl-C would
+			if first {
+				cancel()
+				first = false
+			}
+		}
+	}()
+	exs, _ := l.Resolve("00-greet")
+	_, err := l.Check(ctx, exs, CheckOptions{Solution: true}, events)
+	close(events)
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("Check() interrupted mid-run = %v, want context.Canceled", err)
+	}
+	if want := []string{"sweep", "start consul", "sweep", "stop"}; !slices.Equal(calls, want) {
+		t.Errorf("infrastructure calls = %v, want %v", calls, want)
 	}
 }
