@@ -66,7 +66,7 @@ func (l *Lab) Check(ctx context.Context, exercises []*course.Exercise, opts Chec
 	services := infraOf(exercises)
 	if len(services) > 0 && l.StartInfra != nil {
 		if l.SweepInfra != nil {
-			l.SweepInfra(ctx)
+			l.SweepInfra(ctx, nil)
 		}
 		env, stop, failed := l.startEach(ctx, services, opts)
 		defer func() { _ = stop(context.WithoutCancel(ctx)) }()
@@ -97,7 +97,7 @@ func (l *Lab) Check(ctx context.Context, exercises []*course.Exercise, opts Chec
 	if ctx.Err() != nil && len(services) > 0 && l.StartInfra != nil && l.SweepInfra != nil {
 		// The tests were killed before their cleanups: remove what they registered on servers that outlive
 		// this check (services on a `labctl infra up` Consul), not at the next check.
-		l.SweepInfra(context.WithoutCancel(ctx))
+		l.SweepInfra(context.WithoutCancel(ctx), req.Env)
 	}
 	if rep == nil {
 		return nil, runErr
