@@ -110,10 +110,19 @@ func redisDeletePrefix(ctx context.Context, ep RedisEndpoint) error {
 	return c.Del(ctx, keys...).Err()
 }
 
-// consulNamespace returns the prefix lab-<random>- ; services and KV keys under it are removed at cleanup.
+// consulNamespace returns the prefix lab-<random>- ; services and KV keys under it are removed at cleanup,
+// or by a later sweep when this process dies before its cleanups (see consul_owners.go).
 func consulNamespace(t testing.TB, inst *Instance) ConsulEndpoint {
 	t.Helper()
 	ep := ConsulEndpoint{Addr: inst.Addr, Prefix: "lab-" + randomID(6) + "-"}
+	ctx, cancel := context.WithTimeout(context.Background(), cleanupTimeout)
+	defer cancel()
+	if err := sweepConsulOnce(ctx, ep.Addr); err != nil {
+		t.Logf("infra: sweep Consul namespaces of dead processes: %v", err)
+	}
+	if err := recordConsulOwner(ctx, ep.Addr, ep.Prefix); err != nil {
+		t.Logf("infra: record the owner of Consul prefix %s: %v", ep.Prefix, err)
+	}
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), cleanupTimeout)
 		defer cancel()
@@ -140,7 +149,10 @@ func consulDeletePrefix(ctx context.Context, ep ConsulEndpoint) error {
 			}
 		}
 	}
-	_, err = c.KV().DeleteTree(ep.Prefix, (&consulapi.WriteOptions{}).WithContext(ctx))
+	if _, err = c.KV().DeleteTree(ep.Prefix, (&consulapi.WriteOptions{}).WithContext(ctx)); err != nil {
+		return err
+	}
+	_, err = c.KV().Delete(consulOwnersKV+ep.Prefix, (&consulapi.WriteOptions{}).WithContext(ctx)) // last: a failed cleanup is swept again
 	return err
 }
 

@@ -222,3 +222,45 @@ func TestWatchOneExercise(t *testing.T) {
 		t.Errorf("watch 00-add printed %q, want 00-add and no other exercise", got)
 	}
 }
+
+// watch --poll notices a save without file events, and says it polls.
+func TestWatchPoll(t *testing.T) {
+	root := labtest.Course(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var out, errOut syncBuffer
+	done := make(chan int)
+	go func() {
+		done <- Main(ctx, []string{"--root", root, "--lang", "en", "watch", "--poll-interval", "50ms", "00-add"}, strings.NewReader(""), &out, &errOut)
+	}()
+	waitFor := func(what string, count int) {
+		t.Helper()
+		deadline := time.After(2 * time.Minute) // generous: a check compiles the fixture
+		for strings.Count(out.String(), what) < count {
+			select {
+			case <-deadline:
+				t.Fatalf("no %q (x%d) within 2m; stdout %q, stderr %q", what, count, out.String(), errOut.String())
+			case <-time.After(20 * time.Millisecond):
+			}
+		}
+	}
+	waitFor("exercises pass", 1)
+	if got := out.String(); !strings.Contains(got, "Polling for changes every 50ms (--poll)") {
+		t.Errorf("watch --poll-interval 50ms printed %q, want it to say it polls and why", got)
+	}
+	labtest.Write(t, root, "chapters/00-demo/calc/add.go", labtest.Read(t, root, "chapters/00-demo/calc/add.go")+"\n// saved\n")
+	waitFor("changed: chapters/00-demo/calc/add.go", 1)
+	waitFor("exercises pass", 2)
+	cancel()
+	if code := <-done; code != ExitInterrupted {
+		t.Errorf("watch exit = %d after cancel, want %d", code, ExitInterrupted)
+	}
+}
+
+func TestWatchBadPollInterval(t *testing.T) {
+	root := labtest.Course(t)
+	code, _, stderr := run(t, root, "watch", "--poll-interval", "0s", "00-add")
+	if code != ExitBadInput || !strings.Contains(stderr, "--poll-interval 0s: want a positive duration") {
+		t.Errorf("watch --poll-interval 0s = exit %d, stderr %q; want %d and a message naming the flag", code, stderr, ExitBadInput)
+	}
+}

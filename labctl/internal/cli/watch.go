@@ -10,10 +10,12 @@ import (
 
 	"github.com/gomicrolab/microlab/labctl/internal/lab"
 	"github.com/gomicrolab/microlab/labctl/internal/runner"
+	"github.com/gomicrolab/microlab/labctl/internal/watch"
 )
 
 func (a *app) newWatchCmd() *cobra.Command {
-	return &cobra.Command{
+	var opts watch.Options
+	cmd := &cobra.Command{
 		Use:   "watch [chapter|exercise]",
 		Short: "Check a chapter or one exercise every time you save (default: the first chapter not yet done)",
 		Args:  cobra.MaximumNArgs(1),
@@ -37,11 +39,18 @@ func (a *app) newWatchCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			changes, err := l.Watch(ctx, ch.ID)
+			opts.Poll = opts.Poll || cmd.Flags().Changed("poll-interval") // an interval asks for polling
+			if opts.Interval <= 0 {
+				return badInput(errors.New(a.t("watch.badInterval", opts.Interval)))
+			}
+			changes, mode, err := l.WatchWith(ctx, ch.ID, opts)
 			if err != nil {
 				return err
 			}
 			fmt.Fprintln(a.stdout, a.t("watch.start", "chapters/"+ch.Dir))
+			if mode.Polling {
+				fmt.Fprintln(a.stdout, a.t("watch.polling", opts.Interval, mode.Why))
+			}
 			a.watchCheck(ctx, l, target)
 			for path := range changes {
 				if a.color() {
@@ -54,6 +63,9 @@ func (a *app) newWatchCmd() *cobra.Command {
 			return ctx.Err() // the changes end when ctx does: Ctrl-C, exit 130
 		}),
 	}
+	cmd.Flags().BoolVar(&opts.Poll, "poll", false, "poll the files for changes instead of waiting for file events (network drives, WSL's /mnt/c, some container mounts); chosen automatically where events do not arrive")
+	cmd.Flags().DurationVar(&opts.Interval, "poll-interval", watch.DefaultInterval, "how often to poll; setting it implies --poll")
+	return cmd
 }
 
 // watchCheck runs one check and prints it; errors are printed, never fatal, so the watch goes on.

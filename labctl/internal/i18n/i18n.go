@@ -82,6 +82,9 @@ var messages = map[string]msg{
 	// watch
 	"watch.start":   {"Watching %s; save a file to check, Ctrl-C to stop.", "正在监视 %s；保存文件即检查，Ctrl-C 退出。"},
 	"watch.changed": {"changed: %s", "已修改：%s"},
+	"watch.polling": {"Polling for changes every %s (%s): file events do not arrive here, so a save may take that long to be noticed.",
+		"每 %s 轮询一次文件变化（%s）：这里收不到文件事件，保存后可能要等这么久才会检查。"},
+	"watch.badInterval": {"--poll-interval %s: want a positive duration such as 1s or 500ms", "--poll-interval %s：需要一个正的时长，例如 1s 或 500ms"},
 
 	// the UI
 	"tui.dumb": {"labctl: TERM=dumb cannot show the lab's UI; here is `labctl list`. Use `labctl check`, `labctl hint` and `labctl watch` to work.",

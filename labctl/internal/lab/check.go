@@ -63,9 +63,10 @@ func (l *Lab) Check(ctx context.Context, exercises []*course.Exercise, opts Chec
 	// One service that cannot start must not blank the others: the exercises that need it are infra
 	// errors with the reason, the rest still run.
 	var down map[string]error
-	if services := infraOf(exercises); len(services) > 0 && l.StartInfra != nil {
+	services := infraOf(exercises)
+	if len(services) > 0 && l.StartInfra != nil {
 		if l.SweepInfra != nil {
-			l.SweepInfra(ctx)
+			l.SweepInfra(ctx, nil)
 		}
 		env, stop, failed := l.startEach(ctx, services, opts)
 		defer func() { _ = stop(context.WithoutCancel(ctx)) }()
@@ -93,6 +94,11 @@ func (l *Lab) Check(ctx context.Context, exercises []*course.Exercise, opts Chec
 		defer wait() // before Check returns: the caller may close its channel then
 	}
 	rep, runErr := l.runner.Run(ctx, req, events)
+	if ctx.Err() != nil && len(services) > 0 && l.StartInfra != nil && l.SweepInfra != nil {
+		// The tests were killed before their cleanups: remove what they registered on servers that outlive
+		// this check (services on a `labctl infra up` Consul), not at the next check.
+		l.SweepInfra(context.WithoutCancel(ctx), req.Env)
+	}
 	if rep == nil {
 		return nil, runErr
 	}

@@ -3,6 +3,8 @@ package lab
 import (
 	"context"
 	"errors"
+	"os"
+	"strings"
 	"time"
 
 	"github.com/gomicrolab/microlab/infra"
@@ -23,9 +25,15 @@ var defaultInfraStarter InfraStarter = infra.StartNamed
 const sweepTimeout = 10 * time.Second
 
 // defaultInfraSweeper removes what an earlier, killed check left: containers of their own whose test binary
-// died, native servers (a Consul dev agent of 05's tests) whose owner is gone.
-func defaultInfraSweeper(ctx context.Context) {
+// died, native servers (a Consul dev agent of 05's tests) whose owner is gone, and the Consul services of dead
+// test binaries on the agent of env (a reused container's, or `labctl infra up`'s) or of LAB_CONSUL_ADDR.
+func defaultInfraSweeper(ctx context.Context, env []string) {
 	ctx, cancel := context.WithTimeout(ctx, sweepTimeout)
 	defer cancel()
 	infra.SweepOrphans(ctx)
+	for _, kv := range env {
+		if addr, ok := strings.CutPrefix(kv, infra.EnvConsulAddr+"="); ok && addr != os.Getenv(infra.EnvConsulAddr) {
+			_ = infra.SweepConsul(ctx, addr) // SweepOrphans swept LAB_CONSUL_ADDR's already
+		}
+	}
 }

@@ -47,8 +47,10 @@ type Lab struct {
 	// StartInfra starts the servers the selected exercises need before a check (see infra.go).
 	// Nil means the chapter tests find their infrastructure themselves.
 	StartInfra InfraStarter
-	// SweepInfra runs before StartInfra: it removes the orphans of checks that were killed. Nil skips it.
-	SweepInfra func(ctx context.Context)
+	// SweepInfra runs before StartInfra: it removes the orphans of checks that were killed. It runs again
+	// after a check interrupted while its tests ran, with env, the servers' environment the tests had. Nil
+	// skips it.
+	SweepInfra func(ctx context.Context, env []string)
 }
 
 // Open loads the course under root (the repository root, holding chapters/course.toml).

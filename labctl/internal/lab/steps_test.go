@@ -2,7 +2,9 @@ package lab
 
 import (
 	"context"
+	"errors"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 
@@ -72,7 +74,7 @@ func TestCheckSweepsOrphansFirst(t *testing.T) {
 			l := open(t, labtest.Course(t))
 			l.Course().Exercise("00-greet").Infra = tt.infra
 			var calls []string
-			l.SweepInfra = func(context.Context) { calls = append(calls, "sweep") }
+			l.SweepInfra = func(context.Context, []string) { calls = append(calls, "sweep") }
 			l.StartInfra = func(ctx context.Context, services []string, logf func(string, ...any)) ([]string, func(context.Context) error, error) {
 				calls = append(calls, "start "+services[0])
 				return nil, func(context.Context) error { return nil }, nil
@@ -85,5 +87,47 @@ func TestCheckSweepsOrphansFirst(t *testing.T) {
 				t.Errorf("infrastructure calls = %v, want %v", calls, tt.want)
 			}
 		})
+	}
+}
+
+// A check interrupted while its tests run sweeps again once they are dead: they were killed before their
+// cleanups, and what they registered on a server that outlives the check (a `labctl infra up` Consul) must
+// not wait for the next check.
+func TestInterruptedCheckSweepsAfter(t *testing.T) {
+	l := open(t, labtest.Course(t))
+	l.Course().Exercise("00-greet").Infra = []string{"consul"}
+	var calls []string
+	const consulEnv = "LAB_CONSUL_ADDR=127.0.0.1:8500"
+	l.SweepInfra = func(ctx context.Context, env []string) {
+		if ctx.Err() != nil {
+			t.Errorf("sweep called with a cancelled context (%v): it would do nothing", ctx.Err())
+		}
+		calls = append(calls, "sweep "+strings.Join(env, " "))
+	}
+	l.StartInfra = func(ctx context.Context, services []string, logf func(string, ...any)) ([]string, func(context.Context) error, error) {
+		calls = append(calls, "start "+services[0])
+		return []string{consulEnv}, func(context.Context) error { calls = append(calls, "stop"); return nil }, nil
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	events := make(chan runner.Event)
+	go func() {
+		first := true
+		for range events { // the tests have started: interrupt, as Ctrl-C would
+			if first {
+				cancel()
+				first = false
+			}
+		}
+	}()
+	exs, _ := l.Resolve("00-greet")
+	_, err := l.Check(ctx, exs, CheckOptions{Solution: true}, events)
+	close(events)
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("Check() interrupted mid-run = %v, want context.Canceled", err)
+	}
+	// The second sweep is told the servers the tests used: a reused Consul container is not in labctl's own environment.
+	if want := []string{"sweep ", "start consul", "sweep " + consulEnv, "stop"}; !slices.Equal(calls, want) {
+		t.Errorf("infrastructure calls = %v, want %v", calls, want)
 	}
 }

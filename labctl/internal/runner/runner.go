@@ -74,6 +74,7 @@ func (r *Runner) Run(ctx context.Context, req Request, events chan<- Event) (*Re
 	waitErr := cmd.Wait()
 	rep.finish()
 	if ctx.Err() != nil {
+		waitGroupGone(cmd, 3*time.Second) // the killed test binaries too, not only the go command
 		return rep, ctx.Err()
 	}
 	var exit *exec.ExitError
