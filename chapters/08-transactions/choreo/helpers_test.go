@@ -87,7 +87,9 @@ func newWorld(t *testing.T) *world {
 	return w
 }
 
-type migrator interface{ Migrate(ctx context.Context) error }
+type migrator interface {
+	Migrate(ctx context.Context) error
+}
 
 // handler is service name over db.
 func handler(name string, db *sql.DB, topic string) choreo.Handler {
