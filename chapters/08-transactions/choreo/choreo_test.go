@@ -24,7 +24,7 @@ func TestChoreoHappyPath(t *testing.T) {
 	got := w.events(o.ID)
 	wantEvents := []string{choreo.OrderPlaced, choreo.StockReserved, choreo.PaymentCharged, choreo.Shipped}
 	if !slices.Equal(got, wantEvents) {
-		t.Errorf("events of %s = %v, want %v: each service emits the next event once, from its outbox", o.ID, got, wantEvents)
+		t.Errorf("events of %s = %v, want %v: each service emits the next event once, from its outbox, and reacts only to the event of the step before its own", o.ID, got, wantEvents)
 	}
 	// All events of one order share the order's partition, in causal order: that is why no service sees a
 	// compensation before the step it undoes (the lesson argues it).
@@ -128,7 +128,11 @@ func TestChoreoCrashRestartConverges(t *testing.T) {
 					w.restart(name)
 					w.settle(o)
 				}
-				w.check(o, kind, fmt.Sprintf("%s crashed right after its handler's commit %d and restarted", name, k))
+				w.check(o, kind, fmt.Sprintf("%s crashed right after its handler's commit %d and restarted (the new "+
+					"process got the interrupted event again; the dead one published nothing more). The dedupe row, "+
+					"the effect and the next event must commit in ONE transaction: written apart, a crash between "+
+					"them leaves an effect whose event is lost, or a message marked handled whose effect never "+
+					"happened", name, k))
 				if t.Failed() {
 					t.FailNow()
 				}
