@@ -14,13 +14,26 @@ import (
 
 var kinds = []string{"ok", "out-of-stock", "declined", "undeliverable"}
 
-// TestChoreoHappyPath: OrderPlaced → StockReserved → PaymentCharged → Shipped, and the order completes.
+// TestChoreoHappyPath: OrderPlaced → StockReserved → PaymentCharged → Shipped, and the order completes. The
+// shipping service is down at first: the saga waits for it (its event stays in the topic) and goes on when it
+// comes back, and the order is not completed before the parcel has left.
 func TestChoreoHappyPath(t *testing.T) {
 	w := newWorld(t)
+	w.proc("shipping").stop()
 	o := w.newOrder("o-ok", "ok")
 	w.place(o)
 	w.settle(o)
-	w.check(o, "ok", "after the saga settled")
+	waiting := want("ok")
+	waiting.Order, waiting.Shipped = choreo.OrderPending, false
+	if got := w.state(o); got != waiting {
+		t.Errorf("with shipping down, order %s settled as\n    %s\nwant\n    %s\nthe stock is reserved and the money "+
+			"charged, but nothing has shipped yet: the order stays pending until Shipped (completing it on "+
+			"PaymentCharged tells the customer 'done' for a parcel that may never leave). Its events: %v",
+			o.ID, got, waiting, w.events(o.ID))
+	}
+	w.start("shipping", 0)
+	w.settle(o)
+	w.check(o, "ok", "after shipping came back and the saga settled")
 	got := w.events(o.ID)
 	wantEvents := []string{choreo.OrderPlaced, choreo.StockReserved, choreo.PaymentCharged, choreo.Shipped}
 	if !slices.Equal(got, wantEvents) {

@@ -118,6 +118,7 @@ type proc struct {
 	dead    atomic.Bool
 	commits atomic.Int64 // transactions the handler committed
 	crashAt atomic.Int64 // crash right after this commit (0: never)
+	stopped atomic.Bool  // stopped on purpose: the service is down, its events wait in the topic
 	cancel  context.CancelFunc
 	done    chan struct{}
 	mu      sync.Mutex
@@ -130,6 +131,7 @@ func (p *proc) die() {
 }
 
 func (p *proc) stop() {
+	p.stopped.Store(true)
 	p.cancel()
 	<-p.done
 }
@@ -223,10 +225,11 @@ func (w *world) restart(name string) {
 }
 
 // quiet reports whether nothing is left to do: every process alive, every outbox published, and every
-// consumer group committed up to the end of the topic, with no record published meanwhile.
+// consumer group committed up to the end of the topic, with no record published meanwhile. A service that is
+// down on purpose is not waited for: its events stay in the topic.
 func (w *world) quiet(ctx context.Context) (bool, string) {
 	for _, name := range services {
-		if w.proc(name).dead.Load() {
+		if p := w.proc(name); p.dead.Load() && !p.stopped.Load() {
 			return false, name + " crashed"
 		}
 	}
@@ -235,13 +238,16 @@ func (w *world) quiet(ctx context.Context) (bool, string) {
 		return false, err.Error()
 	}
 	for _, name := range services {
-		offs, err := w.admin.FetchOffsets(ctx, w.group+name)
-		if err != nil {
-			return false, err.Error()
+		var offs kadm.OffsetResponses
+		down := w.proc(name).stopped.Load() // down: its events wait in the topic, nothing to wait for
+		if !down {
+			if offs, err = w.admin.FetchOffsets(ctx, w.group+name); err != nil {
+				return false, fmt.Sprintf("%s's consumer group: %v", name, err)
+			}
 		}
 		behind := ""
 		ends.Each(func(e kadm.ListedOffset) {
-			if e.Offset == 0 {
+			if e.Offset == 0 || down {
 				return
 			}
 			o, ok := offs.Lookup(w.topic, e.Partition)
@@ -291,12 +297,15 @@ func (w *world) settle(orders ...choreo.Order) {
 				t.Fatalf("%s's Handle: %v: write it", name, err)
 			}
 		}
-		var ok bool
-		if ok, why = w.quiet(ctx); ok {
+		ok, now := w.quiet(ctx)
+		if ok {
 			return
 		}
+		if ctx.Err() == nil {
+			why = now // the last reason before the deadline, not the deadline itself
+		}
 		for _, name := range services {
-			if w.proc(name).dead.Load() {
+			if p := w.proc(name); p.dead.Load() && !p.stopped.Load() {
 				return
 			}
 		}
