@@ -31,6 +31,9 @@ func TestMain(m *testing.M) { os.Exit(infra.Main(m)) }
 // second. 60 s is for a loaded two-core machine running other tests.
 const settleBound = 60 * time.Second
 
+// stuckAfter is how many failures in a row of one event make settle give up at once.
+const stuckAfter = 300
+
 var services = []string{"order", "inventory", "payment", "shipping"}
 
 // world is the four services, each with its own database, and the one topic they talk over.
@@ -119,6 +122,7 @@ type proc struct {
 	commits atomic.Int64 // transactions the handler committed
 	crashAt atomic.Int64 // crash right after this commit (0: never)
 	stopped atomic.Bool  // stopped on purpose: the service is down, its events wait in the topic
+	fails   atomic.Int64 // Handle calls that failed in a row (one event, retried)
 	cancel  context.CancelFunc
 	done    chan struct{}
 	mu      sync.Mutex
@@ -191,6 +195,11 @@ func (w *world) start(name string, crashAt int64) *proc {
 			err = h.Handle(ctx, header(r, outbox.MessageIDHeader), ev)
 			if p.dead.Load() {
 				return errCrashed // the process died in this call: it never got to commit the offset
+			}
+			if err != nil {
+				p.fails.Add(1)
+			} else {
+				p.fails.Store(0)
 			}
 			return err
 		})
@@ -293,8 +302,17 @@ func (w *world) settle(orders ...choreo.Order) {
 	why := ""
 	for {
 		for _, name := range services {
-			if err := w.proc(name).err(); err != nil && strings.Contains(err.Error(), "TODO(08-choreo)") {
+			p := w.proc(name)
+			if err := p.err(); err != nil && strings.Contains(err.Error(), "TODO(08-choreo)") {
 				t.Fatalf("%s's Handle: %v: write it", name, err)
+			}
+			// 10 ms apart, that is seconds of one event failing: no transient failure of a local database
+			// lasts that long here, a handler that answers a business failure with an error does.
+			if n := p.fails.Load(); n >= stuckAfter && !p.dead.Load() {
+				t.Fatalf("%s's Handle failed %d times in a row on one event, last: %v%s.\nOrders now:\n%s"+
+					"An error means \"deliver this again\", so the event is retried for ever and the saga stalls. A "+
+					"business failure (out of stock, declined, not deliverable) is an answer: commit it and emit the "+
+					"failure event", name, n, p.err(), lockwait.Explain(p.err()), w.describe(orders...))
 			}
 		}
 		ok, now := w.quiet(ctx)
