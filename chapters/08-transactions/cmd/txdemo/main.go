@@ -8,9 +8,11 @@
 //	go run ./08-transactions/cmd/txdemo tcc       # empty rollback, a late Try, duplicates: the barrier rows
 //	go run ./08-transactions/cmd/txdemo xa-crash  # XA PREPARE on two databases, then the process dies
 //	go run ./08-transactions/cmd/txdemo xa-recover
+//	go run ./08-transactions/cmd/txdemo choreo    # the choreographed saga: four services, an in-process Kafka
 //
 // The DSN names the server (its database part is ignored). The demo works in the databases txdemo,
-// txdemo_bank1, txdemo_bank2 and txdemo_log, and creates them when they are missing.
+// txdemo_bank1, txdemo_bank2, txdemo_log and (choreo) txdemo_order, txdemo_inventory, txdemo_payment and
+// txdemo_shipping, and creates them when they are missing.
 package main
 
 import (
@@ -34,7 +36,7 @@ import (
 func main() {
 	dsn := flag.String("dsn", os.Getenv("LAB_MYSQL_DSN"), "MySQL DSN of the server (default $LAB_MYSQL_DSN)")
 	flag.Usage = func() {
-		fmt.Fprintln(os.Stderr, "usage: txdemo [-dsn DSN] naive|saga|tcc|xa-crash|xa-recover")
+		fmt.Fprintln(os.Stderr, "usage: txdemo [-dsn DSN] naive|saga|tcc|xa-crash|xa-recover|choreo")
 	}
 	flag.Parse()
 	if flag.NArg() != 1 || *dsn == "" {
@@ -45,6 +47,7 @@ func main() {
 	defer cancel()
 	scenarios := map[string]func(context.Context, server) error{
 		"naive": naive, "saga": sagaDemo, "tcc": tccDemo, "xa-crash": xaCrash, "xa-recover": xaRecover,
+		"choreo": choreoDemo,
 	}
 	run, ok := scenarios[flag.Arg(0)]
 	if !ok {
