@@ -41,7 +41,7 @@ func prometheusArgs(conf, data, listen string) []string {
 		"--storage.tsdb.path=" + data,
 		"--storage.tsdb.retention.time=1d",
 		"--web.listen-address=" + listen,
-		"--log.level=warn",
+		"--log.level=info", // the Docker provider waits for its "Server is ready" line
 	}
 }
 
