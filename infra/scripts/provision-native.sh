@@ -8,7 +8,7 @@
 #
 # Packages are installed only when they are missing, apt-get exists and this runs as root; otherwise the
 # script prints what to install and goes on. The Consul build takes a few minutes on two cores, once; the Jaeger
-# build about 5 minutes, once.
+# build about 5 minutes on two idle cores (35 minutes were measured on a machine loaded ten times over), once.
 # As root with apt-get (CI) every failure is an error; elsewhere the script exits 0 after saying what is missing.
 set -euo pipefail
 
@@ -99,7 +99,7 @@ else
 		jaeger_err="the go command is missing"
 	else
 		# Progress lines (every 100 packages compiled) come from labctl; the build is long and otherwise silent.
-		echo "provision-native: building Jaeger v2 into $jaeger_cache (about 5 minutes on two cores, longer on a busy machine; once)"
+		echo "provision-native: building Jaeger v2 into $jaeger_cache (about 5 minutes on two idle cores, up to half an hour on a busy machine; once; progress every 100 packages)"
 		jaeger_begin=$(date +%s)
 		if (cd "$root" && go run ./labctl infra install jaeger); then
 			echo "provision-native: jaeger built in $(($(date +%s) - jaeger_begin)) s"

@@ -239,7 +239,7 @@ func newInfraInstallCmd() *cobra.Command {
 		Use:   "install consul|jaeger",
 		Short: "Build Consul " + infra.ConsulVersion + " or Jaeger " + infra.JaegerVersion + " (v2) from the Go module proxy into ~/.cache/microlab/bin",
 		Long: "Consul and Jaeger are not packaged by Debian, and release downloads may be out of reach, so this builds them\n" +
-			"from their source on the Go module proxy (Consul: a few minutes on two cores; Jaeger: about 5 minutes).\n" +
+			"from their source on the Go module proxy (Consul: a few minutes on two cores; Jaeger: about 5 minutes, up to half an hour on a busy machine).\n" +
 			"The native provider finds them there.",
 		Args:      cobra.ExactArgs(1),
 		ValidArgs: []string{"consul", "jaeger"},
