@@ -3,6 +3,7 @@ package tracing_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -11,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/propagation"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
@@ -155,6 +157,24 @@ func TestTracingRecordWithoutTraceparentStartsNewRoot(t *testing.T) {
 			"record %d: the handler's span has parent %s, want the consumer span %s", i, ships[i].Parent.SpanID(), procs[i].SpanContext.SpanID())
 	}
 	require.NotEqual(t, procs[0].SpanContext.TraceID(), procs[1].SpanContext.TraceID(), "two untraced records are two new traces")
+}
+
+func TestTracingHandlerErrorMarksConsumerSpan(t *testing.T) {
+	tracing.SetupPropagation()
+	exp := tracetest.NewInMemoryExporter()
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSyncer(exp))
+	defer func() { _ = tp.Shutdown(context.Background()) }()
+	tracer := tracing.Tracer(tp)
+
+	errBoom := errors.New("warehouse unavailable")
+	err := tracing.Process(context.Background(), tracer, &kgo.Record{Topic: "orders", Value: []byte(`{}`)},
+		func(context.Context, *kgo.Record) error { return errBoom })
+	require.ErrorIsf(t, err, errBoom, "Process(handler fails) = %v, want the handler's error: the consumer loop decides on retry or dead letter from it", err)
+
+	procs := byName(exp.GetSpans(), tracing.ProcessSpanName("orders"))
+	require.Lenf(t, procs, 1, "consumer spans: %s", describe(exp.GetSpans()))
+	require.Equalf(t, codes.Error, procs[0].Status.Code,
+		"the consumer span's status = %v, want Error when the handler fails: Jaeger shows failed processing in red and error-based tail sampling keeps it", procs[0].Status.Code)
 }
 
 func TestTracingRecordCarrier(t *testing.T) {
