@@ -9,9 +9,10 @@
 // then open the Jaeger UI (http://127.0.0.1:16686), pick the service "gateway" and find the trace, or open
 // the trace id that the shipping consumer prints in its log line directly: http://127.0.0.1:16686/trace/<trace_id>.
 //
-// Environment: LAB_JAEGER_OTLP (OTLP/gRPC endpoint, default 127.0.0.1:4317), LAB_JAEGER_UI (default
-// http://127.0.0.1:16686), LAB_KAFKA_BROKERS (comma-separated; without it an in-process Kafka, kfake, runs).
-// Start a Jaeger with `go run ./labctl infra up jaeger` (it prints these variables), or any Jaeger v2 all-in-one.
+// Environment: LAB_JAEGER_OTLP (OTLP/gRPC endpoint, default 127.0.0.1:4317), LAB_JAEGER_QUERY (the UI and query
+// API, default http://127.0.0.1:16686), LAB_KAFKA_BROKERS (comma-separated; without it an in-process Kafka, kfake,
+// runs). Start a Jaeger with `eval "$(go run ./labctl infra up jaeger)"` (it exports these variables; build the
+// binary once with `go run ./labctl infra install jaeger`), or run any Jaeger v2 all-in-one with OTLP enabled.
 package main
 
 import (
@@ -49,7 +50,7 @@ func main() {
 	topic := flag.String("topic", "orders", "Kafka topic of order events")
 	flag.Parse()
 	otlp := envOr("LAB_JAEGER_OTLP", "127.0.0.1:4317")
-	ui := envOr("LAB_JAEGER_UI", "http://127.0.0.1:16686")
+	ui := envOr("LAB_JAEGER_QUERY", "http://127.0.0.1:16686")
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
