@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gin-gonic/gin"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
@@ -22,7 +23,10 @@ import (
 	"github.com/gomicrolab/microlab/infra"
 )
 
-func TestMain(m *testing.M) { os.Exit(infra.Main(m)) }
+func TestMain(m *testing.M) {
+	gin.SetMode(gin.TestMode) // no route table printed per test
+	os.Exit(infra.Main(m))
+}
 
 // wait bounds every wait: records and spans on loopback arrive in milliseconds; the bound is for a loaded
 // two-core machine.

@@ -1,5 +1,3 @@
-//go:build jaeger_infra
-
 package tracing_test
 
 import (
@@ -60,6 +58,8 @@ func getTrace(queryURL, traceID string) (*jaegerTrace, int, error) {
 	return &jt, resp.StatusCode, nil
 }
 
+// This file sorts last so that, under -failfast, a broken hop is reported by the focused in-memory tests first.
+
 // TestTracingJaegerShowsTheWholeTrace exports the same trace over OTLP/gRPC to a real Jaeger and reads it
 // back through the query API, span by span: what you see in the Jaeger UI is what the in-memory test proved.
 func TestTracingJaegerShowsTheWholeTrace(t *testing.T) {
@@ -85,7 +85,8 @@ func TestTracingJaegerShowsTheWholeTrace(t *testing.T) {
 			ours = append(ours, sp)
 		}
 	}
-	require.Lenf(t, ours, 6, "spans of the request's trace in memory: %s", describe(spans))
+	require.Lenf(t, ours, 6, "spans in the gateway's trace = %d, want 6 (gateway, gRPC client and server, producer, consumer, handler): "+
+		"the trace broke apart before it reached Jaeger, TestTracingOneTraceFromGatewayToConsumer names the hop; spans: %s", len(ours), describe(spans))
 
 	// Jaeger stores what it receives a moment later; poll the query API within the test's bound.
 	var jt *jaegerTrace
