@@ -14,6 +14,7 @@ import (
 // with the output directory its plugins write to, relative to it.
 var generated = []struct{ dir, out string }{
 	{dir: "chapters/03-grpc", out: "gen"},
+	{dir: "chapters/09-observability", out: "gen"},
 }
 
 // repoRoot is the repository root: tests run in their package directory, one level below it.

@@ -1,0 +1,29 @@
+// Package tracing carries one OpenTelemetry trace across the chapter's system:
+//
+//	HTTP gateway (Gin, otelgin)  ->  gRPC OrderService (otelgrpc)  ->  Kafka topic  ->  shipping consumer
+//
+// Inside a process the trace travels in context.Context; between processes it travels as a W3C traceparent
+// header: in HTTP headers, in gRPC metadata (the otelgrpc stats handlers do that) and in Kafka record headers
+// (RecordCarrier, Publish and Process: that part is yours).
+package tracing
+
+import (
+	"go.opentelemetry.io/otel/attribute"
+	sdkresource "go.opentelemetry.io/otel/sdk/resource"
+)
+
+// SetupPropagation installs the process-wide propagator that Inject and Extract use everywhere, otelgin and
+// otelgrpc included: W3C Trace Context (traceparent, tracestate) and W3C Baggage.
+func SetupPropagation() {
+	// TODO(09-tracing): set the global text map propagator (otel.SetTextMapPropagator) to a composite of
+	// W3C Trace Context and Baggage. Without it the default propagator injects nothing and every hop starts a new trace.
+}
+
+// Resource names the service that emits spans; Jaeger groups and colours spans by it.
+func Resource(service string) *sdkresource.Resource {
+	return sdkresource.NewSchemaless(attribute.String("service.name", service))
+}
+
+// SendSpanName and ProcessSpanName follow the OpenTelemetry messaging conventions: "{operation} {destination}".
+func SendSpanName(topic string) string    { return "send " + topic }
+func ProcessSpanName(topic string) string { return "process " + topic }
