@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"regexp"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -113,6 +114,40 @@ func TestPprofSearchAllocationsDoNotGrowPerProduct(t *testing.T) {
 	require.Less(t, perProduct, maxAllocsPerProduct,
 		"Search allocates %.1f objects per product (%.0f for %d products, %.0f for %d), want fewer than %.0f (the slow version allocates %.1f): this is the hot spot that BenchmarkSearch and `go tool pprof -list Search` point at; do once per search what does not depend on the product",
 		perProduct, a, small, b, large, maxAllocsPerProduct, slow)
+}
+
+// distinctQueries is how many different queries TestPprofSearchMemoryStaysFlat sends: users (and
+// bots) send an endless variety, so anything kept per query must have a bound.
+const distinctQueries = 10_000
+
+// maxHeapGrowth is what those queries may leave on the heap: about 5 000 compiled patterns (a
+// compiled `(?i)\bword\b` takes about 1.1 KB). Without a cache the growth is about zero, since the
+// heap is measured after two garbage collections (the second one also empties the sync.Pools).
+const maxHeapGrowth = 6 << 20
+
+// heapAfterGC returns the bytes of live heap objects once garbage has been collected.
+func heapAfterGC() int64 {
+	runtime.GC()
+	runtime.GC()
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	return int64(m.HeapAlloc)
+}
+
+func TestPprofSearchMemoryStaysFlat(t *testing.T) {
+	queries := make([]string, distinctQueries)
+	for i := range queries {
+		queries[i] = fmt.Sprintf("sku%d", i)
+	}
+	before := heapAfterGC()
+	for _, q := range queries {
+		_ = Search(fixedCatalogue, q)
+	}
+	growth := heapAfterGC() - before
+	runtime.KeepAlive(queries)
+	require.Less(t, growth, int64(maxHeapGrowth),
+		"after %d searches with distinct queries the live heap grew by %.1f MB, want less than %d MB: something keeps state per query without a bound, a memory leak that any client can drive with random queries (the heap profile, -sample_index=inuse_space, shows where it is kept)",
+		distinctQueries, float64(growth)/(1<<20), maxHeapGrowth>>20)
 }
 
 // BenchmarkSearch measures Search over 10 000 products. Profile it with
