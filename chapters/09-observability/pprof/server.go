@@ -1,0 +1,133 @@
+package pprof
+
+import (
+	"cmp"
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"net/http/pprof"
+	"slices"
+	"time"
+)
+
+// Shard is one partition of the catalogue: a database replica or a remote index in real life.
+// A slow shard may answer long after the request that asked it is gone.
+type Shard interface {
+	Products(ctx context.Context) ([]Product, error)
+}
+
+// ShardFunc adapts a function to Shard.
+type ShardFunc func(ctx context.Context) ([]Product, error)
+
+// Products calls f.
+func (f ShardFunc) Products(ctx context.Context) ([]Product, error) { return f(ctx) }
+
+// Server answers GET /search?q=word by asking every shard concurrently and merging their matches.
+type Server struct {
+	timeout time.Duration // budget of one search, on top of the caller's own deadline
+	shards  []Shard
+}
+
+// NewServer returns a Server that gives each search at most timeout.
+func NewServer(timeout time.Duration, shards ...Shard) *Server {
+	return &Server{timeout: timeout, shards: shards}
+}
+
+// Response is the JSON body of a successful search.
+type Response struct {
+	Query    string    `json:"query"`
+	Products []Product `json:"products"`
+}
+
+// StatusClientClosedRequest is what access logs record when the caller left before the answer (nginx's 499).
+const StatusClientClosedRequest = 499
+
+// Handler is the public API, served on the public port: GET /search?q=word.
+func (s *Server) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /search", s.search)
+	// TODO(09-pprof): the public port is reachable by every client of the service. What can a
+	// stranger learn or do with the routes below? Profiles belong on DebugHandler.
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	return mux
+}
+
+// DebugHandler serves net/http/pprof under /debug/pprof/. main serves it on a loopback-only port,
+// apart from the public one, so that only someone on the machine (or through an SSH tunnel or
+// kubectl port-forward) can profile the process.
+func DebugHandler() http.Handler {
+	// TODO(09-pprof): serve the pprof index, cmdline, profile, symbol and trace handlers here.
+	return http.NotFoundHandler()
+}
+
+type shardResult struct {
+	products []Product
+	err      error
+}
+
+func (s *Server) search(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query().Get("q")
+	if q == "" {
+		http.Error(w, "missing query parameter q", http.StatusBadRequest)
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), s.timeout)
+	defer cancel()
+
+	// TODO(09-pprof): after many requests whose callers gave up (a client timeout, a closed
+	// connection, the search budget), the goroutine profile of the service keeps growing. Take
+	// /debug/pprof/goroutine?debug=1 twice, find the stack whose count only goes up, and make sure
+	// every goroutine started here can finish, whoever stops waiting first.
+	results := make(chan shardResult)
+	for _, sh := range s.shards {
+		go func() {
+			ps, err := sh.Products(ctx)
+			if err != nil {
+				results <- shardResult{err: err}
+				return
+			}
+			results <- shardResult{products: Search(ps, q)}
+		}()
+	}
+
+	var found []Product
+	for range s.shards {
+		select {
+		case res := <-results:
+			if res.err != nil {
+				http.Error(w, "search unavailable", http.StatusBadGateway)
+				return
+			}
+			found = append(found, res.products...)
+		case <-ctx.Done():
+			writeDone(ctx, w)
+			return
+		}
+	}
+	writeJSON(w, q, found)
+}
+
+// writeDone answers a search whose context ended: 504 when the budget ran out, 499 when the caller left.
+func writeDone(ctx context.Context, w http.ResponseWriter) {
+	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		http.Error(w, "search timed out", http.StatusGatewayTimeout)
+		return
+	}
+	http.Error(w, "client closed request", StatusClientClosedRequest)
+}
+
+// writeJSON answers the merged matches, ordered by id so that the answer does not depend on which
+// shard was faster.
+func writeJSON(w http.ResponseWriter, q string, found []Product) {
+	slices.SortFunc(found, func(a, b Product) int { return cmp.Compare(a.ID, b.ID) })
+	if found == nil {
+		found = []Product{}
+	}
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(Response{Query: q, Products: found})
+}
