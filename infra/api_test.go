@@ -125,7 +125,7 @@ func TestEnvProvider(t *testing.T) {
 	if got.Addr != redisInst.Addr || got.Provider != ProviderEnv || got.Stop != nil {
 		t.Errorf("Start(redis) = {Addr:%s Provider:%s Stop:%v}, want {Addr:%s Provider:env Stop:nil}", got.Addr, got.Provider, got.Stop != nil, redisInst.Addr)
 	}
-	if env := EnvFor(got); env != EnvRedisAddr+"="+redisInst.Addr {
+	if env := EnvFor(got); len(env) != 1 || env[0] != EnvRedisAddr+"="+redisInst.Addr {
 		t.Errorf("EnvFor = %q, want %s=%s", env, EnvRedisAddr, redisInst.Addr)
 	}
 

@@ -41,6 +41,10 @@ func casesFor(svc Service) []conformanceCase {
 		return postgresCases
 	case RabbitMQService:
 		return rabbitmqCases
+	case JaegerService:
+		return jaegerCases
+	case PrometheusService:
+		return prometheusCases
 	}
 	return nil
 }

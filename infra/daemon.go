@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 )
@@ -29,14 +30,15 @@ type State struct {
 
 // StateInstance describes one server in State.
 type StateInstance struct {
-	Service  Service  `json:"service"`
-	Provider string   `json:"provider"`
-	Addr     string   `json:"addr"`
-	Brokers  []string `json:"brokers,omitempty"`
-	AdminDSN string   `json:"admin_dsn,omitempty"`
-	Version  string   `json:"version"`
-	PID      int      `json:"pid,omitempty"` // native server process
-	Dir      string   `json:"dir,omitempty"` // its work directory
+	Service  Service           `json:"service"`
+	Provider string            `json:"provider"`
+	Addr     string            `json:"addr"`
+	Brokers  []string          `json:"brokers,omitempty"`
+	AdminDSN string            `json:"admin_dsn,omitempty"`
+	Extra    map[string]string `json:"extra,omitempty"`
+	Version  string            `json:"version"`
+	PID      int               `json:"pid,omitempty"` // native server process
+	Dir      string            `json:"dir,omitempty"` // its work directory
 }
 
 // StatePath returns the state file of the course at root.
@@ -99,7 +101,7 @@ func Serve(ctx context.Context, services []Service, statePath string, logf func(
 	for _, inst := range s.Instances {
 		st.Instances = append(st.Instances, StateInstance{
 			Service: inst.Service, Provider: inst.Provider, Addr: inst.Addr, Brokers: inst.Brokers,
-			AdminDSN: inst.AdminDSN, Version: inst.Version, PID: inst.pid, Dir: inst.dir,
+			AdminDSN: inst.AdminDSN, Extra: inst.Extra, Version: inst.Version, PID: inst.pid, Dir: inst.dir,
 		})
 	}
 	if err := writeState(statePath, st); err != nil {
@@ -136,7 +138,7 @@ func Up(ctx context.Context, statePath string, command []string) (*State, error)
 	cmd.SysProcAttr = detachedAttr()
 	for _, kv := range os.Environ() {
 		name, _, _ := strings.Cut(kv, "=")
-		if name != EnvMySQLDSN && name != EnvRedisAddr && name != EnvConsulAddr && name != EnvKafkaBrokers {
+		if !slices.Contains(envProviderVars(), name) {
 			cmd.Env = append(cmd.Env, kv)
 		}
 	}
@@ -263,6 +265,10 @@ func Status(ctx context.Context, statePath string) (*State, []InstanceStatus, er
 			_, perr = postgresVersion(pctx, in.AdminDSN)
 		case RabbitMQService:
 			_, perr = rabbitmqVersion(pctx, in.Addr, in.AdminDSN)
+		case JaegerService:
+			_, perr = jaegerVersion(pctx, in.Addr, in.Extra[extraQueryURL])
+		case PrometheusService:
+			_, perr = prometheusVersion(pctx, in.Extra[extraURL])
 		}
 		cancel()
 		out = append(out, InstanceStatus{StateInstance: in, Err: perr})

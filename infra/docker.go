@@ -177,10 +177,21 @@ func (p *dockerProvider) Start(ctx context.Context, svc Service) (*Instance, err
 	if svc == ConsulService && consulHostNetwork(ctx, cli) {
 		netMode = networkHost
 	}
+	if svc == PrometheusService {
+		if !consulHostNetwork(ctx, cli) {
+			return nil, errNoHostNetwork
+		}
+		netMode = networkHost
+	}
 	name := "microlab-" + string(svc)
 	if p.reuse {
 		if err := p.dropStale(ctx, cli, name, choice.ref, netMode); err != nil {
 			return nil, err
+		}
+		if svc == PrometheusService {
+			if err := dropPrometheusWithoutDir(ctx, cli, name); err != nil {
+				return nil, err
+			}
 		}
 	} else {
 		name += "-" + p.session + "-" + randomID(3)
@@ -219,6 +230,10 @@ func (p *dockerProvider) Start(ctx context.Context, svc Service) (*Instance, err
 		ctr, inst, err = startPostgres(ctx, choice, opts)
 	case RabbitMQService:
 		ctr, inst, err = startRabbitMQ(ctx, choice, opts)
+	case JaegerService:
+		ctr, inst, err = startJaeger(ctx, choice, opts)
+	case PrometheusService:
+		ctr, inst, err = startPrometheus(ctx, choice, opts)
 	}
 	if err != nil {
 		// Remove what this start created, with a context of its own: ctx may be why the start failed.
@@ -235,10 +250,22 @@ func (p *dockerProvider) Start(ctx context.Context, svc Service) (*Instance, err
 		// A reused container outlives this process on purpose (dockerDown removes it), so its Stop stays nil.
 		id := ctr.GetContainerID()
 		inst.Stop = func(ctx context.Context) error {
-			return withDockerClient(ctx, func(cli *testcontainers.DockerClient) error { return removeContainer(ctx, cli, id) })
+			return withDockerClient(ctx, func(cli *testcontainers.DockerClient) error { return removeContainerAndDir(ctx, cli, id) })
 		}
 	}
 	return inst, nil
+}
+
+// removeContainerAndDir removes a container and the host directory that a Prometheus container mounts.
+func removeContainerAndDir(ctx context.Context, cli *testcontainers.DockerClient, id string) error {
+	res, err := cli.ContainerInspect(ctx, id, client.ContainerInspectOptions{})
+	if err := removeContainer(ctx, cli, id); err != nil {
+		return err
+	}
+	if err == nil && res.Container.Config != nil {
+		removePrometheusDir(res.Container.Config.Labels)
+	}
+	return nil
 }
 
 // removeContainer force-removes one container and its anonymous volumes.
@@ -268,6 +295,7 @@ func (p *dockerProvider) sweepOrphans(ctx context.Context, cli *testcontainers.D
 		n, err := strconv.Atoi(pid)
 		if ok && err == nil && h == host && !pidAlive(n) {
 			_ = removeContainer(ctx, cli, c.ID)
+			removePrometheusDir(c.Labels)
 		}
 	}
 }
@@ -362,6 +390,7 @@ func dockerDown(ctx context.Context) ([]string, error) {
 			errs = append(errs, err)
 			continue
 		}
+		removePrometheusDir(c.Labels)
 		removed = append(removed, strings.TrimPrefix(strings.Join(c.Names, ","), "/"))
 	}
 	return removed, errors.Join(errs...)

@@ -49,6 +49,9 @@ var dockerSpecs = map[Service]dockerSpec{
 	KafkaService:    {KafkaService, "confluentinc/confluent-local:7.5.0", "LAB_KAFKA_IMAGE", "microlab/kafka-kfake:1", "kafka"},
 	PostgresService: {PostgresService, "postgres:16", "LAB_POSTGRES_IMAGE", "microlab/postgres:15", "postgres"},
 	RabbitMQService: {RabbitMQService, "rabbitmq:3.10-management", "LAB_RABBITMQ_IMAGE", "microlab/rabbitmq:3.10", "rabbitmq"},
+	// Jaeger v2.13.0 is the release of the module's v1.76.0 (JaegerVersion), which the stand-in is built from.
+	JaegerService:     {JaegerService, "jaegertracing/jaeger:2.13.0", "LAB_JAEGER_IMAGE", "microlab/jaeger:2.13.0", "jaeger"},
+	PrometheusService: {PrometheusService, "prom/prometheus:v2.53.0", "LAB_PROMETHEUS_IMAGE", "microlab/prometheus:2.42", "prometheus"},
 }
 
 func specFor(svc Service) (dockerSpec, error) {

@@ -119,6 +119,17 @@ var useOneCommand = map[Service]func(t *testing.T, inst *Instance){
 		require.NoError(t, err)
 		require.Equal(t, "v", string(m.Body), "Get from %s = %q, want the message published", q.Name, m.Body)
 	},
+	JaegerService: func(t *testing.T, inst *Instance) {
+		_, err := jaegerNamespace(inst).Services(t.Context())
+		require.NoError(t, err, "Jaeger query API at %s", inst.Extra[extraQueryURL])
+		requireLoopback(t, inst.Extra[extraOTLPHTTP])
+	},
+	PrometheusService: func(t *testing.T, inst *Instance) {
+		got, err := prometheusNamespace(inst).Query(t.Context(), "20 + 22")
+		require.NoError(t, err)
+		require.Len(t, got, 1)
+		require.Equal(t, 42.0, got[0].Value, "PromQL 20 + 22 = %v, want 42", got[0].Value)
+	},
 }
 
 func TestDockerStartsEachService(t *testing.T) {
@@ -137,7 +148,7 @@ func TestDockerStartsEachService(t *testing.T) {
 			require.Contains(t, inst.Version, "(image ", "Version = %q, want it to name the image that served", inst.Version)
 			requireLoopback(t, inst.Addr)
 			useOneCommand[svc](t, inst)
-			requirePublishedOnLoopbackOnly(t, "microlab-"+string(svc))
+			requirePublishedOnLoopbackOnly(t, svc)
 		})
 	}
 }
@@ -151,8 +162,9 @@ func requireLoopback(t *testing.T, hostport string) {
 
 // requirePublishedOnLoopbackOnly checks that the container publishes its ports on 127.0.0.1 and nowhere else,
 // or, sharing the host's network, that its server binds to 127.0.0.1 only.
-func requirePublishedOnLoopbackOnly(t *testing.T, name string) {
+func requirePublishedOnLoopbackOnly(t *testing.T, svc Service) {
 	t.Helper()
+	name := "microlab-" + string(svc)
 	if !newDockerProvider().(*dockerProvider).reuse {
 		return // the container has a generated name
 	}
@@ -163,7 +175,12 @@ func requirePublishedOnLoopbackOnly(t *testing.T, name string) {
 	require.NoError(t, err)
 	if res.Container.HostConfig.NetworkMode == networkHost {
 		cmd := strings.Join(res.Container.Config.Cmd, " ")
-		for _, flag := range []string{"-client 127.0.0.1", "-bind 127.0.0.1", "-advertise 127.0.0.1"} {
+		flags := map[Service][]string{
+			ConsulService:     {"-client 127.0.0.1", "-bind 127.0.0.1", "-advertise 127.0.0.1"},
+			PrometheusService: {"--web.listen-address=127.0.0.1:"},
+		}[svc]
+		require.NotEmpty(t, flags, "%s shares the host's network, which only Consul and Prometheus should", name)
+		for _, flag := range flags {
 			require.Contains(t, cmd, flag, "%s shares the host's network; its command %q lacks %q", name, cmd, flag)
 		}
 		require.NotContains(t, cmd, "0.0.0.0", "%s shares the host's network; its command %q binds all interfaces", name, cmd)

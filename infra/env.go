@@ -38,27 +38,45 @@ func envVar(svc Service) string {
 		return EnvPostgresDSN
 	case RabbitMQService:
 		return EnvRabbitMQURL
+	case JaegerService:
+		return EnvJaegerOTLP
+	case PrometheusService:
+		return EnvPrometheusURL
 	}
 	return ""
 }
 
-// EnvFor returns the env-provider variable that points a child process at inst.
-func EnvFor(inst *Instance) string {
+// envProviderVars lists every variable the env provider reads.
+func envProviderVars() []string {
+	vars := []string{EnvJaegerOTLPHTTP, EnvJaegerQuery, EnvPrometheusSDDir}
+	for _, svc := range Services {
+		vars = append(vars, envVar(svc))
+	}
+	return vars
+}
+
+// EnvFor returns the env-provider variables (NAME=value) that point a child process at inst: one for most
+// services, several for Jaeger and Prometheus.
+func EnvFor(inst *Instance) []string {
 	switch inst.Service {
 	case MySQLService:
-		return EnvMySQLDSN + "=" + inst.AdminDSN
+		return []string{EnvMySQLDSN + "=" + inst.AdminDSN}
 	case PostgresService:
-		return EnvPostgresDSN + "=" + inst.AdminDSN
+		return []string{EnvPostgresDSN + "=" + inst.AdminDSN}
 	case KafkaService:
 		brokers := inst.Brokers
 		if len(brokers) == 0 {
 			brokers = []string{inst.Addr}
 		}
-		return EnvKafkaBrokers + "=" + strings.Join(brokers, ",")
+		return []string{EnvKafkaBrokers + "=" + strings.Join(brokers, ",")}
 	case RabbitMQService:
-		return EnvRabbitMQURL + "=" + rabbitmqEnvValue(inst)
+		return []string{EnvRabbitMQURL + "=" + rabbitmqEnvValue(inst)}
+	case JaegerService:
+		return jaegerEnv(inst)
+	case PrometheusService:
+		return prometheusEnv(inst)
 	default:
-		return envVar(inst.Service) + "=" + inst.Addr
+		return []string{envVar(inst.Service) + "=" + inst.Addr}
 	}
 }
 
@@ -127,6 +145,16 @@ func (envProvider) Start(ctx context.Context, svc Service) (*Instance, error) {
 			return nil, err
 		}
 		inst.Version, err = rabbitmqVersion(ctx, inst.Addr, inst.AdminDSN)
+	case JaegerService:
+		if err := parseJaegerEnv(inst); err != nil {
+			return nil, err
+		}
+		inst.Version, err = jaegerVersion(ctx, inst.Addr, inst.Extra[extraQueryURL])
+	case PrometheusService:
+		if err := parsePrometheusEnv(inst); err != nil {
+			return nil, err
+		}
+		inst.Version, err = prometheusVersion(ctx, inst.Extra[extraURL])
 	default:
 		return nil, fmt.Errorf("unknown service %q", svc)
 	}

@@ -28,6 +28,10 @@ const (
 	RabbitMQService Service = "rabbitmq"
 	// PostgresService is PostgreSQL, the other relational database the course's source material names.
 	PostgresService Service = "postgres"
+	// JaegerService is Jaeger v2 all-in-one (in-memory storage): OTLP in, the query API out.
+	JaegerService Service = "jaeger"
+	// PrometheusService is a Prometheus that scrapes the targets tests add, every second.
+	PrometheusService Service = "prometheus"
 )
 
 // RedisEndpoint is a Redis namespace: use keys under Prefix only, and never FLUSHDB.

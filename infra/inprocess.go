@@ -29,6 +29,12 @@ func (inprocessProvider) Available(_ context.Context, svc Service) error {
 		return fmt.Errorf("no in-process PostgreSQL: embedding it means downloading server binaries at run time: %w", ErrUnsupported)
 	case RabbitMQService:
 		return errNoInprocessRabbitMQ
+	case JaegerService:
+		return fmt.Errorf("no in-process Jaeger: its server is a 120 MB OpenTelemetry Collector build, too heavy to link into every test binary "+
+			"(chapter tests that need no server use the OTel SDK's in-memory exporter): %w", ErrUnsupported)
+	case PrometheusService:
+		return fmt.Errorf("no in-process Prometheus: linking its server into test binaries is too heavy "+
+			"(prometheus/testutil reads a registry without a server): %w", ErrUnsupported)
 	default:
 		return fmt.Errorf("no in-process %s: %w", svc, ErrUnsupported)
 	}

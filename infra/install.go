@@ -71,8 +71,21 @@ func InstallConsul(ctx context.Context, force bool, logf func(string, ...any)) (
 	tmp := dst + ".tmp"
 	logf("building (CGO_ENABLED=0 go build); this takes a few minutes")
 	begin := time.Now()
+	if err := run(ctx, src, env, buildProgress(begin, logf), goBin, "build", "-v", "-trimpath", "-o", tmp, "."); err != nil {
+		_ = os.Remove(tmp)
+		return "", fmt.Errorf("go build consul: %w", err)
+	}
+	if err := os.Rename(tmp, dst); err != nil {
+		return "", err
+	}
+	logf("built %s in %s", dst, time.Since(begin).Round(time.Second))
+	return dst, nil
+}
+
+// buildProgress returns a line handler for `go build -v` that logs every 100th package compiled.
+func buildProgress(begin time.Time, logf func(string, ...any)) func(string) {
 	packages, modules := 0, 0
-	progress := func(line string) {
+	return func(line string) {
 		if strings.HasPrefix(line, "go: downloading") {
 			modules++
 			return
@@ -82,15 +95,6 @@ func InstallConsul(ctx context.Context, force bool, logf func(string, ...any)) (
 			logf("  %s: %d packages compiled, %d modules downloaded; now %s", time.Since(begin).Round(time.Second), packages, modules, line)
 		}
 	}
-	if err := run(ctx, src, env, progress, goBin, "build", "-v", "-trimpath", "-o", tmp, "."); err != nil {
-		_ = os.Remove(tmp)
-		return "", fmt.Errorf("go build consul: %w", err)
-	}
-	if err := os.Rename(tmp, dst); err != nil {
-		return "", err
-	}
-	logf("built %s in %s", dst, time.Since(begin).Round(time.Second))
-	return dst, nil
 }
 
 // run runs a command in dir; stderr lines go to each (go build -v prints package names there), and the last

@@ -29,6 +29,10 @@ func (nativeProvider) Available(ctx context.Context, svc Service) error {
 		_, err = findPostgres(ctx)
 	case RabbitMQService:
 		_, err = findRabbitMQ()
+	case JaegerService:
+		_, err = findJaeger()
+	case PrometheusService:
+		_, err = findPrometheus()
 	case KafkaService:
 		err = fmt.Errorf("no native Kafka, because it needs a JVM and no distribution packages it: %w", ErrUnsupported)
 	default:
@@ -52,6 +56,10 @@ func (nativeProvider) Start(ctx context.Context, svc Service) (*Instance, error)
 		start = startNativePostgres
 	case RabbitMQService:
 		start = startNativeRabbitMQ
+	case JaegerService:
+		start = startNativeJaeger
+	case PrometheusService:
+		start = startNativePrometheus
 	default:
 		return nil, fmt.Errorf("no native %s: %w", svc, ErrUnsupported)
 	}

@@ -75,6 +75,7 @@ func sweepStale(root string) {
 type proc struct {
 	cmd     *exec.Cmd
 	logPath string
+	grace   time.Duration // see procOptions
 	done    chan struct{} // closed when the process has exited
 	waitErr error         // valid once done is closed
 }
@@ -89,6 +90,8 @@ func startProc(dir, logName, bin string, args ...string) (*proc, error) {
 type procOptions struct {
 	user serverUser // run as this user (see unprivilegedUser); the zero value is this process's user
 	env  []string   // added to this process's environment (later entries win)
+	// grace is how long stop waits after SIGTERM before it kills the process group; 0 means 5 s.
+	grace time.Duration
 }
 
 // startProcWith is startProc with options.
@@ -111,7 +114,7 @@ func startProcWith(o procOptions, dir, logName, bin string, args ...string) (*pr
 		return nil, fmt.Errorf("start %s: %w", bin, err)
 	}
 	_ = os.WriteFile(filepath.Join(dir, pidFile), []byte(strconv.Itoa(cmd.Process.Pid)+"\n"), 0o644) // best effort: for sweepStale
-	p := &proc{cmd: cmd, logPath: logPath, done: make(chan struct{})}
+	p := &proc{cmd: cmd, logPath: logPath, grace: o.grace, done: make(chan struct{})}
 	go func() {
 		p.waitErr = cmd.Wait()
 		close(p.done)
@@ -135,7 +138,11 @@ func (p *proc) stop(ctx context.Context) error {
 		return nil
 	}
 	_ = terminateGroup(p.cmd.Process.Pid)
-	grace := time.NewTimer(5 * time.Second)
+	wait := p.grace
+	if wait == 0 {
+		wait = 5 * time.Second
+	}
+	grace := time.NewTimer(wait)
 	defer grace.Stop()
 	select {
 	case <-p.done:

@@ -8,12 +8,15 @@ import (
 // Instance is one running server, whoever started it.
 type Instance struct {
 	Service  Service
-	Provider string        // "env", "docker", "inprocess" or "native"
-	Addr     string        // host:port on loopback (Kafka: the first broker)
-	Brokers  []string      // Kafka only: every broker
-	AdminDSN string        // MySQL and PostgreSQL: a DSN with rights to create and drop databases
-	Version  string        // what the server reports, for doctor
-	Started  time.Duration // how long the start took
+	Provider string   // "env", "docker", "inprocess" or "native"
+	Addr     string   // host:port on loopback (Kafka: the first broker)
+	Brokers  []string // Kafka only: every broker
+	AdminDSN string   // MySQL and PostgreSQL: a DSN with rights to create and drop databases
+	// Extra holds the other addresses of a server with several (Jaeger: its OTLP/HTTP receiver and query API;
+	// Prometheus: its API URL and the directory of scrape-target files), by keys defined next to each service.
+	Extra   map[string]string
+	Version string        // what the server reports, for doctor
+	Started time.Duration // how long the start took
 	// Stop stops the server and removes what it left (container, process, temporary directory).
 	// It is nil for servers this package did not start.
 	Stop func(ctx context.Context) error

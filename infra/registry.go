@@ -18,7 +18,7 @@ const (
 )
 
 // Services lists every service, in a stable order.
-var Services = []Service{MySQLService, RedisService, ConsulService, KafkaService, RabbitMQService, PostgresService}
+var Services = []Service{MySQLService, RedisService, ConsulService, KafkaService, RabbitMQService, PostgresService, JaegerService, PrometheusService}
 
 // allProviders returns every provider in the default order. The Docker provider lives in docker.go.
 func allProviders() []Provider {
@@ -182,6 +182,12 @@ func installHint(svc Service) string {
 	case RabbitMQService:
 		return "To fix: install RabbitMQ (Debian/Ubuntu: sudo apt-get install rabbitmq-server; macOS: brew install rabbitmq), " +
 			"or build its local image with `infra/images/build.sh rabbitmq`, " + common + "."
+	case JaegerService:
+		return "To fix: run `go run ./labctl infra install jaeger` (builds Jaeger into ~/.cache/microlab/bin, about 5 minutes on two cores), " +
+			"or set " + EnvJaegerBin + ", " + common + "."
+	case PrometheusService:
+		return "To fix: install Prometheus (Debian/Ubuntu: sudo apt-get install prometheus; macOS: brew install prometheus), " +
+			"or set " + EnvPrometheusBin + ", " + common + "."
 	}
 	return ""
 }

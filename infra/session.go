@@ -13,8 +13,8 @@ import (
 // through the env provider's variables (Env).
 type Session struct {
 	Instances []*Instance
-	// Env holds NAME=value entries (LAB_MYSQL_DSN, LAB_REDIS_ADDR, LAB_CONSUL_ADDR, LAB_KAFKA_BROKERS, LAB_RABBITMQ_URL)
-	// that point child processes at the servers.
+	// Env holds NAME=value entries (LAB_MYSQL_DSN, LAB_REDIS_ADDR, LAB_CONSUL_ADDR, LAB_KAFKA_BROKERS, LAB_RABBITMQ_URL,
+	// LAB_POSTGRES_DSN, LAB_JAEGER_*, LAB_PROMETHEUS_*) that point child processes at the servers.
 	Env []string
 }
 
@@ -31,7 +31,7 @@ func StartSession(ctx context.Context, services []Service, logf func(string, ...
 	var wg sync.WaitGroup
 	for i, svc := range services {
 		if !slices.Contains(Services, svc) {
-			errs[i] = fmt.Errorf("unknown service %q (known: mysql, redis, consul, kafka, rabbitmq)", svc)
+			errs[i] = fmt.Errorf("unknown service %q (known: %v)", svc, Services)
 			continue
 		}
 		wg.Go(func() {
@@ -50,7 +50,7 @@ func StartSession(ctx context.Context, services []Service, logf func(string, ...
 	for _, inst := range instances {
 		if inst != nil {
 			s.Instances = append(s.Instances, inst)
-			s.Env = append(s.Env, EnvFor(inst))
+			s.Env = append(s.Env, EnvFor(inst)...)
 		}
 	}
 	if err := errors.Join(errs...); err != nil {

@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Builds the local stand-in images that the Docker provider of infra/ runs when the official images
-# (mysql, redis, hashicorp/consul, confluentinc/confluent-local, rabbitmq, postgres) are not on this machine.
+# (mysql, redis, hashicorp/consul, confluentinc/confluent-local, rabbitmq, postgres, jaegertracing/jaeger,
+# prom/prometheus) are not on this machine.
 # Nothing here talks to a container registry: Debian-packaged servers come from a root filesystem
 # made with debootstrap from the machine's own apt mirror, Go servers are static binaries.
 #
-#   infra/images/build.sh [--force] [mariadb|redis|consul|kafka|rabbitmq|postgres ...]   (default: all six)
+#   infra/images/build.sh [--force] [mariadb|redis|consul|kafka|rabbitmq|postgres|jaeger|prometheus ...]   (default: all eight)
 #
 # Idempotent: an image whose tag already exists is skipped unless --force is given, and so is a service whose
 # official image is on this machine (the Docker provider prefers it).
@@ -16,6 +17,8 @@
 #   LAB_DEBIAN_SUITE   Debian suite (default: bookworm)
 #   LAB_DEBOOTSTRAP_CACHE  where downloaded .deb files are kept between builds (default: $HOME/.cache/microlab/debootstrap)
 #   LAB_CONSUL_BIN     static Linux consul binary (default: $HOME/.cache/microlab/bin/consul, as built by `labctl infra install consul`)
+#   LAB_JAEGER_BIN     static Linux jaeger (v2) binary (default: $HOME/.cache/microlab/bin/jaeger, as built by `labctl infra install jaeger`)
+#   LAB_PROMETHEUS_BIN prometheus binary to copy in (default: the one on PATH, Debian's package)
 #   TESTCONTAINERS_HUB_IMAGE_NAME_PREFIX  registry mirror prefix, as the Docker provider applies it to official images
 #   DOCKER             docker CLI (default: docker)
 # The tags below must match the stand-in names in infra/docker_images.go.
@@ -27,6 +30,8 @@ CONSUL_IMAGE=microlab/consul:1.20.6
 KAFKA_IMAGE=microlab/kafka-kfake:1
 POSTGRES_IMAGE=microlab/postgres:15
 RABBITMQ_IMAGE=microlab/rabbitmq:3.10
+JAEGER_IMAGE=microlab/jaeger:2.13.0
+PROMETHEUS_IMAGE=microlab/prometheus:2.42
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 root=$(cd "$here/../.." && pwd)
@@ -36,18 +41,20 @@ docker=${DOCKER:-docker}
 suite=${LAB_DEBIAN_SUITE:-bookworm}
 deb_cache=${LAB_DEBOOTSTRAP_CACHE:-$HOME/.cache/microlab/debootstrap}
 consul_bin=${LAB_CONSUL_BIN:-$HOME/.cache/microlab/bin/consul}
+jaeger_bin=${LAB_JAEGER_BIN:-$HOME/.cache/microlab/bin/jaeger}
+prometheus_bin=${LAB_PROMETHEUS_BIN:-$(command -v prometheus || true)}
 force=0
 wanted=()
 for arg in "$@"; do
 	case $arg in
 	--force) force=1 ;;
 	mariadb | mysql) wanted+=(mariadb) ;;
-	redis | consul | kafka | rabbitmq | postgres) wanted+=("$arg") ;;
-	-h | --help) sed -n '2,20p' "$0"; exit 0 ;;
-	*) echo "build.sh: unknown argument $arg (want --force, mariadb, redis, consul, kafka, rabbitmq, postgres)" >&2; exit 2 ;;
+	redis | consul | kafka | rabbitmq | postgres | jaeger | prometheus) wanted+=("$arg") ;;
+	-h | --help) sed -n '2,24p' "$0"; exit 0 ;;
+	*) echo "build.sh: unknown argument $arg (want --force, mariadb, redis, consul, kafka, rabbitmq, postgres, jaeger, prometheus)" >&2; exit 2 ;;
 	esac
 done
-[ ${#wanted[@]} -gt 0 ] || wanted=(mariadb redis consul kafka rabbitmq postgres)
+[ ${#wanted[@]} -gt 0 ] || wanted=(mariadb redis consul kafka rabbitmq postgres jaeger prometheus)
 
 log() { printf '[images %s] %s\n' "$(date +%H:%M:%S)" "$*"; }
 die() { printf 'build.sh: %s\n' "$*" >&2; exit 1; }
@@ -179,16 +186,21 @@ scratch_image() {
 	import_dir "$dir" "$image" "$@"
 }
 
-build_consul() {
-	[ -x "$consul_bin" ] || cannot "no consul binary at $consul_bin: build it with \`go run ./labctl infra install consul\` or set LAB_CONSUL_BIN"
-	# It runs alone in the image: it must be a static Linux binary of the daemon's architecture.
-	local info
-	info=$(go version -m "$consul_bin" 2>/dev/null || true)
+# check_static_go BINARY: it runs alone in a scratch image, so it must be a static Linux Go binary of the
+# daemon's architecture.
+check_static_go() {
+	local bin=$1 info
+	info=$(go version -m "$bin" 2>/dev/null || true)
 	case $info in
 	*"GOOS=linux"*"GOARCH=$server_arch"* | *"GOARCH=$server_arch"*"GOOS=linux"*) ;;
-	*) cannot "$consul_bin is not a linux/$server_arch Go binary (it was built for this machine, not for the Docker daemon's Linux)" ;;
+	*) cannot "$bin is not a linux/$server_arch Go binary (it was built for this machine, not for the Docker daemon's Linux)" ;;
 	esac
-	case $info in *"CGO_ENABLED=0"*) ;; *) log "warning: $consul_bin may not be static (build it with CGO_ENABLED=0)" ;; esac
+	case $info in *"CGO_ENABLED=0"*) ;; *) log "warning: $bin may not be static (build it with CGO_ENABLED=0)" ;; esac
+}
+
+build_consul() {
+	[ -x "$consul_bin" ] || cannot "no consul binary at $consul_bin: build it with \`go run ./labctl infra install consul\` or set LAB_CONSUL_BIN"
+	check_static_go "$consul_bin"
 	scratch_image "$CONSUL_IMAGE" "$consul_bin" consul \
 		'ENTRYPOINT ["/consul"]' 'CMD ["agent", "-dev", "-client", "0.0.0.0"]' 'EXPOSE 8500 8600' \
 		'LABEL org.opencontainers.image.description="consul 1.20.6 built from source, a local stand-in for hashicorp/consul"'
@@ -201,6 +213,40 @@ build_kafka() {
 	scratch_image "$KAFKA_IMAGE" "$work/kfake-bin" kfake \
 		'ENTRYPOINT ["/kfake"]' 'EXPOSE 9092' 'ENV KFAKE_LISTEN=0.0.0.0:9092 KFAKE_ADVERTISED=127.0.0.1:9092' \
 		'LABEL org.opencontainers.image.description="franz-go kfake, a local stand-in for confluentinc/confluent-local"'
+}
+
+build_jaeger() {
+	[ -x "$jaeger_bin" ] || cannot "no jaeger binary at $jaeger_bin: build it with \`go run ./labctl infra install jaeger\` (about 5 minutes) or set LAB_JAEGER_BIN"
+	check_static_go "$jaeger_bin"
+	# As the official image: its built-in all-in-one configuration (in-memory storage) on every interface of the
+	# container (Docker publishes the ports on 127.0.0.1 only).
+	scratch_image "$JAEGER_IMAGE" "$jaeger_bin" jaeger \
+		'ENTRYPOINT ["/jaeger"]' 'ENV JAEGER_LISTEN_HOST=0.0.0.0' 'EXPOSE 4317 4318 16686' \
+		'LABEL org.opencontainers.image.description="jaeger v2.13.0 (module v1.76.0) built from source, a local stand-in for jaegertracing/jaeger"'
+}
+
+build_prometheus() {
+	[ -n "$prometheus_bin" ] && [ -x "$prometheus_bin" ] ||
+		cannot "no prometheus binary (Debian/Ubuntu: apt-get install prometheus, or run infra/scripts/provision-native.sh; or set LAB_PROMETHEUS_BIN)"
+	[ "$(uname -s)" = Linux ] || cannot "the prometheus binary of this machine is not a Linux one"
+	command -v ldd >/dev/null || cannot "ldd is missing; it lists the libraries prometheus needs"
+	# Debian's binary links the C library dynamically (cgo): copy it with the libraries and loader it names, a
+	# root filesystem of a few megabytes besides the binary itself.
+	local dir=$work/prometheus lib
+	mkdir -p "$dir/bin" "$dir/prometheus" "$dir/tmp" "$dir/etc"
+	chmod 1777 "$dir/tmp" "$dir/prometheus"
+	install -m 0755 "$prometheus_bin" "$dir/bin/prometheus"
+	for lib in $(ldd "$prometheus_bin" | awk '{ for (i = 1; i <= NF; i++) if ($i ~ /^\//) print $i }'); do
+		mkdir -p "$dir$(dirname "$lib")"
+		cp -L "$lib" "$dir$lib"
+	done
+	echo 'nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin' >"$dir/etc/passwd"
+	echo 'nogroup:x:65534:' >"$dir/etc/group"
+	# As the official image: the binary as entrypoint, storage in /prometheus, run as nobody.
+	import_dir "$dir" "$PROMETHEUS_IMAGE" \
+		'ENTRYPOINT ["/bin/prometheus"]' 'CMD ["--config.file=/etc/prometheus/prometheus.yml", "--storage.tsdb.path=/prometheus"]' \
+		'USER 65534' 'WORKDIR /prometheus' 'EXPOSE 9090' \
+		'LABEL org.opencontainers.image.description="prometheus 2.42 from Debian, a local stand-in for prom/prometheus"'
 }
 
 build_rabbitmq() {
@@ -241,6 +287,8 @@ for svc in "${wanted[@]}"; do
 	kafka) image=$KAFKA_IMAGE official=confluentinc/confluent-local:7.5.0 ;;
 	postgres) image=$POSTGRES_IMAGE official=postgres:16 ;;
 	rabbitmq) image=$RABBITMQ_IMAGE official=rabbitmq:3.10-management ;;
+	jaeger) image=$JAEGER_IMAGE official=jaegertracing/jaeger:2.13.0 ;;
+	prometheus) image=$PROMETHEUS_IMAGE official=prom/prometheus:v2.53.0 ;;
 	esac
 	need "$image" "$official" || continue
 	start=$(date +%s)

@@ -23,7 +23,7 @@ import (
 func newInfraCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "infra",
-		Short: "Start, stop and inspect the servers the checks use (MySQL, Redis, Consul, Kafka, RabbitMQ)",
+		Short: "Start, stop and inspect the servers the checks use (MySQL, Redis, Consul, Kafka, RabbitMQ, PostgreSQL, Jaeger, Prometheus)",
 		Long: "Checks start the servers they need by themselves. `labctl infra up` keeps a set running instead,\n" +
 			"so that every check and every plain `go test` reuses them once you export what it prints:\n\n" +
 			"  eval \"$(go run ./labctl infra up)\"\n\n" +
@@ -93,7 +93,7 @@ func printExports(w io.Writer, env []string) {
 func newInfraUpCmd() *cobra.Command {
 	var timeout time.Duration
 	cmd := &cobra.Command{
-		Use:   "up [mysql|redis|consul|kafka|rabbitmq ...]",
+		Use:   "up [mysql|redis|consul|kafka|rabbitmq|postgres|jaeger|prometheus ...]",
 		Short: "Start servers that keep running, and print the exports that point tests at them",
 		Long: "Starts the given services (all by default) in a background process, writes their PIDs and addresses\n" +
 			"to .labctl/infra.json, and prints `export LAB_...=...` lines on stdout (progress goes to stderr).\n" +
@@ -129,7 +129,7 @@ func newInfraUpCmd() *cobra.Command {
 				return &exitError{code: ExitInfra, err: err}
 			}
 			for _, in := range st.Instances {
-				fmt.Fprintf(cmd.ErrOrStderr(), "%-8s %-10s %-22s %s\n", in.Service, in.Provider, in.Addr, in.Version)
+				fmt.Fprintf(cmd.ErrOrStderr(), "%-10s %-10s %-22s %s\n", in.Service, in.Provider, in.Addr, in.Version)
 			}
 			printExports(cmd.OutOrStdout(), st.Env)
 			return nil
@@ -222,7 +222,7 @@ func newInfraStatusCmd() *cobra.Command {
 				if s.Err != nil {
 					state, failed = "NOT ANSWERING: "+s.Err.Error(), true
 				}
-				fmt.Fprintf(w, "%-8s %-10s %-22s %-28s %s\n", s.Service, s.Provider, s.Addr, s.Version, state)
+				fmt.Fprintf(w, "%-10s %-10s %-22s %-28s %s\n", s.Service, s.Provider, s.Addr, s.Version, state)
 			}
 			printExports(w, st.Env)
 			if failed {
@@ -236,18 +236,23 @@ func newInfraStatusCmd() *cobra.Command {
 func newInfraInstallCmd() *cobra.Command {
 	var force bool
 	cmd := &cobra.Command{
-		Use:   "install consul",
-		Short: "Build Consul " + infra.ConsulVersion + " from the Go module proxy into ~/.cache/microlab/bin",
-		Long: "Consul is not packaged by Debian, and release downloads may be out of reach, so this builds it from\n" +
-			"its source on the Go module proxy (a few minutes on two cores). The native provider finds it there.",
+		Use:   "install consul|jaeger",
+		Short: "Build Consul " + infra.ConsulVersion + " or Jaeger " + infra.JaegerVersion + " (v2) from the Go module proxy into ~/.cache/microlab/bin",
+		Long: "Consul and Jaeger are not packaged by Debian, and release downloads may be out of reach, so this builds them\n" +
+			"from their source on the Go module proxy (Consul: a few minutes on two cores; Jaeger: about 5 minutes).\n" +
+			"The native provider finds them there.",
 		Args:      cobra.ExactArgs(1),
-		ValidArgs: []string{"consul"},
+		ValidArgs: []string{"consul", "jaeger"},
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if args[0] != "consul" {
-				return badInput(fmt.Errorf("cannot install %q: only consul is built by labctl (mariadb-server, redis-server and rabbitmq-server come from your package manager)", args[0]))
+			install := map[string]func(context.Context, bool, func(string, ...any)) (string, error){
+				"consul": infra.InstallConsul,
+				"jaeger": infra.InstallJaeger,
+			}[args[0]]
+			if install == nil {
+				return badInput(fmt.Errorf("cannot install %q: only consul and jaeger are built by labctl (mariadb-server, redis-server, rabbitmq-server, postgresql and prometheus come from your package manager)", args[0]))
 			}
 			logf := func(format string, a ...any) { fmt.Fprintf(cmd.ErrOrStderr(), format+"\n", a...) }
-			path, err := infra.InstallConsul(cmd.Context(), force, logf)
+			path, err := install(cmd.Context(), force, logf)
 			if err != nil {
 				return &exitError{code: ExitInfra, err: err}
 			}
