@@ -88,6 +88,7 @@ func TestMetricsDashboard(t *testing.T) {
 	s.do(http.MethodGet, "/no-such-route")
 	fams, err := s.reg.Gather()
 	require.NoError(t, err)
+	require.NotEmpty(t, fams, "the server's registry is empty after two requests, so no panel could show anything: New must create the metrics and register them with the registry it is given (not the global default one)")
 	exported := map[string][]string{} // series name -> label names it carries
 	for _, f := range fams {
 		var labels []string
