@@ -95,8 +95,8 @@ func checkWrong(ctx context.Context, l *lab.Lab, ch *course.Chapter, exercises [
 }
 
 // slots bound the wrong solutions in flight. Building a test binary (compile, vet, link) keeps a CPU busy,
-// so at most build of them build at once; once built, a binary mostly waits on servers and timers, so
-// more of them (run, counting those building) are under way at once.
+// so only cap(build) of them build at once; a built binary mostly waits on servers and timers, so up to
+// cap(run) wrong solutions, building or running, are under way at once.
 type slots struct{ build, run chan struct{} }
 
 func newSlots(build, run int) *slots {
