@@ -34,14 +34,18 @@ type Runner struct {
 
 // Request is one `go test` invocation.
 type Request struct {
-	Packages []string      // relative to Dir, "./00-x/cancel"
-	Run      string        // -run regexp over top-level tests; "" runs all
-	Overlay  string        // path of a -overlay JSON file, or ""
-	Env      []string      // extra environment for this run
-	NoCache  bool          // -count=1
-	Race     bool          // -race (needs cgo and a C compiler)
-	FailFast bool          // -failfast: stop at the first failing test
-	Timeout  time.Duration // -timeout for this run; 0 keeps the Runner's
+	Packages []string // relative to Dir, "./00-x/cancel"
+	Run      string   // -run regexp over top-level tests; "" runs all
+	Overlay  string   // path of a -overlay JSON file, or ""
+	Env      []string // extra environment for this run
+	NoCache  bool     // -count=1
+	Race     bool     // -race (needs cgo and a C compiler)
+	FailFast bool     // -failfast: stop at the first failing test
+	// NoDWARF links the test binary without DWARF debug info (-ldflags=-w), which makes the link, the
+	// largest part of building a test binary, markedly cheaper. Stack traces, panics and race reports
+	// still name every file and line: they come from the symbol and line tables, not from DWARF.
+	NoDWARF bool
+	Timeout time.Duration // -timeout for this run; 0 keeps the Runner's
 }
 
 // Run runs the request and returns what every package reported. Cancelling ctx kills go test and
@@ -120,6 +124,9 @@ func (r *Runner) args(req Request, rep *Report) []string {
 	}
 	if req.Race {
 		args = append(args, "-race")
+	}
+	if req.NoDWARF {
+		args = append(args, "-ldflags=-w")
 	}
 	for _, p := range req.Packages {
 		args = append(args, rep.importPath(p))

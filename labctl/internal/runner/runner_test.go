@@ -189,3 +189,19 @@ func TestFirstFailure(t *testing.T) {
 		}
 	}
 }
+
+// TestRunNoDWARF: a test binary linked without DWARF still reports a panic with the file and line of its
+// cause, because stack traces come from the line table that -ldflags=-w keeps.
+func TestRunNoDWARF(t *testing.T) {
+	rep, err := fixtureRunner(t).Run(context.Background(), Request{Packages: []string{"./panics"}, Run: "^TestLookup$", NoCache: true, NoDWARF: true}, nil)
+	if err != nil {
+		t.Fatalf("Run() error = %v", err)
+	}
+	got := Fold(rep, []*course.Exercise{ex("panic", "./panics", "^TestLookup$")})[0]
+	if got.Status != StatusFail || len(got.Tests) != 1 || !got.Tests[0].Panic {
+		t.Fatalf("result = %+v, want TestLookup failed with a panic", got)
+	}
+	if out := got.Tests[0].Output; !strings.Contains(out, "panics.go:5") {
+		t.Errorf("TestLookup output = %q, want the panic's stack trace to name panics.go:5", out)
+	}
+}

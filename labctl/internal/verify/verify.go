@@ -68,8 +68,11 @@ type Options struct {
 	Exercises []*course.Exercise
 	// WrongOnly runs only the wrong solutions (and their count), not the starter, solution and file checks.
 	WrongOnly bool
-	// Workers is how many wrong solutions run at once; 0 means runtime.NumCPU().
+	// Workers is how many wrong solutions build their test binary at once (CPU work); 0 means runtime.NumCPU().
 	Workers int
+	// RunWorkers is how many wrong solutions are under way at once, building or running; 0 means
+	// RunWorkersPerCPU times Workers. A built test binary mostly waits on servers and timers.
+	RunWorkers int
 	// MinWrong is how many wrong solutions each exercise needs; 0 means MinWrong. Only labctl's own tests
 	// on the fixture course set it lower.
 	MinWrong int
@@ -159,7 +162,8 @@ func chapter(ctx context.Context, l *lab.Lab, ch *course.Chapter, exercises []*c
 		cr.Problems = append(cr.Problems, files...)
 	}
 	workers := cmp.Or(opts.Workers, runtime.NumCPU())
-	wrong, ps, err := checkWrong(ctx, l, ch, exercises, env, workers, cmp.Or(opts.MinWrong, MinWrong), opts.Logf)
+	runWorkers := cmp.Or(opts.RunWorkers, RunWorkersPerCPU*workers)
+	wrong, ps, err := checkWrong(ctx, l, ch, exercises, env, workers, runWorkers, cmp.Or(opts.MinWrong, MinWrong), opts.Logf)
 	cr.Wrong = wrong
 	cr.Problems = append(cr.Problems, ps...)
 	return cr, err

@@ -2,6 +2,7 @@ package verify
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -196,6 +197,72 @@ func withDemo(body string) func(t *testing.T, root string) {
 		}
 		if _, err := l.UpdateTestSums(); err != nil {
 			t.Fatal(err)
+		}
+	}
+}
+
+// TestWrongSolutionsRunWhileOthersBuild: with one build worker and two run workers, a wrong solution's test
+// binary runs while the next one builds and then runs too. Each of the two wrong solutions is rejected only
+// when its binary sees the other one running (a rendezvous through marker files); run one at a time, both
+// would pass, and verify would report them as not rejected.
+func TestWrongSolutionsRunWhileOthersBuild(t *testing.T) {
+	root := labtest.Course(t)
+	dir := t.TempDir()
+	t.Setenv("LAB_TEST_RENDEZVOUS", dir)
+	const sol = "solutions/00-demo/calc/add.go"
+	patched := `// Package calc is arithmetic for the fixture course.
+package calc
+
+import (
+	"os"
+	"path/filepath"
+	"strconv"
+	"time"
+)
+
+// Add is wrong only once two test binaries run at the same time.
+func Add(a, b int) int {
+	dir := os.Getenv("LAB_TEST_RENDEZVOUS")
+	_ = os.WriteFile(filepath.Join(dir, strconv.Itoa(os.Getpid())), nil, 0o644)
+	for deadline := time.Now().Add(2 * time.Minute); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		if m, _ := filepath.Glob(filepath.Join(dir, "*")); len(m) >= 2 {
+			return a * b
+		}
+	}
+	return a + b
+}
+`
+	oldLines := strings.SplitAfter(strings.TrimSuffix(labtest.Read(t, root, sol), "\n"), "\n")
+	newLines := strings.SplitAfter(strings.TrimSuffix(patched, "\n"), "\n")
+	var diff strings.Builder
+	fmt.Fprintf(&diff, "diff --git a/%s b/%s\n--- a/%s\n+++ b/%s\n@@ -1,%d +1,%d @@\n", sol, sol, sol, sol, len(oldLines), len(newLines))
+	for _, l := range oldLines {
+		diff.WriteString("-" + strings.TrimSuffix(l, "\n") + "\n")
+	}
+	for _, l := range newLines {
+		diff.WriteString("+" + strings.TrimSuffix(l, "\n") + "\n")
+	}
+	if err := os.Remove(filepath.Join(root, "solutions/wrong/00-add/multiplies.patch")); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"first", "second"} {
+		labtest.Write(t, root, "solutions/wrong/00-add/"+name+".patch", "Multiplies while another binary runs ("+name+").\n\n"+diff.String())
+	}
+	l, err := lab.Open(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ex := l.Course().Exercise("00-add")
+	rep, err := Run(context.Background(), l, Options{Exercises: []*course.Exercise{ex}, WrongOnly: true, MinWrong: 2, Workers: 1, RunWorkers: 2})
+	if err != nil {
+		t.Fatalf("Run() error = %v", err)
+	}
+	if ps := rep.Problems(); len(ps) > 0 {
+		t.Fatalf("problems = %v, want none: the two test binaries did not run at the same time", ps)
+	}
+	for _, w := range rep.Chapters[0].Wrong {
+		if !w.Rejected || !slices.Equal(w.CaughtBy, []string{"TestAdd"}) {
+			t.Errorf("wrong %s = %+v, want rejected by TestAdd", w.ID, w)
 		}
 	}
 }

@@ -22,6 +22,9 @@ const MinWrong = 4
 // problem of the tests: they must fail with a message that says what is wrong.
 const wrongTimeout = 4 * time.Minute
 
+// RunWorkersPerCPU is how many wrong solutions are under way per build worker by default (Options.RunWorkers).
+const RunWorkersPerCPU = 2
+
 // WrongResult is what happened to one committed wrong solution.
 type WrongResult struct {
 	ID       string        // "<exercise>/<name>"
@@ -34,7 +37,7 @@ type WrongResult struct {
 // checkWrong runs every wrong solution of the chapter's selected exercises against that exercise's
 // tests, with the chapter's solution in place. Each must compile and fail a test; anything else (a pass,
 // a compile error, a skip, a timeout, an infrastructure error, a patch that no longer applies) is a Problem.
-func checkWrong(ctx context.Context, l *lab.Lab, ch *course.Chapter, exercises []*course.Exercise, env []string, workers, minWrong int, logf func(string, ...any)) ([]WrongResult, []Problem, error) {
+func checkWrong(ctx context.Context, l *lab.Lab, ch *course.Chapter, exercises []*course.Exercise, env []string, workers, runWorkers, minWrong int, logf func(string, ...any)) ([]WrongResult, []Problem, error) {
 	all, err := l.WrongSolutions()
 	if err != nil {
 		return nil, nil, err
@@ -62,18 +65,16 @@ func checkWrong(ctx context.Context, l *lab.Lab, ch *course.Chapter, exercises [
 	results := make([]WrongResult, len(jobs))
 	problems := make([][]Problem, len(jobs))
 	errs := make([]error, len(jobs))
-	sem := make(chan struct{}, max(1, workers))
+	slots := newSlots(workers, runWorkers)
 	var wg sync.WaitGroup
 	for i, j := range jobs {
 		wg.Go(func() {
-			select {
-			case sem <- struct{}{}:
-			case <-ctx.Done():
-				errs[i] = ctx.Err()
+			if err := slots.acquireRun(ctx); err != nil {
+				errs[i] = err
 				return
 			}
-			defer func() { <-sem }()
-			results[i], problems[i], errs[i] = runWrong(ctx, l, ch, j.ex, j.w, env)
+			defer slots.releaseRun()
+			results[i], problems[i], errs[i] = runWrong(ctx, l, ch, j.ex, j.w, env, slots)
 			switch {
 			case logf == nil:
 			case len(problems[i]) > 0: // say why at once: "not rejected" alone would send an author the wrong way
@@ -93,8 +94,32 @@ func checkWrong(ctx context.Context, l *lab.Lab, ch *course.Chapter, exercises [
 	return results, ps, nil
 }
 
+// slots bound the wrong solutions in flight. Building a test binary (compile, vet, link) keeps a CPU busy,
+// so only cap(build) of them build at once; a built binary mostly waits on servers and timers, so up to
+// cap(run) wrong solutions, building or running, are under way at once.
+type slots struct{ build, run chan struct{} }
+
+func newSlots(build, run int) *slots {
+	build = max(1, build)
+	return &slots{build: make(chan struct{}, build), run: make(chan struct{}, max(build, run))}
+}
+
+func acquire(ctx context.Context, c chan struct{}) error {
+	select {
+	case c <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (s *slots) acquireRun(ctx context.Context) error   { return acquire(ctx, s.run) }
+func (s *slots) releaseRun()                            { <-s.run }
+func (s *slots) acquireBuild(ctx context.Context) error { return acquire(ctx, s.build) }
+func (s *slots) releaseBuild()                          { <-s.build }
+
 // runWrong runs one wrong solution. The error is only for when go test cannot run at all.
-func runWrong(ctx context.Context, l *lab.Lab, ch *course.Chapter, ex *course.Exercise, w lab.WrongSolution, env []string) (WrongResult, []Problem, error) {
+func runWrong(ctx context.Context, l *lab.Lab, ch *course.Chapter, ex *course.Exercise, w lab.WrongSolution, env []string, slots *slots) (WrongResult, []Problem, error) {
 	res := WrongResult{ID: w.ID()}
 	problem := func(format string, a ...any) []Problem {
 		return []Problem{{Chapter: ch.ID, Exercise: ex.ID, Msg: "wrong solution " + w.ID() + ": " + fmt.Sprintf(format, a...)}}
@@ -112,11 +137,30 @@ func runWrong(ctx context.Context, l *lab.Lab, ch *course.Chapter, ex *course.Ex
 		return res, nil, err
 	}
 	defer cleanup()
+	// Building (compile, vet, link) is CPU work and takes a build slot; the slot is free again as soon as
+	// go test starts the test binary, whose run mostly waits on servers and timers.
+	if err := slots.acquireBuild(ctx); err != nil {
+		return res, nil, err
+	}
+	release := sync.OnceFunc(slots.releaseBuild)
+	events := make(chan runner.Event)
+	consumed := make(chan struct{})
+	go func() {
+		defer close(consumed)
+		for ev := range events {
+			if ev.Action == "start" {
+				release()
+			}
+		}
+	}()
 	start := time.Now()
 	rep, err := l.Runner().Run(ctx, runner.Request{
 		Packages: []string{ex.Package}, Run: ex.Tests, Overlay: overlay, Env: env,
-		Race: ex.Race, FailFast: true, NoCache: true, Timeout: max(wrongTimeout, 2*ex.TestTimeout()),
-	}, nil)
+		Race: ex.Race, FailFast: true, NoCache: true, NoDWARF: true, Timeout: max(wrongTimeout, 2*ex.TestTimeout()),
+	}, events)
+	close(events)
+	<-consumed
+	release() // go test ended without starting the binary
 	res.Elapsed = time.Since(start)
 	if err != nil {
 		return res, nil, err
