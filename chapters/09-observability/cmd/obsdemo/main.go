@@ -1,18 +1,22 @@
 // Command obsdemo runs chapter 09's system on loopback: the HTTP gateway, the gRPC order service and the
 // shipping consumer, connected through Kafka, each exporting its spans over OTLP to Jaeger as its own service
-// (gateway, orders, shipping). From the repository root:
+// (gateway, orders, shipping). The gateway also carries the RED metrics of 09-metrics in its own registry and
+// serves them at GET /metrics. From the repository root:
 //
 //	go run ./chapters/09-observability/cmd/obsdemo
 //	curl -s -XPOST localhost:8099/orders/o-1/confirm
 //	grpcurl -plaintext -d '{"id":"o-2"}' localhost:50099 obs.orders.v1.OrderService/ConfirmOrder
+//	curl -s localhost:8099/metrics | grep ^http_
 //
 // then open the Jaeger UI (http://127.0.0.1:16686), pick the service "gateway" and find the trace, or open
 // the trace id that the shipping consumer prints in its log line directly: http://127.0.0.1:16686/trace/<trace_id>.
 //
 // Environment: LAB_JAEGER_OTLP (OTLP/gRPC endpoint, default 127.0.0.1:4317), LAB_JAEGER_QUERY (the UI and query
 // API, default http://127.0.0.1:16686), LAB_KAFKA_BROKERS (comma-separated; without it an in-process Kafka, kfake,
-// runs). Start a Jaeger with `eval "$(go run ./labctl infra up jaeger)"` (it exports these variables; build the
-// binary once with `go run ./labctl infra install jaeger`), or run any Jaeger v2 all-in-one with OTLP enabled.
+// runs), LAB_PROMETHEUS_SD_DIR and LAB_PROMETHEUS_URL (the lab's Prometheus: obsdemo adds itself as a scrape
+// target, job "obsdemo"). Start both with `eval "$(go run ./labctl infra up jaeger prometheus)"` (it exports
+// these variables; build the Jaeger binary once with `go run ./labctl infra install jaeger`), or run any Jaeger v2
+// all-in-one with OTLP enabled.
 package main
 
 import (
