@@ -1,22 +1,27 @@
 // Command obsdemo runs chapter 09's system on loopback: the HTTP gateway, the gRPC order service and the
 // shipping consumer, connected through Kafka, each exporting its spans over OTLP to Jaeger as its own service
-// (gateway, orders, shipping). From the repository root:
+// (gateway, orders, shipping). The gateway also carries the RED metrics of 09-metrics in its own registry and
+// serves them at GET /metrics. From the repository root:
 //
 //	go run ./chapters/09-observability/cmd/obsdemo
 //	curl -s -XPOST localhost:8099/orders/o-1/confirm
 //	grpcurl -plaintext -d '{"id":"o-2"}' localhost:50099 obs.orders.v1.OrderService/ConfirmOrder
+//	curl -s localhost:8099/metrics | grep ^http_
 //
 // then open the Jaeger UI (http://127.0.0.1:16686), pick the service "gateway" and find the trace, or open
 // the trace id that the shipping consumer prints in its log line directly: http://127.0.0.1:16686/trace/<trace_id>.
 //
 // Environment: LAB_JAEGER_OTLP (OTLP/gRPC endpoint, default 127.0.0.1:4317), LAB_JAEGER_QUERY (the UI and query
 // API, default http://127.0.0.1:16686), LAB_KAFKA_BROKERS (comma-separated; without it an in-process Kafka, kfake,
-// runs). Start a Jaeger with `eval "$(go run ./labctl infra up jaeger)"` (it exports these variables; build the
-// binary once with `go run ./labctl infra install jaeger`), or run any Jaeger v2 all-in-one with OTLP enabled.
+// runs), LAB_PROMETHEUS_SD_DIR and LAB_PROMETHEUS_URL (the lab's Prometheus: obsdemo adds itself as a scrape
+// target, job "obsdemo"). Start both with `eval "$(go run ./labctl infra up jaeger prometheus)"` (it exports
+// these variables; build the Jaeger binary once with `go run ./labctl infra install jaeger`), or run any Jaeger v2
+// all-in-one with OTLP enabled.
 package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -25,11 +30,14 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"time"
 
 	"github.com/gin-gonic/gin"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kfake"
@@ -41,6 +49,7 @@ import (
 
 	ordersv1 "github.com/gomicrolab/microlab/chapters/09-observability/gen/obs/orders/v1"
 	"github.com/gomicrolab/microlab/chapters/09-observability/logging"
+	"github.com/gomicrolab/microlab/chapters/09-observability/metrics"
 	"github.com/gomicrolab/microlab/chapters/09-observability/tracing"
 )
 
@@ -109,12 +118,15 @@ func run(ctx context.Context, httpAddr, grpcAddr, topic, otlp, ui string) error 
 		return err
 	}
 	defer func() { _ = conn.Close() }()
-	gw := tracing.NewGateway(providers["gateway"], ordersv1.NewOrderServiceClient(conn))
+	// RED metrics (09-metrics) in the gateway's own registry, outside gin.Recovery, served at GET /metrics.
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	gw := tracing.NewGateway(providers["gateway"], ordersv1.NewOrderServiceClient(conn), metrics.New(reg).Middleware())
+	gw.GET("/metrics", gin.WrapH(metrics.Handler(reg)))
 	// Operators change the log level of the live process: curl -XPUT localhost:8099/log/level -d level=debug.
 	setLevel := func(c *gin.Context) { level.ServeHTTP(c.Writer, c.Request) }
 	gw.GET("/log/level", setLevel)
 	gw.PUT("/log/level", setLevel)
-	// Metrics: the chapter's metrics section mounts its Prometheus handler on this engine (GET /metrics).
 	httpSrv := &http.Server{Addr: httpAddr, Handler: gw, ReadHeaderTimeout: 5 * time.Second}
 	go func() {
 		if err := httpSrv.ListenAndServe(); err != nil && !errors.Is(err, http.ErrServerClosed) {
@@ -122,6 +134,11 @@ func run(ctx context.Context, httpAddr, grpcAddr, topic, otlp, ui string) error 
 		}
 	}()
 	defer func() { _ = httpSrv.Shutdown(context.Background()) }()
+	promNote, removeTarget, err := scrapeTarget(httpAddr)
+	if err != nil {
+		return err
+	}
+	defer removeTarget()
 
 	consumer, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.ConsumeTopics(topic))
 	if err != nil {
@@ -143,16 +160,45 @@ func run(ctx context.Context, httpAddr, grpcAddr, topic, otlp, ui string) error 
   order service %[2]s  gRPC with reflection
   Kafka         %[3]s  topic %[4]q
   traces        OTLP/gRPC to %[5]s as services gateway, orders, shipping
+  metrics       http://%[1]s/metrics%[7]s
 
 Try:
   curl -s -XPOST %[1]s/orders/o-1/confirm
   grpcurl -plaintext -d '{"id":"o-2"}' %[2]s obs.orders.v1.OrderService/ConfirmOrder
   curl -s -XPUT %[1]s/log/level -d level=debug
+  curl -s %[1]s/metrics | grep ^http_
 Then open %[6]s (service "gateway", Find Traces), or %[6]s/trace/<trace_id from the shipping log line>.
 Jaeger's API: curl -s '%[6]s/api/traces?service=gateway&limit=5'
-`, httpAddr, lis.Addr(), strings.Join(brokers, ","), topic, otlp, ui)
+`, httpAddr, lis.Addr(), strings.Join(brokers, ","), topic, otlp, ui, promNote)
 	<-ctx.Done()
 	return nil
+}
+
+// scrapeTarget adds the gateway to the lab's Prometheus when LAB_PROMETHEUS_SD_DIR is set (labctl infra up
+// prometheus exports it, with LAB_PROMETHEUS_URL): that server scrapes every target listed in the JSON files of
+// that directory (file_sd_configs), so obsdemo writes one, job "obsdemo", and removes it when it stops. The
+// note is for the banner: where to look, or how to get a Prometheus.
+func scrapeTarget(httpAddr string) (string, func(), error) {
+	dir := os.Getenv("LAB_PROMETHEUS_SD_DIR")
+	if dir == "" {
+		return "\n                (no LAB_PROMETHEUS_SD_DIR: eval \"$(go run ./labctl infra up prometheus)\" to have it scraped)", func() {}, nil
+	}
+	b, err := json.Marshal([]map[string]any{{"targets": []string{httpAddr}, "labels": map[string]string{"job": "obsdemo"}}})
+	if err != nil {
+		return "", nil, err
+	}
+	// Written under another name and renamed, so that Prometheus never reads half a file.
+	name := filepath.Join(dir, "obsdemo.json")
+	if err := os.WriteFile(name+".tmp", b, 0o644); err != nil {
+		return "", nil, fmt.Errorf("Prometheus target file: %w", err)
+	}
+	if err := os.Rename(name+".tmp", name); err != nil {
+		return "", nil, fmt.Errorf("Prometheus target file: %w", err)
+	}
+	ui := envOr("LAB_PROMETHEUS_URL", "http://127.0.0.1:9090")
+	note := fmt.Sprintf("\n                scraped by the lab's Prometheus as job=\"obsdemo\" (target file %[2]s)"+
+		"\n                %[1]s/targets, then %[1]s/graph: sum by (route, code) (rate(http_requests_total{job=\"obsdemo\"}[1m]))", ui, name)
+	return note, func() { _ = os.Remove(name) }, nil
 }
 
 // kafka returns LAB_KAFKA_BROKERS, or starts an in-process broker, and makes sure topic exists.
