@@ -161,7 +161,8 @@ func TestTxMsgSubmitFailureStillPublishes(t *testing.T) {
 			e.check()
 			if n := e.published(); n != 1 {
 				t.Fatalf("records on the topic after a committed transaction, a failed Submit and two checker runs "+
-					"= %d, want 1 (back-check answers %v): the back-check must find the commit from its marker",
+					"= %d, want 1 (back-check answers %v): the back-check must find the commit from its marker, keyed by "+
+					"the message's gid (the key the back-check is asked about; a Kafka key is not unique)",
 					n, e.backCheckAnswers("g-1"))
 			}
 			require.Equal(t, txmsg.StatePublished, e.state("g-1"), "State(g-1)")
