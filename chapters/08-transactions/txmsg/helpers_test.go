@@ -86,9 +86,13 @@ func newEnv(t *testing.T) *env {
 	return e
 }
 
+// msgKey is the Kafka key of every message of msg: one user's events share a partition key, and a key is not
+// a message's identity (its gid is).
+const msgKey = "user-7"
+
 // msg returns a message on the env's topic.
 func (e *env) msg(gid string) txmsg.Msg {
-	return txmsg.Msg{Gid: gid, Topic: e.topic, Key: gid, Payload: []byte(`{"gid":"` + gid + `"}`)}
+	return txmsg.Msg{Gid: gid, Topic: e.topic, Key: msgKey, Payload: []byte(`{"gid":"` + gid + `"}`)}
 }
 
 // insertOrder is a business step: it inserts order id in tx.
@@ -172,9 +176,29 @@ type hookedServer struct {
 	afterPrepare  func(m txmsg.Msg) error
 	beforeSubmit  func(gid string) error
 	afterSubmit   func(gid string) error
+	beforeAbort   func(gid string) error
 
 	mu    sync.Mutex
 	calls []string
+	busy  int // calls that have started and not yet returned
+}
+
+// snapshot returns the calls made so far, and how many of them have not yet returned.
+func (h *hookedServer) snapshot() (calls []string, inFlight int) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return append([]string(nil), h.calls...), h.busy
+}
+
+func (h *hookedServer) begin() func() {
+	h.mu.Lock()
+	h.busy++
+	h.mu.Unlock()
+	return func() {
+		h.mu.Lock()
+		h.busy--
+		h.mu.Unlock()
+	}
 }
 
 func (h *hookedServer) record(call string) error {
@@ -188,6 +212,7 @@ func (h *hookedServer) record(call string) error {
 }
 
 func (h *hookedServer) Prepare(ctx context.Context, m txmsg.Msg) error {
+	defer h.begin()()
 	if err := h.record("Prepare " + m.Gid); err != nil {
 		return err
 	}
@@ -206,6 +231,7 @@ func (h *hookedServer) Prepare(ctx context.Context, m txmsg.Msg) error {
 }
 
 func (h *hookedServer) Submit(ctx context.Context, gid string) error {
+	defer h.begin()()
 	if err := h.record("Submit " + gid); err != nil {
 		return err
 	}
@@ -224,8 +250,14 @@ func (h *hookedServer) Submit(ctx context.Context, gid string) error {
 }
 
 func (h *hookedServer) Abort(ctx context.Context, gid string) error {
+	defer h.begin()()
 	if err := h.record("Abort " + gid); err != nil {
 		return err
+	}
+	if h.beforeAbort != nil {
+		if err := h.beforeAbort(gid); err != nil {
+			return err
+		}
 	}
 	return h.real.Abort(ctx, gid)
 }

@@ -5,8 +5,10 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -36,12 +38,19 @@ func TestTxMsgCommitPublishesOnce(t *testing.T) {
 		return nil
 	}
 	err := e.svc.PlaceOrder(context.Background(), e.topic, txmsg.Order{ID: "o-1", UserID: 7, Total: 100})
+	calls, inFlight := e.msgs.snapshot() // at once: nothing may still be running on the business's behalf
 	require.NoError(t, err, "PlaceOrder(o-1)%s", lockwait.Explain(err))
-	require.Empty(t, violations, "calls to the message server: %v", e.msgs.calls)
+	if !slices.Contains(calls, "Submit order-o-1") || inFlight != 0 {
+		t.Fatalf("when PlaceOrder returned, its calls to the message server were %v, %d of them still running; "+
+			"want Prepare and Submit, both returned: Submit before DoAndSubmit returns, not in the background "+
+			"(the caller's context may be gone by then, and every message would wait for the back-check)",
+			calls, inFlight)
+	}
+	require.Empty(t, violations, "calls to the message server: %v", calls)
 	require.True(t, e.orderExists("o-1"), "order o-1 after PlaceOrder returned nil")
 	if st := e.state("order-o-1"); st != txmsg.StatePublished {
 		t.Fatalf("State(order-o-1) after PlaceOrder = %s, want %s: a committed transaction Submits its message "+
-			"(calls %v)", st, txmsg.StatePublished, e.msgs.calls)
+			"(calls %v)", st, txmsg.StatePublished, calls)
 	}
 	e.check()
 	e.check()
@@ -52,25 +61,31 @@ func TestTxMsgCommitPublishesOnce(t *testing.T) {
 }
 
 func TestTxMsgBusinessErrorSendsNothing(t *testing.T) {
+	failAfterWrite := func(ctx context.Context, e *env) error {
+		return e.svc.DoAndSubmit(ctx, e.msg("g-1"), func(tx *sql.Tx) error {
+			if err := insertOrder(ctx, "o-1")(tx); err != nil {
+				return err
+			}
+			return errBusiness // after a write: the write must roll back too
+		})
+	}
 	for _, tc := range []struct {
-		name     string
-		gid      string
-		business func(ctx context.Context, e *env) error
+		name      string
+		gid       string
+		loseAbort bool // the Abort request is lost: the back-check alone must drop the message
+		business  func(ctx context.Context, e *env) error
 	}{
-		{"the business step fails", "g-1", func(ctx context.Context, e *env) error {
-			return e.svc.DoAndSubmit(ctx, e.msg("g-1"), func(tx *sql.Tx) error {
-				if err := insertOrder(ctx, "o-1")(tx); err != nil {
-					return err
-				}
-				return errBusiness // after a write: the write must roll back too
-			})
-		}},
-		{"PlaceOrder refuses an invalid order", "order-o-1", func(ctx context.Context, e *env) error {
+		{"the business step fails", "g-1", false, failAfterWrite},
+		{"the business step fails and the Abort is lost", "g-1", true, failAfterWrite},
+		{"PlaceOrder refuses an invalid order", "order-o-1", false, func(ctx context.Context, e *env) error {
 			return e.svc.PlaceOrder(ctx, e.topic, txmsg.Order{ID: "o-1", UserID: 7, Total: -5})
 		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			e := newEnv(t)
+			if tc.loseAbort {
+				e.msgs.beforeAbort = func(string) error { return errLost }
+			}
 			err := tc.business(context.Background(), e)
 			if !errors.Is(err, errBusiness) && !errors.Is(err, txmsg.ErrInvalidOrder) {
 				t.Fatalf("DoAndSubmit with a failing business step = %v, want the business error (wrapped with %%w)%s",
@@ -146,7 +161,8 @@ func TestTxMsgSubmitFailureStillPublishes(t *testing.T) {
 			e.check()
 			if n := e.published(); n != 1 {
 				t.Fatalf("records on the topic after a committed transaction, a failed Submit and two checker runs "+
-					"= %d, want 1 (back-check answers %v): the back-check must find the commit from its marker",
+					"= %d, want 1 (back-check answers %v): the back-check must find the commit from its marker, keyed by "+
+					"the message's gid (the key the back-check is asked about; a Kafka key is not unique)",
 					n, e.backCheckAnswers("g-1"))
 			}
 			require.Equal(t, txmsg.StatePublished, e.state("g-1"), "State(g-1)")
@@ -156,7 +172,8 @@ func TestTxMsgSubmitFailureStillPublishes(t *testing.T) {
 
 // TestTxMsgBackCheckWhileTransactionIsOpen runs the checker while the business transaction is open (its
 // business step blocks on a channel), waits until the back-check answered or waits for a lock, then lets
-// the transaction commit. Whatever the back-check answered must agree with what the transaction did.
+// the transaction commit. Whatever the back-check answered must agree with what the transaction did, and
+// a slow business step that succeeds must commit: its marker, written first, makes the back-check wait.
 func TestTxMsgBackCheckWhileTransactionIsOpen(t *testing.T) {
 	e := newEnv(t)
 	ctx := context.Background()
@@ -221,6 +238,12 @@ func TestTxMsgBackCheckWhileTransactionIsOpen(t *testing.T) {
 	if !committed && !errors.Is(doErr, txmsg.ErrRolledBack) {
 		t.Fatalf("DoAndSubmit after the back-check won the race = %v, want ErrRolledBack%s", doErr, lockwait.Explain(doErr))
 	}
+	if !committed {
+		t.Fatalf("order o-1 after a back-check came during its slow business step = not committed (DoAndSubmit = %v, "+
+			"back-check answers %v), want committed: the business step succeeded, and the checker must not kill "+
+			"a transaction because it is slow. Insert the marker as the transaction's first statement: then the "+
+			"back-check finds its key taken and waits for the commit", doErr, answers)
+	}
 	if checkErr != nil {
 		t.Logf("the first checker run: %v (the next run retries)", checkErr)
 	}
@@ -233,6 +256,53 @@ func TestTxMsgBackCheckWhileTransactionIsOpen(t *testing.T) {
 		t.Fatalf("records on the topic = %d, want %d (order committed: %v, back-check answers %v, DoAndSubmit = %v): "+
 			"the message is delivered exactly when the transaction committed", n, want, committed, answers, doErr)
 	}
+}
+
+// TestTxMsgBackCheckErrorIsNotAnAnswer asks the back-check, with a deadline of its own (an endpoint's request
+// timeout), about a transaction that stays open past that deadline. The back-check cannot know the outcome
+// yet, so it must return an error (the server asks again later) and not guess: its answers are final.
+func TestTxMsgBackCheckErrorIsNotAnAnswer(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	inTx, release := make(chan struct{}), make(chan struct{})
+	var releaseOnce sync.Once
+	letGo := func() { releaseOnce.Do(func() { close(release) }) }
+	t.Cleanup(letGo)
+	var doErr error
+	doDone := make(chan struct{})
+	go func() {
+		defer close(doDone)
+		doErr = e.svc.DoAndSubmit(ctx, e.msg("g-1"), func(tx *sql.Tx) error {
+			if err := insertOrder(ctx, "o-1")(tx); err != nil {
+				return err
+			}
+			close(inTx)
+			<-release
+			return nil
+		})
+	}()
+	select {
+	case <-inTx:
+	case <-doDone:
+		t.Fatalf("DoAndSubmit returned %v before it ran the business step%s", doErr, lockwait.Explain(doErr))
+	}
+	// The transaction stays open until QueryPrepared has returned, so the deadline always comes first,
+	// however long it is and however loaded the machine.
+	const deadline = 300 * time.Millisecond
+	qctx, cancel := context.WithTimeout(ctx, deadline)
+	got, err := (&txmsg.Service{DB: e.observer}).QueryPrepared(qctx, "g-1")
+	cancel()
+	letGo()
+	<-doDone
+	if err == nil {
+		t.Fatalf("QueryPrepared(g-1) with a %v deadline, while g-1's transaction stayed open past it = %v, nil; want "+
+			"an error: the back-check could not find out, and the server takes an answer as final (then "+
+			"DoAndSubmit = %v, order committed: %v). On any failure return the error: the server asks again "+
+			"later", deadline, got, doErr, e.orderExists("o-1"))
+	}
+	require.NoError(t, doErr, "DoAndSubmit after its transaction was released%s", lockwait.Explain(doErr))
+	e.check()
+	require.EqualValues(t, 1, e.published(), "records on the topic after the committed transaction and a checker run")
 }
 
 // TestTxMsgLateTransactionAfterRollbackDecision stalls the business between Prepare and its transaction
