@@ -157,3 +157,94 @@ func TestChoreoCrashRestartConverges(t *testing.T) {
 	}
 	t.Logf("%d crash points, each converged", points)
 }
+
+// TestChoreoLateUndoChangesNothing: the same undo can come again under a message id of its own (an operator
+// re-drives a stuck saga, a service restored from a backup publishes its outbox again under new ids, a
+// failure event travels on another topic): the dedupe row does not stop it, the state guards must. A
+// compensation of something no longer held changes nothing, a saga ends once, and the money given back is
+// the money taken, read from the payment service's own row, not from the event that asks for it.
+func TestChoreoLateUndoChangesNothing(t *testing.T) {
+	w := newWorld(t)
+	var orders []choreo.Order
+	for _, kind := range kinds {
+		o := w.newOrder("o-"+kind, kind)
+		w.place(o)
+		orders = append(orders, o)
+	}
+	w.settle(orders...)
+	for i, kind := range kinds {
+		w.check(orders[i], kind, "before the late events")
+	}
+	if t.Failed() {
+		return
+	}
+	// One more undeliverable order, paid and waiting for shipping, which is down.
+	w.proc("shipping").stop()
+	fee := w.newOrder("o-undeliverable-fee", "undeliverable")
+	w.place(fee)
+	w.settle(fee)
+
+	var late []choreo.Event
+	late = append(late, choreo.Event{Type: choreo.StockRejected, Order: orders[0]})
+	for _, o := range orders[1:] {
+		late = append(late, choreo.Event{Type: choreo.PaymentDeclined, Order: o}, choreo.Event{Type: choreo.ShipmentFailed, Order: o})
+	}
+	other := fee
+	other.Amount = 5 * price // what another version of the shipping service says the order cost
+	late = append(late, choreo.Event{Type: choreo.ShipmentFailed, Order: other})
+	w.inject(late...)
+	all := append(slices.Clone(orders), fee)
+	w.settle(all...)
+	w.start("shipping", 0)
+	w.settle(all...)
+
+	w.check(orders[0], "ok", "after a late StockRejected under a new message id: only a pending order moves (a "+
+		"saga ends once), so a completed order stays completed")
+	for i, kind := range kinds[1:] {
+		w.check(orders[i+1], kind, "after a PaymentDeclined and a ShipmentFailed came again under new message ids: "+
+			"nothing is held any more, so undoing it changes nothing. Release only a reservation still 'reserved' "+
+			"and give its stock back only then; refund only a payment still 'charged' (an undo of nothing is a no-op)")
+	}
+	w.check(fee, "undeliverable", fmt.Sprintf("after a ShipmentFailed whose order says amount %d came while %d "+
+		"was charged: the refund gives back what the payments row says was charged, to the user it was charged "+
+		"from, never an amount read from an event", other.Amount, fee.Amount))
+}
+
+// TestChoreoDatabaseErrorIsRetried fails one statement of one service's handler, for every service and every
+// statement its part of the saga runs, in three scenarios. The process lives on (a lost connection, a
+// deadlock victim): the handler must return the error, so that its transaction rolls back whole and the event
+// is delivered again, and the saga must end where it would have without the failure.
+func TestChoreoDatabaseErrorIsRetried(t *testing.T) {
+	w := newWorld(t)
+	points := 0
+	for _, kind := range []string{"ok", "declined", "undeliverable"} {
+		for _, name := range services {
+			for k := int64(1); ; k++ {
+				if k > 30 {
+					t.Fatalf("%s kept running statements past statement %d of a single order's saga: a service "+
+						"handles at most two events of an order, each in a few statements", name, k-1)
+				}
+				o := w.newOrder(fmt.Sprintf("o-%s-%s-s%d", kind, name, k), kind)
+				p := w.proc(name)
+				p.injected.Store(false)
+				p.failAt.Store(p.statements.Load() + k)
+				w.place(o)
+				w.settle(o)
+				failed := p.injected.Load()
+				p.failAt.Store(0)
+				w.check(o, kind, fmt.Sprintf("%s's handler got a database error on its statement %d of this saga, "+
+					"and the process lived on. The handler must return the error: the whole transaction (dedupe "+
+					"row, effect, event) rolls back and the event comes again. Logged and swallowed (nil returned), "+
+					"the dedupe row commits without its effect and the saga stalls or ends wrong", name, k))
+				if t.Failed() {
+					t.FailNow()
+				}
+				if !failed {
+					break // the saga ran fewer statements of this service: every one of them was tried
+				}
+				points++
+			}
+		}
+	}
+	t.Logf("%d failed statements, each retried and converged", points)
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"database/sql/driver"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -112,26 +113,43 @@ func handler(name string, db *sql.DB, topic string) choreo.Handler {
 
 var errCrashed = errors.New("the process has crashed")
 
+// errInjected is the database failing one statement of a process that lives on: a lost connection, a
+// deadlock victim, a failover. A retry of the whole event can succeed.
+var errInjected = errors.New("injected database failure: the statement failed, the process lives on")
+
 // proc is one running process of a service: its consumer (group w.group+name) and its outbox relay, on
-// database handles of its own. It can crash right after its handler's k-th committed transaction: from then
-// on every statement of the process fails, its context is cancelled, and it commits no offset, so the event
-// it was handling is delivered again to the next process (the consumer-side at-least-once reality).
+// database handles of its own. It can crash right after its handler's k-th commit: from then on every
+// statement of the process fails, its context is cancelled, and it commits no offset, so the event it was
+// handling is delivered again to the next process (the consumer-side at-least-once reality). A write that
+// the handler runs outside a transaction commits on its own, so it counts as a commit too. Apart from
+// crashes, one statement of the handler can fail while the process lives on (failAt).
 type proc struct {
-	name    string
-	dead    atomic.Bool
-	commits atomic.Int64 // transactions the handler committed
-	crashAt atomic.Int64 // crash right after this commit (0: never)
-	stopped atomic.Bool  // stopped on purpose: the service is down, its events wait in the topic
-	fails   atomic.Int64 // Handle calls that failed in a row (one event, retried)
-	cancel  context.CancelFunc
-	done    chan struct{}
-	mu      sync.Mutex
-	lastErr error
+	name       string
+	dead       atomic.Bool
+	commits    atomic.Int64 // commits of the handler: its transactions, and its writes outside one
+	crashAt    atomic.Int64 // crash right after this commit (0: never)
+	statements atomic.Int64 // statements the handler ran, or tried to
+	failAt     atomic.Int64 // this statement fails with errInjected (0: none)
+	injected   atomic.Bool  // a statement failed with errInjected
+	stopped    atomic.Bool  // stopped on purpose: the service is down, its events wait in the topic
+	fails      atomic.Int64 // Handle calls that failed in a row (one event, retried)
+	cancel     context.CancelFunc
+	done       chan struct{}
+	mu         sync.Mutex
+	lastErr    error
 }
 
 func (p *proc) die() {
 	p.dead.Store(true)
 	p.cancel()
+}
+
+// committed counts one commit of the handler, and kills the process right after it when it is the one
+// crashAt names.
+func (p *proc) committed() {
+	if n := p.commits.Add(1); n == p.crashAt.Load() {
+		p.die() // committed, and the process is gone before it can do anything else
+	}
 }
 
 func (p *proc) stop() {
@@ -480,6 +498,34 @@ func (w *world) place(o choreo.Order) {
 	}
 }
 
+var injectedIDs atomic.Int64
+
+// inject publishes events on the topic as a service would (keyed by the order id), each with a message id
+// that no outbox ever gave out.
+func (w *world) inject(evs ...choreo.Event) {
+	w.t.Helper()
+	var recs []*kgo.Record
+	for _, ev := range evs {
+		payload, err := json.Marshal(ev)
+		if err != nil {
+			w.t.Fatalf("encode %s: %v", ev.Type, err)
+		}
+		id := fmt.Appendf(nil, "replay-%d", injectedIDs.Add(1))
+		recs = append(recs, &kgo.Record{Topic: w.topic, Key: []byte(ev.Order.ID), Value: payload,
+			Headers: []kgo.RecordHeader{{Key: outbox.MessageIDHeader, Value: id}}})
+	}
+	cl, err := kgo.NewClient(kgo.SeedBrokers(w.brokers...))
+	if err != nil {
+		w.t.Fatalf("producer: %v", err)
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := cl.ProduceSync(ctx, recs...).FirstErr(); err != nil {
+		w.t.Fatalf("publish %d events: %v", len(recs), err)
+	}
+}
+
 // want is the end state of an order of each kind: the same ends as the orchestrated saga of 08-saga.
 func want(kind string) state {
 	switch kind {
@@ -519,8 +565,10 @@ func (w *world) check(o choreo.Order, kind, context string) {
 	}
 }
 
-// openCrashable opens a handle of process p on dsn: every statement fails once p is dead. When counting, a
-// committed transaction counts, and the commit that reaches p.crashAt kills p right after it succeeded.
+// openCrashable opens a handle of process p on dsn: every statement fails once p is dead. When counting (the
+// handler's handle, not the relay's), a committed transaction or a write outside a transaction counts as a
+// commit, and the commit that reaches p.crashAt kills p right after it succeeded; and the statement that
+// reaches p.failAt fails with errInjected before it runs.
 func openCrashable(t *testing.T, dsn string, p *proc, counting bool) *sql.DB {
 	t.Helper()
 	cfg, err := mysql.ParseDSN(dsn)
@@ -557,7 +605,8 @@ func (c crashConnector) Driver() driver.Driver { return c.base.Driver() }
 
 type crashConn struct {
 	driver.Conn
-	c crashConnector
+	c    crashConnector
+	inTx bool // a transaction is open (database/sql uses a connection in one goroutine at a time)
 }
 
 func (c *crashConn) dead() error {
@@ -565,6 +614,26 @@ func (c *crashConn) dead() error {
 		return errCrashed
 	}
 	return nil
+}
+
+// before is called before each statement runs: it fails when the process is dead, or when this is the
+// statement that p.failAt names.
+func (c *crashConn) before() error {
+	if err := c.dead(); err != nil {
+		return err
+	}
+	if p := c.c.p; c.c.counting && p.statements.Add(1) == p.failAt.Load() {
+		p.injected.Store(true)
+		return errInjected
+	}
+	return nil
+}
+
+// wrote is called after a write succeeded: outside a transaction (autocommit) it was a commit of its own.
+func (c *crashConn) wrote() {
+	if c.c.counting && !c.inTx {
+		c.c.p.committed()
+	}
 }
 
 func (c *crashConn) PrepareContext(ctx context.Context, q string) (driver.Stmt, error) {
@@ -586,18 +655,31 @@ func (c *crashConn) BeginTx(ctx context.Context, opts driver.TxOptions) (driver.
 	if err != nil {
 		return nil, err
 	}
+	c.inTx = true
 	return &crashTx{Tx: tx, c: c}, nil
 }
 
+// ExecContext and QueryContext run only statements without arguments; those with arguments go through
+// PrepareContext (driver.ErrSkip), so that every statement is counted once, in one place, before it runs.
 func (c *crashConn) ExecContext(ctx context.Context, q string, args []driver.NamedValue) (driver.Result, error) {
-	if err := c.dead(); err != nil {
+	if len(args) > 0 {
+		return nil, driver.ErrSkip
+	}
+	if err := c.before(); err != nil {
 		return nil, err
 	}
-	return c.Conn.(driver.ExecerContext).ExecContext(ctx, q, args)
+	res, err := c.Conn.(driver.ExecerContext).ExecContext(ctx, q, args)
+	if err == nil {
+		c.wrote()
+	}
+	return res, err
 }
 
 func (c *crashConn) QueryContext(ctx context.Context, q string, args []driver.NamedValue) (driver.Rows, error) {
-	if err := c.dead(); err != nil {
+	if len(args) > 0 {
+		return nil, driver.ErrSkip
+	}
+	if err := c.before(); err != nil {
 		return nil, err
 	}
 	return c.Conn.(driver.QueryerContext).QueryContext(ctx, q, args)
@@ -611,14 +693,18 @@ type crashStmt struct {
 }
 
 func (s *crashStmt) ExecContext(ctx context.Context, args []driver.NamedValue) (driver.Result, error) {
-	if err := s.c.dead(); err != nil {
+	if err := s.c.before(); err != nil {
 		return nil, err
 	}
-	return s.Stmt.(driver.StmtExecContext).ExecContext(ctx, args)
+	res, err := s.Stmt.(driver.StmtExecContext).ExecContext(ctx, args)
+	if err == nil {
+		s.c.wrote()
+	}
+	return res, err
 }
 
 func (s *crashStmt) QueryContext(ctx context.Context, args []driver.NamedValue) (driver.Rows, error) {
-	if err := s.c.dead(); err != nil {
+	if err := s.c.before(); err != nil {
 		return nil, err
 	}
 	return s.Stmt.(driver.StmtQueryContext).QueryContext(ctx, args)
@@ -630,6 +716,7 @@ type crashTx struct {
 }
 
 func (t *crashTx) Commit() error {
+	t.c.inTx = false
 	if err := t.c.dead(); err != nil {
 		_ = t.Tx.Rollback()
 		return err
@@ -637,10 +724,13 @@ func (t *crashTx) Commit() error {
 	if err := t.Tx.Commit(); err != nil {
 		return err
 	}
-	if p := t.c.c.p; t.c.c.counting {
-		if n := p.commits.Add(1); n == p.crashAt.Load() {
-			p.die() // committed, and the process is gone before it can do anything else
-		}
+	if t.c.c.counting {
+		t.c.c.p.committed()
 	}
 	return nil
+}
+
+func (t *crashTx) Rollback() error {
+	t.c.inTx = false
+	return t.Tx.Rollback()
 }
