@@ -248,19 +248,75 @@ func requireBaseline(t *testing.T, baseline goleak.Option, what string) {
 	}
 }
 
+// interleave deals products to n shards by id, as a hash partition does: every shard holds ids all
+// over the range, so matches appended shard by shard are out of id order whichever shard answers first.
+func interleave(products []Product, n int) [][]Product {
+	parts := make([][]Product, n)
+	for i, p := range products {
+		parts[i%n] = append(parts[i%n], p)
+	}
+	return parts
+}
+
 func TestPprofHandlerMergesShards(t *testing.T) {
 	cat := catalogue(300)
-	h := NewServer(time.Minute, instant(cat[:150]), instant(cat[150:])).Handler()
+	want := slowSearch(cat, "tea") // catalogue order is id order
+	parts := interleave(cat, 2)
+	h := NewServer(time.Minute, instant(parts[0]), instant(parts[1])).Handler()
 
 	rec := serve(t, h, httptest.NewRequest(http.MethodGet, "/search?q=tea", nil), func() {}, "both shards answered")
 	require.Equal(t, http.StatusOK, rec.Code, "GET /search?q=tea = %d, want 200: %s", rec.Code, rec.Body)
 	var got Response
 	require.NoError(t, json.Unmarshal(rec.Body.Bytes(), &got), "GET /search?q=tea: body %q is not a Response", rec.Body)
-	want := slowSearch(cat, "tea") // catalogue order is id order
-	require.Equal(t, want, got.Products, "GET /search?q=tea found %v, want the matches of both shards ordered by id %v", got.Products, want)
+	require.Equal(t, want, got.Products, "GET /search?q=tea found %v, want the matches of both shards ordered by id %v: the answer must not depend on which shard was faster", got.Products, want)
 
 	rec = serve(t, h, httptest.NewRequest(http.MethodGet, "/search", nil), func() {}, "a request without q")
 	require.Equal(t, http.StatusBadRequest, rec.Code, "GET /search without q = %d, want 400", rec.Code)
+}
+
+// shardsAnswering is how many shards TestPprofHandlerKeepsEveryAnswer releases at the same moment:
+// their answers arrive together, while the handler is still busy with the first one.
+const shardsAnswering = 8
+
+func TestPprofHandlerKeepsEveryAnswer(t *testing.T) {
+	cat := catalogue(400)
+	want := slowSearch(cat, "tea")
+	const requests = 20
+	for i := range requests {
+		// Shards that answer all at once, once every one of them was asked: the handler is waiting
+		// for them and must keep every answer, however close together they arrive.
+		g := newGate()
+		var asked sync.WaitGroup
+		asked.Add(shardsAnswering)
+		shards := make([]Shard, shardsAnswering)
+		for j, part := range interleave(cat, shardsAnswering) {
+			inner := g.shard(part)
+			shards[j] = ShardFunc(func(ctx context.Context) ([]Product, error) {
+				asked.Done()
+				return inner.Products(ctx)
+			})
+		}
+		// The budget is a minute: a search whose shards all answered never needs it.
+		h := NewServer(time.Minute, shards...).Handler()
+		rec := httptest.NewRecorder()
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/search?q=tea", nil))
+		}()
+		asked.Wait()
+		g.open()
+		select {
+		case <-done:
+		case <-time.After(returnsWithin):
+			t.Fatalf("GET /search?q=tea (request %d) has not answered %v after all %d shards answered at once: the handler lost an answer (a shard's result that was not delivered because the handler was busy receiving another one) and now waits for its one-minute budget; every answer must reach the handler, or the search fails under load",
+				i+1, returnsWithin, shardsAnswering)
+		}
+		require.Equal(t, http.StatusOK, rec.Code, "GET /search?q=tea with %d shards that all answered = %d, want 200: %s", shardsAnswering, rec.Code, rec.Body)
+		var got Response
+		require.NoError(t, json.Unmarshal(rec.Body.Bytes(), &got), "GET /search?q=tea: body %q is not a Response", rec.Body)
+		require.Equal(t, want, got.Products, "GET /search?q=tea with %d shards found %v, want the matches of every shard ordered by id %v", shardsAnswering, got.Products, want)
+	}
 }
 
 func TestPprofNoLeakWhenCallerLeaves(t *testing.T) {
@@ -286,9 +342,10 @@ func TestPprofNoLeakOnTimeout(t *testing.T) {
 	baseline := goleak.IgnoreCurrent()
 	g := newGate()
 	defer g.open()
-	cat := catalogue(100)
-	// A 10 ms budget and shards that answer only when the gate opens: every search times out.
-	h := NewServer(10*time.Millisecond, g.shard(cat[:50]), g.shard(cat[50:])).Handler()
+	cat := catalogue(99)
+	// A 10 ms budget and shards that answer only when the gate opens: every search times out. Three
+	// shards, not two: NewServer takes any number, and a catalogue grows by adding shards.
+	h := NewServer(10*time.Millisecond, g.shard(cat[:33]), g.shard(cat[33:66]), g.shard(cat[66:])).Handler()
 
 	const requests = 20
 	for range requests {
@@ -316,11 +373,21 @@ func TestPprofNoLeakOnShardError(t *testing.T) {
 
 func TestPprofPublicHandlerHidesProfiles(t *testing.T) {
 	h := NewServer(time.Second, instant(fixedCatalogue)).Handler()
-	// Not /debug/pprof/profile or /trace: on a handler that serves them, they would run for 30 s.
+	// Not /debug/pprof/profile or /trace here: on a handler that serves them, they would run for 30 s (below).
 	for _, path := range []string{"/debug/pprof/", "/debug/pprof/goroutine?debug=2", "/debug/pprof/heap", "/debug/pprof/cmdline", "/debug/pprof/symbol"} {
 		rec := serve(t, h, httptest.NewRequest(http.MethodGet, path, nil), func() {}, "a profile request")
 		require.Equal(t, http.StatusNotFound, rec.Code,
 			"GET %s on the public handler = %d, want 404: profiles show the command line, every goroutine's stack and the heap, and a CPU profile or trace makes the process work for whoever asks; serve them only from DebugHandler, on a loopback-only port",
+			path, rec.Code)
+	}
+	// The CPU profile and the trace run for as long as the request asks (30 s by default), so they
+	// are asked with a caller that has already left: served, they stop at once and answer 200.
+	left, cancel := context.WithCancel(context.Background())
+	cancel()
+	for _, path := range []string{"/debug/pprof/profile", "/debug/pprof/trace"} {
+		rec := serve(t, h, httptest.NewRequestWithContext(left, http.MethodGet, path, nil), func() {}, "a profile request whose caller left")
+		require.Equal(t, http.StatusNotFound, rec.Code,
+			"GET %s on the public handler = %d, want 404: anyone could make the process profile or trace itself for as long as they ask (?seconds=3600), a denial-of-service lever; serve it only from DebugHandler, on a loopback-only port",
 			path, rec.Code)
 	}
 }
@@ -349,5 +416,33 @@ func TestPprofDebugHandlerServesProfiles(t *testing.T) {
 			c.path, rec.Code, rec.Body)
 		require.NotZero(t, rec.Body.Len(), "GET %s on DebugHandler answered an empty body, want the profile", c.path)
 		require.Contains(t, rec.Body.String(), c.want, "GET %s on DebugHandler: body does not contain %q", c.path, c.want)
+	}
+}
+
+func TestPprofDebugAddressMustBeLoopback(t *testing.T) {
+	cases := []struct {
+		addr string
+		ok   bool
+	}{
+		{"127.0.0.1:6060", true},
+		{"127.0.0.2:6060", true}, // all of 127.0.0.0/8 is loopback
+		{"[::1]:6060", true},
+		{"localhost:6060", true},
+		{":6060", false},        // no host: every interface
+		{"0.0.0.0:6060", false}, // every IPv4 interface
+		{"[::]:6060", false},    // every interface
+		{"10.0.0.5:6060", false},
+		{"192.168.1.20:6060", false},
+		{"127.0.0.1.nip.io:6060", false}, // a name that only looks local
+		{"search-0.internal:6060", false},
+		{"127.0.0.1", false}, // no port
+	}
+	for _, c := range cases {
+		err := RequireLoopback(c.addr)
+		if c.ok {
+			require.NoError(t, err, "RequireLoopback(%q) = %v, want nil: a loopback address is where the profiles belong", c.addr, err)
+		} else {
+			require.Error(t, err, "RequireLoopback(%q) = nil, want an error: the profiles would be reachable from other machines (command line, stacks, heap, and CPU profiles on demand)", c.addr)
+		}
 	}
 }

@@ -16,7 +16,6 @@ import (
 	"fmt"
 	"log"
 	"math/rand/v2"
-	"net"
 	"net/http"
 	"os"
 	"os/signal"
@@ -34,7 +33,7 @@ func main() {
 	delay := flag.Duration("shard-delay", 150*time.Millisecond, "each shard answers after a random delay up to this")
 	flag.Parse()
 
-	if err := requireLoopback(*debugAddr); err != nil {
+	if err := pprof.RequireLoopback(*debugAddr); err != nil {
 		log.Fatal(err)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -60,21 +59,6 @@ func main() {
 	defer cancel()
 	_ = public.Shutdown(shutdown)
 	_ = debug.Shutdown(shutdown)
-}
-
-// requireLoopback refuses to serve profiles on an address that other machines can reach.
-func requireLoopback(addr string) error {
-	host, _, err := net.SplitHostPort(addr)
-	if err != nil {
-		return fmt.Errorf("debug address %q: %w", addr, err)
-	}
-	if host == "localhost" {
-		return nil
-	}
-	if ip := net.ParseIP(host); ip == nil || !ip.IsLoopback() {
-		return fmt.Errorf("debug address %q: pprof must listen on a loopback address (127.0.0.1 or [::1]); reach it through an SSH tunnel or kubectl port-forward", addr)
-	}
-	return nil
 }
 
 // slowShard answers its products after a random delay up to maxDelay. Like many real clients, it
