@@ -201,10 +201,11 @@ func TestMetricsCardinality(t *testing.T) {
 		s := newServer(t)
 		for i := range n {
 			target := fmt.Sprintf("/orders/7?session=%x&page=%d", rand.Uint64(), i)
-			require.Equal(t, http.StatusOK, s.do(http.MethodGet, target, "X-User-Id", fmt.Sprint(i)), "GET %s", target)
+			require.Equal(t, http.StatusOK, s.do(http.MethodGet, target, "X-User-Id", fmt.Sprint(i), "X-HTTP-Method-Override", "DELETE"), "GET %s", target)
 		}
 		got := gather(t, s.reg, metrics.RequestsName)
 		require.Len(t, got, 1, "%s series after %d GET /orders/7 with random query strings and user ids = %d (%s), want 1: no label may come from the query, a header or the user", metrics.RequestsName, n, len(got), describe(got))
+		require.Equal(t, http.MethodGet, got[0].labels["method"], "method label of GET /orders/7 sent with X-HTTP-Method-Override: DELETE: the router served a GET (Gin ignores that header), so the label is the request's method, not a header the client chose")
 	})
 	t.Run("unknown methods", func(t *testing.T) {
 		s := newServer(t)
@@ -217,6 +218,19 @@ func TestMetricsCardinality(t *testing.T) {
 		require.Equal(t, metrics.OtherMethod, got[0].labels["method"], "method label of a made-up method")
 		s.do(http.MethodGet, "/orders/7")
 		require.Equal(t, 1.0, counter(t, s.reg, http.MethodGet, "/orders/:id", http.StatusOK), "%s{method=\"GET\",route=\"/orders/:id\"} (series: %s): standard methods keep their name", metrics.RequestsName, describe(gather(t, s.reg, metrics.RequestsName)))
+	})
+	t.Run("standard methods keep their name", func(t *testing.T) {
+		s := newServer(t)
+		standard := []string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch,
+			http.MethodDelete, http.MethodOptions, http.MethodConnect, http.MethodTrace}
+		for _, m := range standard {
+			s.do(m, "/nope") // no route: a 404 for every method, so only the method label differs
+		}
+		for _, m := range standard {
+			require.Equal(t, 1.0, counter(t, s.reg, m, metrics.UnmatchedRoute, http.StatusNotFound),
+				"%s{method=%q,route=%q,code=\"404\"} after one %s request (series: %s): every standard HTTP method keeps its name; only made-up ones are %q, or a dashboard cannot tell a PUT from a DELETE",
+				metrics.RequestsName, m, metrics.UnmatchedRoute, m, describe(gather(t, s.reg, metrics.RequestsName)), metrics.OtherMethod)
+		}
 	})
 }
 
@@ -268,6 +282,15 @@ func TestMetricsLatency(t *testing.T) {
 	require.True(t, sum >= slowSleep.Seconds() && sum <= took,
 		"%s{route=\"/slow\"} observed %v, want between %v and %v: a handler that sleeps %v must be observed in seconds (Prometheus' base unit), timed around c.Next()",
 		metrics.DurationName, sum, slowSleep.Seconds(), took, slowSleep)
+	// A fast request right after it is observed as fast: the clock starts per request, in the middleware's
+	// handler, not once when the middleware is built.
+	start = time.Now()
+	require.Equal(t, http.StatusOK, s.do(http.MethodGet, "/orders/1"), "GET /orders/1")
+	tookFast := time.Since(start).Seconds()
+	fast := histogramOf(t, s.reg, "/orders/:id").GetSampleSum()
+	require.True(t, fast <= tookFast,
+		"%s{route=\"/orders/:id\"} observed %v for a request that took %v (measured around it, after GET /slow): time each request from its own start, taken inside the handler func, not once in Middleware()",
+		metrics.DurationName, fast, tookFast)
 	for _, b := range h.GetBucket() {
 		if b.GetUpperBound() < slowSleep.Seconds() {
 			require.Zero(t, b.GetCumulativeCount(), "bucket le=%v holds the 150 ms request: it must land in the first bucket >= 0.15", b.GetUpperBound())
@@ -293,6 +316,13 @@ func TestMetricsBuckets(t *testing.T) {
 	require.LessOrEqual(t, bounds[0], 0.01, "smallest bucket of %v: most orders requests take 5-50 ms, so the finest bound must be 10 ms or less, or they all fall into one bucket", bounds)
 	require.GreaterOrEqual(t, bounds[len(bounds)-1], 2.0, "largest bucket of %v: it must reach the 2 s timeout, so that a timed-out request does not disappear into +Inf", bounds)
 	require.LessOrEqual(t, len(bounds), 15, "%d buckets: each is a series per (method, route); a dozen is plenty", len(bounds))
+	// histogram_quantile interpolates linearly inside a bucket, so a wide bucket is a vague answer: from the
+	// finest bound up to the timeout, no bucket may be more than 5 times as wide as the one below it.
+	for i := 1; i < len(bounds) && bounds[i-1] < 2.0; i++ {
+		require.LessOrEqual(t, bounds[i]/bounds[i-1], 5.0,
+			"buckets %v jump from %v to %v: every request between them falls into one bucket and its quantiles are a linear guess; keep the bounds dense up to the 2 s timeout (about x2 apart, like 0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.3, 0.5, 1, 2, 5)",
+			bounds, bounds[i-1], bounds[i])
+	}
 }
 
 func TestMetricsRegistryPerServer(t *testing.T) {

@@ -45,34 +45,43 @@ func TestSLORulesValid(t *testing.T) {
 	require.NoError(t, err, "promtool check rules slo.Rules failed: the rules file is not valid (YAML, PromQL or rule names):\n%s", out)
 }
 
-// phase is a stretch of traffic: for minutes, per minute, count[code] requests of each status code.
+// phase is a stretch of traffic: for minutes, per minute, count[key] requests, where key is a status code
+// ("500", served by instance defaultInstance) or "instance/code" ("10.0.0.2:8080/500").
 type phase struct {
 	minutes int
 	count   map[string]int
 }
 
+// defaultInstance is the instance label of a key without one. Prometheus adds job and instance to every series it
+// scrapes, so the rules see both.
+const defaultInstance = "10.0.0.1:8080"
+
 // seriesFor renders the phases as promtool input series of http_requests_total for job="orders", one counter per
-// status code, sampled every minute from 0 at t=0.
+// instance and status code, sampled every minute from 0 at t=0.
 func seriesFor(phases []phase) string {
-	var codes []string
+	var keys []string
 	for _, p := range phases {
-		for c := range p.count {
-			if !slices.Contains(codes, c) {
-				codes = append(codes, c)
+		for k := range p.count {
+			if !slices.Contains(keys, k) {
+				keys = append(keys, k)
 			}
 		}
 	}
-	slices.Sort(codes)
+	slices.Sort(keys)
 	var b strings.Builder
-	for _, code := range codes {
+	for _, key := range keys {
+		instance, code, found := strings.Cut(key, "/")
+		if !found {
+			instance, code = defaultInstance, key
+		}
 		values := []string{"0"}
 		total := 0
 		for _, p := range phases {
-			r := p.count[code]
+			r := p.count[key]
 			values = append(values, fmt.Sprintf("%d+%dx%d", total+r, r, p.minutes-1))
 			total += r * p.minutes
 		}
-		fmt.Fprintf(&b, "      - series: 'http_requests_total{job=\"orders\",method=\"GET\",route=\"/orders/:id\",code=\"%s\"}'\n        values: '%s'\n", code, strings.Join(values, " "))
+		fmt.Fprintf(&b, "      - series: 'http_requests_total{job=\"orders\",instance=\"%s\",method=\"GET\",route=\"/orders/:id\",code=\"%s\"}'\n        values: '%s'\n", instance, code, strings.Join(values, " "))
 	}
 	return b.String()
 }
@@ -110,21 +119,21 @@ func TestSLOAlerts(t *testing.T) {
 		checks []check
 	}{
 		{
-			name:   "steady 0.1% 5xx and 5% 404s never page",
-			phases: []phase{{480, map[string]int{"200": 949, "404": 50, "500": 1}}},
+			name:   "steady 0.1% 5xx, 5% 404s and 2% 429s never page",
+			phases: []phase{{480, map[string]int{"200": 929, "404": 50, "429": 20, "500": 1}}},
 			checks: []check{
-				{at: 60, why: "0.1% 5xx is exactly the budget (burn rate 1), and a 404 is the client's error, not the service's: neither pages"},
+				{at: 60, why: "0.1% 5xx is exactly the budget (burn rate 1); a 404 or a 429 (a client over its quota) is a 4xx, the client's error, not the service's: none of them pages"},
 				{at: 240, why: "steady state at the budget must not page"},
 				{at: 480, why: "steady state at the budget must not page"},
 			},
 		},
 		{
-			name:   "2% 5xx for an hour pages fast only once the 1h window shows it and stops within minutes",
-			phases: []phase{{360, ok(999, 1)}, {60, ok(980, 20)}, {120, ok(999, 1)}},
+			name:   "2% 5xx (500s and 503s) for an hour pages fast only once the 1h window shows it and stops within minutes",
+			phases: []phase{{360, ok(999, 1)}, {60, map[string]int{"200": 980, "500": 10, "503": 10}}, {120, ok(999, 1)}},
 			checks: []check{
 				{at: 370, why: "10 minutes into a 20x burn the 1h error ratio is ~0.4%: the long window must confirm before anyone is woken (a 5m window alone pages on every blip)"},
 				{at: 400, why: "40 minutes in, the 1h ratio is ~1.39%, below 14.4 x 0.1% = 1.44%: not yet"},
-				{at: 410, fast: true, why: "50 minutes in, the 1h ratio (~1.71%) and the 5m ratio (2%) both exceed 14.4 x 0.1%: page"},
+				{at: 410, fast: true, why: "50 minutes in, the 1h ratio (~1.71%) and the 5m ratio (2%) both exceed 14.4 x 0.1%: page; every 5xx is an error, the 503s of an overloaded service as much as the 500s"},
 				{at: 430, why: "10 minutes after the errors stopped the 5m ratio is back at 0.1%: the short window ends the page, although the 1h ratio is still high"},
 			},
 		},
@@ -135,6 +144,26 @@ func TestSLOAlerts(t *testing.T) {
 				{at: 480, why: "2 hours into a 7x burn: 7x is under the fast threshold, and the 6h ratio (~0.3%) is under 6 x 0.1%; a slow alert on a 1h window would already page"},
 				{at: 650, why: "290 minutes in, the 6h ratio is ~0.58%, under 6 x 0.1% = 0.6%: not yet"},
 				{at: 690, slow: true, why: "330 minutes in, the 6h ratio (~0.65%) and the 30m ratio (0.7%) both exceed 6 x 0.1%: page; 7x stays under the fast threshold 14.4x"},
+			},
+		},
+		{
+			name:   "1.3% 5xx for three hours pages slow and stops within 30 minutes",
+			phases: []phase{{360, ok(999, 1)}, {180, ok(987, 13)}, {120, ok(999, 1)}},
+			checks: []check{
+				{at: 540, slow: true, why: "3 hours into a 13x burn, the 6h ratio (~0.7%) and the 30m ratio (1.3%) both exceed 6 x 0.1%: page; 13x stays under the fast threshold 14.4x"},
+				{at: 572, why: "32 minutes after the errors stopped the 30m ratio is back at 0.1%: the short window ends the page, although the 6h (~0.7%) and 1h (~0.66%) ratios are still above 0.6%"},
+			},
+		},
+		{
+			name: "a quiet instance failing half its requests does not page while the job meets its SLO",
+			phases: []phase{{480, map[string]int{
+				"200": 9980, "500": 10, // a busy instance at the budget
+				"10.0.0.2:8080/200": 5, "10.0.0.2:8080/500": 5, // a quiet one, half of its few requests fail
+			}}},
+			checks: []check{
+				{at: 60, why: "the SLO is the job's: 15 errors in 10,000 requests is 0.15%, a burn rate of 1.5; the ratio is sum by (job) of the errors over sum by (job) of all requests, not per instance and not an average of the instances' ratios (50% and 0.1% average to 25%)"},
+				{at: 360, why: "steady state at 1.5x must not page"},
+				{at: 480, why: "steady state at 1.5x must not page"},
 			},
 		},
 		{
