@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/otel/propagation"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/trace"
 	"go.uber.org/zap"
@@ -96,19 +97,37 @@ func TestLoggingLinesCarryTraceAndSpanIDs(t *testing.T) {
 	logging.FromContext(childCtx, base).Info("in child span")
 	child.End()
 
+	// A request that head sampling dropped upstream: its traceparent says "not sampled" (flags 00), so the
+	// span here is valid but not recording. Its logs still carry the ids, so that they join the logs of the
+	// other services that handled the same request.
+	unsampledTrace := trace.TraceID{0x4b, 0xf9, 0x2f, 0x35, 0x77, 0xb3, 0x4d, 0xa6, 0xa3, 0xce, 0x92, 0x9d, 0x0e, 0x0e, 0x47, 0x36}
+	remoteCtx := propagation.TraceContext{}.Extract(context.Background(),
+		propagation.MapCarrier{"traceparent": "00-" + unsampledTrace.String() + "-00f067aa0ba902b7-00"})
+	unsampledCtx, unsampled := tracer().Start(remoteCtx, "GET /orders/:id")
+	require.Falsef(t, unsampled.IsRecording(), "test setup: a span under an unsampled parent must not be recording")
+	logging.FromContext(unsampledCtx, base).Info("in unsampled request")
+	unsampled.End()
+
 	requireOutput(t, buf, "FromContext(ctx with a span).Info")
 	lines := buf.lines(t)
-	require.Lenf(t, lines, 3, "lines written = %d, want 3: %s", len(lines), buf.String())
+	require.Lenf(t, lines, 4, "lines written = %d, want 4: %s", len(lines), buf.String())
 	want := []struct {
-		msg  string
-		span trace.SpanID
-	}{{"in handler", sc.SpanID()}, {"in goroutine", sc.SpanID()}, {"in child span", child.SpanContext().SpanID()}}
+		msg   string
+		trace trace.TraceID
+		span  trace.SpanID
+	}{
+		{"in handler", sc.TraceID(), sc.SpanID()},
+		{"in goroutine", sc.TraceID(), sc.SpanID()},
+		{"in child span", sc.TraceID(), child.SpanContext().SpanID()},
+		{"in unsampled request", unsampledTrace, unsampled.SpanContext().SpanID()},
+	}
 	for i, w := range want {
 		l := lines[i]
 		require.Equalf(t, w.msg, l["msg"], "line %d msg", i)
-		require.Equalf(t, sc.TraceID().String(), l[logging.TraceIDKey],
-			"FromContext(ctx).Info(%q) trace_id = %v, want %s (the active span's trace id, hex): every line of a request must carry it so that logs join the trace",
-			w.msg, l[logging.TraceIDKey], sc.TraceID())
+		require.Equalf(t, w.trace.String(), l[logging.TraceIDKey],
+			"FromContext(ctx).Info(%q) trace_id = %v, want %s (the active span's trace id, hex): every line of a request must carry it so that logs join the trace, "+
+				"also when the span is not sampled (a valid span context, not a recording span, decides)",
+			w.msg, l[logging.TraceIDKey], w.trace)
 		require.Equalf(t, w.span.String(), l[logging.SpanIDKey],
 			"FromContext(ctx).Info(%q) span_id = %v, want %s: the id of the span active in ctx, not of another span",
 			w.msg, l[logging.SpanIDKey], w.span)
@@ -149,6 +168,13 @@ func TestLoggingLevelsApplyAtRuntime(t *testing.T) {
 	msgs = messages(buf.lines(t))
 	require.Containsf(t, msgs, "debug after SetLevel",
 		"after cfg.Level.SetLevel(debug), Debug was not written (lines %q): New must ask cfg.Level on every line, not copy its value once", msgs)
+
+	// The level is the minimum for every line, errors included: errors bypass the sampler, not the level.
+	level.SetLevel(zapcore.DPanicLevel)
+	l.Error("error at dpanic level")
+	msgs = messages(buf.lines(t))
+	require.NotContainsf(t, msgs, "error at dpanic level",
+		"after cfg.Level.SetLevel(dpanic), Error was written (lines %q), want it dropped: cfg.Level is the minimum level of every line, the error core asks it too", msgs)
 }
 
 func messages(lines []map[string]any) []string {
@@ -205,7 +231,7 @@ func secret(t *testing.T) string {
 
 func TestLoggingNeverLeaksSecrets(t *testing.T) {
 	base, buf := newLogger(t, info())
-	token, password, refresh := secret(t), secret(t), secret(t)
+	token, password, refresh, session := secret(t), secret(t), secret(t), secret(t)
 
 	// A handler that logs carelessly, the way real handlers do: the header, the body, an error quoting the header.
 	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -222,7 +248,8 @@ func TestLoggingNeverLeaksSecrets(t *testing.T) {
 			zap.String("user", body.User),
 			zap.String("password", body.Password),
 			zap.String("Authorization", auth),
-			zap.String("refresh_token", body.RefreshToken))
+			zap.String("refresh_token", body.RefreshToken),
+			zap.Any("cookies", r.Cookies()))
 		log.Warn("upstream rejected " + auth)
 		log.Info("retrying", zap.String("note", "client sent bearer "+token+" again"),
 			zap.ByteString("raw_header", []byte("Authorization: "+auth)))
@@ -236,6 +263,7 @@ func TestLoggingNeverLeaksSecrets(t *testing.T) {
 		strings.NewReader(fmt.Sprintf(`{"User":"alice","Password":%q,"RefreshToken":%q}`, password, refresh)))
 	require.NoError(t, err)
 	req.Header.Set("Authorization", "Bearer "+token)
+	req.AddCookie(&http.Cookie{Name: "session", Value: session})
 	resp, err := srv.Client().Do(req)
 	require.NoError(t, err)
 	_ = resp.Body.Close()
@@ -243,7 +271,7 @@ func TestLoggingNeverLeaksSecrets(t *testing.T) {
 
 	requireOutput(t, buf, "a handler logging a login request")
 	out := buf.String()
-	for name, s := range map[string]string{"bearer token": token, "password": password, "refresh token": refresh} {
+	for name, s := range map[string]string{"bearer token": token, "password": password, "refresh token": refresh, "session cookie": session} {
 		if i := strings.Index(out, s); i >= 0 {
 			line := out[strings.LastIndex(out[:i], "\n")+1:]
 			if j := strings.IndexByte(line, '\n'); j >= 0 {
@@ -262,7 +290,7 @@ func TestLoggingNeverLeaksSecrets(t *testing.T) {
 		"messages written: bearer tokens in a message are replaced by %q, and no line is dropped", "Bearer "+logging.Redacted)
 	login := lines[0]
 	require.Equal(t, "alice", login["user"], "a non-secret field must stay as it was")
-	for _, k := range []string{"password", "Authorization", "refresh_token", "token"} {
+	for _, k := range []string{"password", "Authorization", "refresh_token", "cookies", "token"} {
 		require.Equalf(t, logging.Redacted, login[k], "field %q = %v, want %q: the key stays, so you can see a value was sent", k, login[k], logging.Redacted)
 	}
 	require.Contains(t, lines[0], logging.TraceIDKey, "lines inside the request still carry the trace id")

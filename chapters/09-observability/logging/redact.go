@@ -11,7 +11,7 @@ const Redacted = "[REDACTED]"
 
 // SecretKeyParts are the rule for secret field names: a field is a secret when its key, lowercased, contains
 // one of these. Its value is replaced by Redacted, whatever its type.
-var SecretKeyParts = []string{"password", "passwd", "secret", "token", "authorization", "cookie", "api_key", "apikey"}
+var SecretKeyParts = []string{"password", "passwd", "secret", "token", "authorization", "cookie", "api_key", "api-key", "apikey"}
 
 // bearer finds a bearer token inside any text: "Bearer eyJ...", "bearer abc.def", any case.
 var bearer = regexp.MustCompile(`(?i)\bbearer\s+[A-Za-z0-9\-._~+/]+=*`)

@@ -14,6 +14,7 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"go.opentelemetry.io/otel/baggage"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
@@ -129,11 +130,13 @@ func readRecords(t *testing.T, brokers []string, topic string, n int) []*kgo.Rec
 	return out
 }
 
-// shipHandler is the shipping service's handler: it starts a span of its own from the ctx Process gives it.
+// shipHandler is the shipping service's handler: it starts a span of its own from the ctx Process gives it,
+// and notes the tenant it finds in the ctx's baggage.
 type shipHandler struct {
 	tracer trace.Tracer
 	mu     sync.Mutex
 	calls  int
+	tenant string
 }
 
 func (h *shipHandler) handle(ctx context.Context, r *kgo.Record) error {
@@ -141,6 +144,7 @@ func (h *shipHandler) handle(ctx context.Context, r *kgo.Record) error {
 	span.End()
 	h.mu.Lock()
 	h.calls++
+	h.tenant = baggage.FromContext(ctx).Member("tenant").Value()
 	h.mu.Unlock()
 	return nil
 }

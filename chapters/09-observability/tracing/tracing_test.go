@@ -6,8 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -23,10 +25,16 @@ import (
 
 const rpcName = "obs.orders.v1.OrderService/ConfirmOrder"
 
-// confirm sends POST /orders/<id>/confirm to the gateway and requires 200.
+// tenant is the baggage a client sends with every confirm call: W3C Baggage carries it along the trace.
+const tenant = "acme"
+
+// confirm sends POST /orders/<id>/confirm to the gateway, with baggage tenant=acme, and requires 200.
 func confirm(t *testing.T, s *system, id string) {
 	t.Helper()
-	resp, err := http.Post(s.gatewayURL+"/orders/"+id+"/confirm", "application/json", nil)
+	req, err := http.NewRequest(http.MethodPost, s.gatewayURL+"/orders/"+id+"/confirm", nil)
+	require.NoError(t, err)
+	req.Header.Set("baggage", "tenant="+tenant)
+	resp, err := http.DefaultClient.Do(req)
 	require.NoError(t, err)
 	body, _ := io.ReadAll(resp.Body)
 	_ = resp.Body.Close()
@@ -120,6 +128,65 @@ func TestTracingOneTraceFromGatewayToConsumer(t *testing.T) {
 
 	want := fmt.Sprintf("00-%s-%s-01", traceID, named["send"].SpanContext.SpanID())
 	require.Equalf(t, want, tps[0], "the record's traceparent = %q, want %q: version-traceid-parentid(the producer span)-flags(sampled)", tps[0], want)
+
+	// Baggage travels with the trace context through the same propagator: HTTP -> gRPC -> Kafka -> handler.
+	require.Equalf(t, tenant, h.tenant,
+		"baggage tenant in the consumer handler's ctx = %q, want %q (sent as the gateway request's baggage header): "+
+			"SetupPropagation installs W3C Baggage next to Trace Context, and Publish and Process inject and extract with the global propagator", h.tenant, tenant)
+}
+
+// Publish waits for the broker: when the record cannot be produced, Publish fails, and the producer span, which
+// covers the send, says so. Here no broker listens and the caller's deadline expires.
+func TestTracingPublishFailureIsReturnedAndMarked(t *testing.T) {
+	tracing.SetupPropagation()
+	exp := tracetest.NewInMemoryExporter()
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSyncer(exp))
+	defer func() { _ = tp.Shutdown(context.Background()) }()
+
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	dead := lis.Addr().String()
+	require.NoError(t, lis.Close()) // nothing listens there any more: the broker is down
+	cl, err := kgo.NewClient(kgo.SeedBrokers(dead))
+	require.NoError(t, err)
+	defer cl.Close()
+
+	// The deadline of the gRPC call that publishes; 500ms keeps the test short, the outcome does not depend on it.
+	ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+	defer cancel()
+	err = tracing.Publish(ctx, tracing.Tracer(tp), cl, &kgo.Record{Topic: "orders", Value: []byte(`{}`)})
+	require.Errorf(t, err, "Publish(broker down) = nil, want an error: Publish waits for the broker's acknowledgement (ProduceSync), "+
+		"or ConfirmOrder reports success for an event that was never written")
+	require.ErrorIsf(t, err, context.DeadlineExceeded, "Publish(broker down, deadline expired) = %v, want the produce error wrapped (%%w)", err)
+
+	sends := byName(exp.GetSpans(), tracing.SendSpanName("orders"))
+	require.Lenf(t, sends, 1, "producer spans after Publish returned: want 1, ended; spans: %s", describe(exp.GetSpans()))
+	require.Equal(t, trace.SpanKindProducer, sends[0].SpanKind)
+	require.Equalf(t, codes.Error, sends[0].Status.Code,
+		"the producer span's status = %v, want Error when the produce failed: the span covers the send until the broker answers, "+
+			"so end it after ProduceSync and mark the failure before", sends[0].Status.Code)
+}
+
+// Process runs inside the consumer loop: the handler's ctx carries the consumer span AND the loop's ctx, so a
+// handler stops its work when the consumer shuts down.
+func TestTracingProcessKeepsLoopContext(t *testing.T) {
+	tracing.SetupPropagation()
+	tp := sdktrace.NewTracerProvider()
+	defer func() { _ = tp.Shutdown(context.Background()) }()
+
+	loop, stop := context.WithCancel(context.Background())
+	stop() // the consumer is shutting down
+	var got error
+	var span trace.SpanContext
+	require.NoError(t, tracing.Process(loop, tracing.Tracer(tp), &kgo.Record{Topic: "orders", Value: []byte(`{}`)},
+		func(ctx context.Context, _ *kgo.Record) error {
+			got, span = ctx.Err(), trace.SpanContextFromContext(ctx)
+			return nil
+		}))
+	require.Truef(t, span.IsValid(), "the handler's ctx has no span, want the consumer span")
+	require.ErrorIsf(t, got, context.Canceled,
+		"the handler's ctx.Err() = %v, want context.Canceled: Process extracts the trace context into the loop's ctx, not into context.Background(), "+
+			"so that cancellation and deadlines reach the handler", got)
 }
 
 func TestTracingRecordWithoutTraceparentStartsNewRoot(t *testing.T) {
