@@ -1,9 +1,11 @@
 package txmsg_test
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"errors"
+	"log/slog"
 	"os"
 	"sync"
 	"testing"
@@ -266,3 +268,31 @@ var (
 	errBusiness = errors.New("out of stock (a business failure)")
 	errLost     = errors.New("connection reset by peer (the call to the message server was lost)")
 )
+
+// logCapture records what the code under test logs through log/slog's default logger until the test ends
+// (slog.SetDefault also routes the log package there, so log.Printf counts too). The tests never run in
+// parallel, so swapping the process-wide default is safe.
+type logCapture struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (c *logCapture) Write(p []byte) (int, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.buf.Write(p)
+}
+
+func (c *logCapture) String() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.buf.String()
+}
+
+func captureLog(t *testing.T) *logCapture {
+	c := &logCapture{}
+	prev := slog.Default()
+	slog.SetDefault(slog.New(slog.NewTextHandler(c, &slog.HandlerOptions{Level: slog.LevelDebug})))
+	t.Cleanup(func() { slog.SetDefault(prev) })
+	return c
+}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -86,7 +87,12 @@ func TestTxMsgBusinessErrorSendsNothing(t *testing.T) {
 			if tc.loseAbort {
 				e.msgs.beforeAbort = func(string) error { return errLost }
 			}
+			logged := captureLog(t)
 			err := tc.business(context.Background(), e)
+			if tc.loseAbort && !strings.Contains(logged.String(), tc.gid) {
+				t.Fatalf("log after an Abort that failed = %q, want a line naming %s: the caller gets the business error, "+
+					"so the log is where an operator learns that the message now waits for the back-check", logged.String(), tc.gid)
+			}
 			if !errors.Is(err, errBusiness) && !errors.Is(err, txmsg.ErrInvalidOrder) {
 				t.Fatalf("DoAndSubmit with a failing business step = %v, want the business error (wrapped with %%w)%s",
 					err, lockwait.Explain(err))
@@ -150,7 +156,12 @@ func TestTxMsgSubmitFailureStillPublishes(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			e := newEnv(t)
 			tc.setup(e)
+			logged := captureLog(t)
 			err := e.svc.DoAndSubmit(context.Background(), e.msg("g-1"), insertOrder(context.Background(), "o-1"))
+			if !tc.crashes && !strings.Contains(logged.String(), "g-1") {
+				t.Fatalf("log after a Submit that failed = %q, want a line naming g-1: the caller gets nil, so the log "+
+					"is where an operator learns that delivery now waits for the back-check", logged.String())
+			}
 			if !tc.crashes && err != nil {
 				t.Fatalf("DoAndSubmit with a failed Submit after the commit = %v, want nil: the order is committed "+
 					"and the back-check will deliver its message; an error would make the caller retry an order "+
