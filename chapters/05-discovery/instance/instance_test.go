@@ -39,6 +39,7 @@ type running struct {
 	cancel   context.CancelFunc
 	finished chan struct{} // closed when Run has returned err
 	err      error
+	returned time.Time // when Run returned; read it after finished is closed
 }
 
 func start(t *testing.T, cfg instance.Config) *running {
@@ -48,6 +49,7 @@ func start(t *testing.T, cfg instance.Config) *running {
 	go func() {
 		defer close(r.finished)
 		r.err = instance.Run(ctx, cfg)
+		r.returned = time.Now()
 	}()
 	t.Cleanup(func() {
 		cancel()
@@ -167,6 +169,7 @@ func TestRegisterDeregistersBeforeStopping(t *testing.T) {
 	r.cancel()
 	stopAsked := time.Now()
 	watchInstance(t, c, service, id, false, r)
+	left := time.Now()
 	// The registry no longer lists the instance; clients with an older list may still call it for a moment.
 	got, err := whoAt(context.Background(), addr)
 	require.NoError(t, err, "Who(%s) the moment %s left Consul; want it still serving for DrainDelay after deregistering", addr, id)
@@ -174,6 +177,14 @@ func TestRegisterDeregistersBeforeStopping(t *testing.T) {
 
 	require.NoError(t, r.stop(t), "instance.Run after cancel; want nil after a clean shutdown: deregister under a context that the cancelled ctx does not cut short")
 	require.GreaterOrEqual(t, time.Since(stopAsked), drainDelay, "instance.Run returned before DrainDelay had passed since deregistering")
+	// The drain belongs after the deregistration: Run must keep serving for DrainDelay once the instance is out
+	// of the registry. Half of it is the bound, because the blocking query above sees the deregistration a
+	// little after it happened (milliseconds on loopback), which only shortens the gap measured here.
+	if served := r.returned.Sub(left); served < drainDelay/2 {
+		t.Fatalf("instance.Run returned %v after %s left Consul, want about DrainDelay (%v): deregister first, then "+
+			"keep serving for DrainDelay, then stop; a drain before the deregistration leaves clients no time to drop "+
+			"the instance from their lists", served.Round(time.Millisecond), id, drainDelay)
+	}
 	_, err = whoAt(context.Background(), addr)
 	require.Error(t, err, "Who(%s) after instance.Run returned = nil error; want the server stopped", addr)
 }
