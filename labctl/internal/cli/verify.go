@@ -15,7 +15,7 @@ import (
 func (a *app) newVerifyCmd() *cobra.Command {
 	var updateSums, wrongOnly bool
 	var report string
-	var workers, runWorkers int
+	var workers, runWorkers, chapters int
 	cmd := &cobra.Command{
 		Use:   "verify [chapter|exercise ...]",
 		Short: "Verify the course (authors, CI): starters fail, solutions pass, wrong solutions fail, manifest matches tests",
@@ -29,6 +29,7 @@ func (a *app) newVerifyCmd() *cobra.Command {
 	cmd.Flags().BoolVar(&wrongOnly, "wrong", false, "run only the wrong solutions of the targets")
 	cmd.Flags().IntVar(&workers, "workers", 0, "wrong solutions that build their test binary at once (default: the number of CPUs)")
 	cmd.Flags().IntVar(&runWorkers, "run-workers", 0, fmt.Sprintf("wrong solutions under way at once, building or running (default: %d per build worker)", verify.RunWorkersPerCPU))
+	cmd.Flags().IntVar(&chapters, "chapters", 0, fmt.Sprintf("chapters verified at once, sharing the servers and the worker slots (default: %d)", verify.ChaptersAtOnce))
 	cmd.Flags().StringVar(&report, "report", "", "also write the wrong solutions and the tests that caught them to this Markdown file")
 	cmd.RunE = a.runE(func(cmd *cobra.Command, args []string) error {
 		l, err := a.open()
@@ -52,7 +53,7 @@ func (a *app) newVerifyCmd() *cobra.Command {
 			fmt.Fprintf(a.stdout, "wrote chapters/tests.sum (%d test files)\n", n)
 		}
 		var mu sync.Mutex // wrong solutions run, and log, in parallel
-		opts := verify.Options{WrongOnly: wrongOnly, Workers: workers, RunWorkers: runWorkers, Logf: func(f string, args ...any) {
+		opts := verify.Options{WrongOnly: wrongOnly, Workers: workers, RunWorkers: runWorkers, Chapters: chapters, Logf: func(f string, args ...any) {
 			mu.Lock()
 			defer mu.Unlock()
 			fmt.Fprintf(a.stderr, f+"\n", args...)

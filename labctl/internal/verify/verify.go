@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"runtime"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/gomicrolab/microlab/labctl/internal/course"
@@ -73,14 +74,21 @@ type Options struct {
 	// RunWorkers is how many wrong solutions are under way at once, building or running; 0 means
 	// RunWorkersPerCPU times Workers. A built test binary mostly waits on servers and timers.
 	RunWorkers int
+	// Chapters is how many chapters are verified at once; 0 means ChaptersAtOnce.
+	Chapters int
 	// MinWrong is how many wrong solutions each exercise needs; 0 means MinWrong. Only labctl's own tests
 	// on the fixture course set it lower.
 	MinWrong int
 }
 
-// Run verifies the lab's course, one chapter at a time (go test runs a chapter's packages in parallel).
+// ChaptersAtOnce is how many chapters are verified at the same time by default (Options.Chapters). The
+// next chapter's starter and solution runs fill the time in which the last slow wrong solutions of the
+// one before it wait on their servers; the build and run slots stay shared, so the load stays bounded.
+const ChaptersAtOnce = 2
+
+// Run verifies the lab's course, a few chapters at a time (go test runs a chapter's packages in parallel).
 // It returns an error only when it cannot run at all (no go toolchain, cancelled); everything wrong with
-// the course is a Problem in the report.
+// the course is a Problem in the report, and the chapters are reported in course order.
 func Run(ctx context.Context, l *lab.Lab, opts Options) (*Report, error) {
 	rep := &Report{}
 	if opts.Exercises == nil {
@@ -90,23 +98,61 @@ func Run(ctx context.Context, l *lab.Lab, opts Options) (*Report, error) {
 		}
 		rep.Course = stray
 	}
+	var chapters []*course.Chapter
 	for _, ch := range l.Course().Chapters {
-		exercises := selected(ch, opts.Exercises)
-		if opts.Exercises != nil && len(exercises) == 0 {
+		if opts.Exercises != nil && len(selected(ch, opts.Exercises)) == 0 {
 			continue
 		}
-		if opts.Logf != nil {
-			opts.Logf("verifying chapter %s (%s)", ch.ID, ch.Dir)
-		}
-		start := time.Now()
-		cr, err := chapter(ctx, l, ch, exercises, opts)
-		if err != nil {
-			return rep, fmt.Errorf("verify chapter %s: %w", ch.ID, err)
-		}
-		cr.Elapsed = time.Since(start)
-		rep.Chapters = append(rep.Chapters, cr)
+		chapters = append(chapters, ch)
 	}
+	workers := cmp.Or(opts.Workers, runtime.NumCPU())
+	run := &run{
+		l: l, opts: opts, infra: newInfraPool(l),
+		slots: newSlots(workers, cmp.Or(opts.RunWorkers, RunWorkersPerCPU*workers)),
+	}
+	defer func() { _ = run.infra.close(context.WithoutCancel(ctx)) }()
+
+	reports := make([]ChapterReport, len(chapters))
+	errs := make([]error, len(chapters))
+	sem := make(chan struct{}, max(1, cmp.Or(opts.Chapters, ChaptersAtOnce)))
+	var wg sync.WaitGroup
+	for i, ch := range chapters {
+		if err := acquire(ctx, sem); err != nil {
+			errs[i] = err
+			break
+		}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			if opts.Logf != nil {
+				opts.Logf("verifying chapter %s (%s)", ch.ID, ch.Dir)
+			}
+			start := time.Now()
+			cr, err := run.chapter(ctx, ch, selected(ch, opts.Exercises))
+			if err != nil {
+				errs[i] = fmt.Errorf("verify chapter %s: %w", ch.ID, err)
+				return
+			}
+			cr.Elapsed = time.Since(start)
+			reports[i] = cr
+			if opts.Logf != nil {
+				opts.Logf("chapter %s verified in %v (%d problems)", ch.ID, cr.Elapsed.Round(time.Second), len(cr.Problems))
+			}
+		})
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return rep, err
+	}
+	rep.Chapters = reports
 	return rep, nil
+}
+
+// run is what the chapters of one verification share: the servers and the slots for wrong solutions.
+type run struct {
+	l     *lab.Lab
+	opts  Options
+	infra *infraPool
+	slots *slots
 }
 
 // selected is the chapter's exercises that the run covers.
@@ -124,29 +170,38 @@ func selected(ch *course.Chapter, only []*course.Exercise) []*course.Exercise {
 }
 
 // chapter runs every check on one chapter.
-func chapter(ctx context.Context, l *lab.Lab, ch *course.Chapter, exercises []*course.Exercise, opts Options) (ChapterReport, error) {
+func (r *run) chapter(ctx context.Context, ch *course.Chapter, exercises []*course.Exercise) (ChapterReport, error) {
+	l, opts := r.l, r.opts
 	cr := ChapterReport{Chapter: ch.ID}
 	if len(ch.Exercises) == 0 {
 		cr.Problems = []Problem{{Chapter: ch.ID, Msg: "empty chapter: the manifest lists no exercise for it"}}
 		return cr, nil
 	}
-	env, stop, err := startInfra(ctx, l, ch)
+	env, err := r.infra.env(ctx, ch)
 	if err != nil {
+		if ctx.Err() != nil {
+			return cr, ctx.Err()
+		}
 		cr.Problems = []Problem{{Chapter: ch.ID, Msg: "infrastructure unavailable, cannot verify: " + oneLine(err.Error())}}
 		return cr, nil
 	}
-	defer stop()
 	if !opts.WrongOnly {
+		// The starter and solution runs are a chapter's go test each: they take a run slot like a wrong
+		// solution, so that an overlapping chapter does not pile them on top of a full set of those.
+		if err := r.slots.acquireRun(ctx); err != nil {
+			return cr, err
+		}
 		starter, err := checkStarter(ctx, l, ch, env)
+		if err == nil {
+			cr.Problems = append(cr.Problems, starter...)
+			var solution []Problem
+			solution, err = checkSolution(ctx, l, ch, env)
+			cr.Problems = append(cr.Problems, solution...)
+		}
+		r.slots.releaseRun()
 		if err != nil {
 			return cr, err
 		}
-		cr.Problems = append(cr.Problems, starter...)
-		solution, err := checkSolution(ctx, l, ch, env)
-		if err != nil {
-			return cr, err
-		}
-		cr.Problems = append(cr.Problems, solution...)
 		cr.Problems = append(cr.Problems, checkSums(l, ch)...)
 		cr.Problems = append(cr.Problems, checkStarterSums(l, ch)...)
 		cr.Problems = append(cr.Problems, checkHints(ch)...)
@@ -161,33 +216,10 @@ func chapter(ctx context.Context, l *lab.Lab, ch *course.Chapter, exercises []*c
 		}
 		cr.Problems = append(cr.Problems, files...)
 	}
-	workers := cmp.Or(opts.Workers, runtime.NumCPU())
-	runWorkers := cmp.Or(opts.RunWorkers, RunWorkersPerCPU*workers)
-	wrong, ps, err := checkWrong(ctx, l, ch, exercises, env, workers, runWorkers, cmp.Or(opts.MinWrong, MinWrong), opts.Logf)
+	wrong, ps, err := checkWrong(ctx, l, ch, exercises, env, r.slots, cmp.Or(opts.MinWrong, MinWrong), opts.Logf)
 	cr.Wrong = wrong
 	cr.Problems = append(cr.Problems, ps...)
 	return cr, err
-}
-
-// startInfra starts one set of servers for the chapter's two runs, as `labctl check` does.
-func startInfra(ctx context.Context, l *lab.Lab, ch *course.Chapter) (env []string, stop func(), err error) {
-	var services []string
-	for _, ex := range ch.Exercises {
-		for _, s := range ex.Infra {
-			if !slices.Contains(services, s) {
-				services = append(services, s)
-			}
-		}
-	}
-	if len(services) == 0 || l.StartInfra == nil {
-		return nil, func() {}, nil
-	}
-	slices.Sort(services)
-	env, closeFn, err := l.StartInfra(ctx, services, nil)
-	if err != nil {
-		return nil, nil, err
-	}
-	return env, func() { _ = closeFn(context.WithoutCancel(ctx)) }, nil
 }
 
 // checkSums compares the chapter's test files with tests.sum.

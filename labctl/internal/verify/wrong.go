@@ -37,7 +37,7 @@ type WrongResult struct {
 // checkWrong runs every wrong solution of the chapter's selected exercises against that exercise's
 // tests, with the chapter's solution in place. Each must compile and fail a test; anything else (a pass,
 // a compile error, a skip, a timeout, an infrastructure error, a patch that no longer applies) is a Problem.
-func checkWrong(ctx context.Context, l *lab.Lab, ch *course.Chapter, exercises []*course.Exercise, env []string, workers, runWorkers, minWrong int, logf func(string, ...any)) ([]WrongResult, []Problem, error) {
+func checkWrong(ctx context.Context, l *lab.Lab, ch *course.Chapter, exercises []*course.Exercise, env []string, slots *slots, minWrong int, logf func(string, ...any)) ([]WrongResult, []Problem, error) {
 	all, err := l.WrongSolutions()
 	if err != nil {
 		return nil, nil, err
@@ -65,7 +65,6 @@ func checkWrong(ctx context.Context, l *lab.Lab, ch *course.Chapter, exercises [
 	results := make([]WrongResult, len(jobs))
 	problems := make([][]Problem, len(jobs))
 	errs := make([]error, len(jobs))
-	slots := newSlots(workers, runWorkers)
 	var wg sync.WaitGroup
 	for i, j := range jobs {
 		wg.Go(func() {
