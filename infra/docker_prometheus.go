@@ -12,7 +12,6 @@ import (
 
 	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/api/types/mount"
-	"github.com/moby/moby/client"
 	"github.com/testcontainers/testcontainers-go"
 	"github.com/testcontainers/testcontainers-go/wait"
 )
@@ -107,14 +106,10 @@ func startPrometheus(ctx context.Context, choice imageChoice, opts []testcontain
 // dropPrometheusWithoutDir removes the reusable Prometheus container called name when its host directory is
 // gone (a cleaned /tmp, a reboot): it could no longer read the targets that tests add.
 func dropPrometheusWithoutDir(ctx context.Context, cli *testcontainers.DockerClient, name string) error {
-	res, err := cli.ContainerInspect(ctx, name, client.ContainerInspectOptions{})
-	if isNotFound(err) {
-		return nil
+	id, labels, err := inspectNamed(ctx, cli, name)
+	if id == "" || err != nil {
+		return err
 	}
-	if err != nil {
-		return fmt.Errorf("inspect container %s: %w", name, err)
-	}
-	labels := res.Container.Config.Labels
 	if labels[labelMicrolab] != "1" {
 		return nil // dropStale refuses it with the reason
 	}
@@ -123,7 +118,7 @@ func dropPrometheusWithoutDir(ctx context.Context, cli *testcontainers.DockerCli
 			return nil
 		}
 	}
-	return removeContainer(ctx, cli, res.Container.ID)
+	return removeContainer(ctx, cli, id)
 }
 
 // removePrometheusDir removes the host directory of a Prometheus container this package made, given the
