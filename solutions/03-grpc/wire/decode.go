@@ -38,7 +38,7 @@ func Decode(r io.Reader, dir Direction) (*Capture, error) {
 	// One HPACK decoder for the whole direction: the sender's encoder adds fields to its dynamic table
 	// and later refers to them by index, so the table must live as long as the connection.
 	dec := hpack.NewDecoder(4096, nil) // 4096: SETTINGS_HEADER_TABLE_SIZE's default, which grpc-go keeps
-	pending := map[uint32][]byte{}      // unfinished gRPC message bytes per stream
+	pending := map[uint32][]byte{}     // unfinished gRPC message bytes per stream
 
 	var block []byte       // header block fragments of HEADERS + CONTINUATION so far
 	var blockEnds bool     // the HEADERS frame of that block had END_STREAM
