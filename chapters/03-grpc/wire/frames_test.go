@@ -84,7 +84,7 @@ func record(t *testing.T, fake *fakeUsers, calls func(ctx context.Context, c use
 	require.NoError(t, cc.Close())
 	recs, err := rec.Close()
 	require.NoError(t, err)
-	require.Len(t, recs, 1, "the client opened %d TCP connections, want 1: every call of the test must share one connection", len(recs))
+	require.Equal(t, 1, len(recs), "the client opened %d TCP connections, want 1: every call of the test must share one connection", len(recs))
 	return recs[0]
 }
 
@@ -146,7 +146,7 @@ func (r rawFrames) others() map[http2.FrameType]int {
 
 func unmarshalOne(t *testing.T, what string, msgs []Message, into proto.Message) {
 	t.Helper()
-	require.Len(t, msgs, 1, "%s: %d gRPC messages, want 1 (a unary call carries exactly one each way)", what, len(msgs))
+	require.Equal(t, 1, len(msgs), "%s: %d gRPC messages, want 1 (a unary call carries exactly one each way)", what, len(msgs))
 	require.False(t, msgs[0].Compressed, "%s: Compressed = true, want false: this call used no compressor, its flag byte is 0", what)
 	require.NoError(t, proto.Unmarshal(msgs[0].Data, into), "%s: the message bytes (%d) do not unmarshal: the 5-byte prefix must be cut off, the length read big-endian", what, len(msgs[0].Data))
 }
@@ -163,7 +163,7 @@ func TestFramesUnaryCall(t *testing.T) {
 	})
 	client, server, calls := decode(t, rec)
 
-	require.Len(t, calls, 1, "Calls = %d calls, want 1: the client made one GetUser", len(calls))
+	require.Equal(t, 1, len(calls), "Calls = %d calls, want 1: the client made one GetUser", len(calls))
 	call := calls[0]
 	require.Equal(t, getUser, call.Method, "Call.Method = %q, want the :path pseudo-header %q", call.Method, getUser)
 	require.Equal(t, uint32(1), call.StreamID%2, "Call.StreamID = %d, want an odd id: client-initiated streams are odd", call.StreamID)
@@ -192,6 +192,7 @@ func TestFramesUnaryCall(t *testing.T) {
 	require.Equal(t, "0", code, "response Trailers grpc-status = %q, want 0", code)
 	require.True(t, s.Ended, "server stream %d Ended = false, want true: the trailers carry END_STREAM", s.ID)
 	cs := client.Stream(call.StreamID)
+	require.NotNil(t, cs, "client Capture has no stream %d", call.StreamID)
 	require.True(t, cs.Ended, "client stream %d Ended = false, want true: the request's last DATA frame carries END_STREAM", cs.ID)
 	require.Equal(t, "POST", header(cs, ":method"), "request :method = %q, want POST", header(cs, ":method"))
 }
@@ -213,12 +214,13 @@ func TestFramesErrorStatus(t *testing.T) {
 	require.Equal(t, codes.NotFound, want.Code(), "the fake server must fail GetUser(missing) with NotFound")
 	_, server, calls := decode(t, rec)
 
-	require.Len(t, calls, 1, "Calls = %d calls, want 1", len(calls))
+	require.Equal(t, 1, len(calls), "Calls = %d calls, want 1", len(calls))
 	call := calls[0]
 	require.Equal(t, want.Code(), call.Code, "Call.Code = %v, want %v: grpc-status of the trailers", call.Code, want.Code())
 	require.Equal(t, want.Message(), call.Message, "Call.Message = %q, want %q: grpc-message is percent-encoded on the wire (%%XX for non-ASCII and %%), and '+' is a plus, not a space", call.Message, want.Message())
-	require.Empty(t, call.Response, "Call.Response = %d messages, want none: the handler failed before sending one", len(call.Response))
+	require.Equal(t, 0, len(call.Response), "Call.Response = %d messages, want none: the handler failed before sending one", len(call.Response))
 	s := server.Stream(call.StreamID)
+	require.NotNil(t, s, "server Capture has no stream %d", call.StreamID)
 	_, hasStatus := Header(s.Trailers, "grpc-status")
 	require.True(t, hasStatus, "response Trailers hold no grpc-status: a failed call answers with one header block that carries END_STREAM (Trailers-Only), and that block is the trailers")
 }
@@ -264,7 +266,7 @@ func TestFramesTimeoutUnits(t *testing.T) {
 		}
 	})
 	client, _, calls := decode(t, rec)
-	require.Len(t, calls, len(deadlines), "Calls = %d calls, want %d", len(calls), len(deadlines))
+	require.Equal(t, len(deadlines), len(calls), "Calls = %d calls, want %d", len(calls), len(deadlines))
 	for i, dl := range deadlines {
 		call := calls[i]
 		sent := header(client.Stream(call.StreamID), "grpc-timeout")
@@ -307,7 +309,7 @@ func TestFramesConcurrentCalls(t *testing.T) {
 	})
 	_, _, calls := decode(t, rec)
 
-	require.Len(t, calls, 3, "Calls = %d calls, want 3 (two concurrent, one after): each call is its own stream", len(calls))
+	require.Equal(t, 3, len(calls), "Calls = %d calls, want 3 (two concurrent, one after): each call is its own stream", len(calls))
 	seen := map[uint32]bool{}
 	for _, call := range calls {
 		require.Equal(t, uint32(1), call.StreamID%2, "Call.StreamID = %d, want odd: client streams are odd", call.StreamID)
@@ -344,7 +346,7 @@ func TestFramesLargeMessage(t *testing.T) {
 	client, server, calls := decode(t, rec)
 	rawClient, rawServer := walk(t, rec.ClientToServer, ClientToServer), walk(t, rec.ServerToClient, ServerToClient)
 
-	require.Len(t, calls, 1, "Calls = %d calls, want 1", len(calls))
+	require.Equal(t, 1, len(calls), "Calls = %d calls, want 1", len(calls))
 	call := calls[0]
 	require.Greater(t, rawClient.data[call.StreamID], 2, "the request went in %d DATA frames; the test needs it split", rawClient.data[call.StreamID])
 	require.Equal(t, createUser, call.Method, "Call.Method = %q, want %q", call.Method, createUser)
@@ -368,11 +370,11 @@ func TestFramesCompressed(t *testing.T) {
 		require.NoError(t, err)
 	})
 	client, _, calls := decode(t, rec)
-	require.Len(t, calls, 1, "Calls = %d calls, want 1", len(calls))
+	require.Equal(t, 1, len(calls), "Calls = %d calls, want 1", len(calls))
 	call := calls[0]
 	enc := header(client.Stream(call.StreamID), "grpc-encoding")
 	require.Equal(t, "gzip", enc, "request grpc-encoding = %q, want gzip", enc)
-	require.Len(t, call.Request, 1, "Call.Request = %d messages, want 1", len(call.Request))
+	require.Equal(t, 1, len(call.Request), "Call.Request = %d messages, want 1", len(call.Request))
 	msg := call.Request[0]
 	require.True(t, msg.Compressed, "Call.Request[0].Compressed = false, want true: the first prefix byte is 1, so the bytes are gzip (grpc-encoding), not protobuf")
 	zr, err := gzip.NewReader(bytes.NewReader(msg.Data))
@@ -395,10 +397,10 @@ func TestFramesContinuation(t *testing.T) {
 	raw := walk(t, rec.ClientToServer, ClientToServer)
 	require.Positive(t, raw.continuation, "the client sent no CONTINUATION frame; the test needs one")
 	client, _, calls := decode(t, rec)
-	require.Len(t, calls, 1, "Calls = %d calls, want 1", len(calls))
+	require.Equal(t, 1, len(calls), "Calls = %d calls, want 1", len(calls))
 	got := header(client.Stream(calls[0].StreamID), "x-big")
 	require.Equal(t, len(big), len(got), "request header x-big has %d bytes, want %d: a header block continues in CONTINUATION frames until END_HEADERS, decode it whole", len(got), len(big))
-	require.Equal(t, big, got, "request header x-big differs from the metadata sent")
+	require.True(t, big == got, "request header x-big differs from the metadata sent")
 }
 
 // synthetic builds a client->server byte stream frame by frame, in an order grpc-go's unary calls
@@ -462,16 +464,16 @@ func TestFramesSplitAndInterleaved(t *testing.T) {
 
 	c, err := Decode(bytes.NewReader(s.buf.Bytes()), ClientToServer)
 	require.NoError(t, err, "Decode(two interleaved streams) failed")
-	require.Len(t, c.Streams, 2, "Decode found %d streams, want 2 (ids 1 and 3)", len(c.Streams))
+	require.Equal(t, 2, len(c.Streams), "Decode found %d streams, want 2 (ids 1 and 3)", len(c.Streams))
 	one, three := c.Stream(1), c.Stream(3)
 	require.NotNil(t, one, "no stream 1")
 	require.NotNil(t, three, "no stream 3")
-	require.Len(t, one.Messages, 1, "stream 1 has %d messages, want 1: its message came in 4 DATA frames interleaved with stream 3's; keep unfinished bytes per stream", len(one.Messages))
-	require.Equal(t, a, one.Messages[0].Data, "stream 1's message bytes differ from the %d bytes sent in 4 DATA frames", len(a))
-	require.Len(t, three.Messages, 2, "stream 3 has %d messages, want 2: its first DATA frame held one whole message and the start of the next", len(three.Messages))
-	require.Equal(t, b1, three.Messages[0].Data, "stream 3's first message differs from the one sent")
+	require.Equal(t, 1, len(one.Messages), "stream 1 has %d messages, want 1: its message came in 4 DATA frames interleaved with stream 3's; keep unfinished bytes per stream", len(one.Messages))
+	require.True(t, bytes.Equal(a, one.Messages[0].Data), "stream 1's message bytes differ from the %d bytes sent in 4 DATA frames", len(a))
+	require.Equal(t, 2, len(three.Messages), "stream 3 has %d messages, want 2: its first DATA frame held one whole message and the start of the next", len(three.Messages))
+	require.True(t, bytes.Equal(b1, three.Messages[0].Data), "stream 3's first message differs from the one sent")
 	require.False(t, three.Messages[0].Compressed, "stream 3 message 1: Compressed = true, want false (flag byte 0)")
-	require.Equal(t, b2, three.Messages[1].Data, "stream 3's second message differs from the one sent")
+	require.True(t, bytes.Equal(b2, three.Messages[1].Data), "stream 3's second message differs from the one sent")
 	require.True(t, three.Messages[1].Compressed, "stream 3 message 2: Compressed = false, want true: its flag byte is 1")
 	require.True(t, one.Ended && three.Ended, "Ended = %v and %v, want both true: END_STREAM on their last DATA frames", one.Ended, three.Ended)
 	require.Equal(t, map[http2.FrameType]int{http2.FrameSettings: 1, http2.FramePing: 1, http2.FrameWindowUpdate: 1}, c.Other,
