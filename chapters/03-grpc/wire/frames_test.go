@@ -243,7 +243,7 @@ func TestFramesTimeoutUnits(t *testing.T) {
 		require.NoError(t, err, "ParseTimeout(%q)", tt.in)
 		require.Equal(t, tt.want, got, "ParseTimeout(%q) = %v, want %v: H hours, M minutes, S seconds, m milliseconds, u microseconds, n nanoseconds", tt.in, got, tt.want)
 	}
-	for _, bad := range []string{"", "5", "S", "5s", "5x", "123456789S", "-1S", "1.5S", " 1S"} {
+	for _, bad := range []string{"", "5", "S", "5s", "5x", "123456789S", "-1S", "+1S", "1.5S", " 1S"} {
 		_, err := ParseTimeout(bad)
 		require.Error(t, err, "ParseTimeout(%q) = nil error, want an error: a timeout is 1 to 8 digits and one of H M S m u n", bad)
 	}
@@ -485,4 +485,39 @@ func TestFramesSplitAndInterleaved(t *testing.T) {
 	s.data(t, 1, true, fb1[:len(fb1)-1])
 	_, err = Decode(bytes.NewReader(s.buf.Bytes()), ClientToServer)
 	require.Error(t, err, "Decode(a stream whose END_STREAM cuts its message one byte short) = nil error, want an error")
+}
+
+func TestFramesCallsByStreamID(t *testing.T) {
+	// The server answered stream 3 before stream 1, as it may whenever calls overlap; stream 1 set no deadline.
+	hf := func(kv ...string) []hpack.HeaderField {
+		var fs []hpack.HeaderField
+		for i := 0; i < len(kv); i += 2 {
+			fs = append(fs, hpack.HeaderField{Name: kv[i], Value: kv[i+1]})
+		}
+		return fs
+	}
+	client := &Capture{Direction: ClientToServer, Streams: []*Stream{
+		{ID: 1, Headers: hf(":method", "POST", ":path", createUser), Messages: []Message{{Data: []byte("req-1")}}, Ended: true},
+		{ID: 3, Headers: hf(":method", "POST", ":path", getUser, "grpc-timeout", "250m"), Messages: []Message{{Data: []byte("req-3")}}, Ended: true},
+	}}
+	server := &Capture{Direction: ServerToClient, Streams: []*Stream{
+		{ID: 3, Trailers: hf(":status", "200", "grpc-status", "5", "grpc-message", "no%20such%20user"), Ended: true},
+		{ID: 1, Headers: hf(":status", "200"), Messages: []Message{{Data: []byte("resp-1")}}, Trailers: hf("grpc-status", "0"), Ended: true},
+	}}
+	calls, err := Calls(client, server)
+	require.NoError(t, err, "Calls(two finished streams) failed")
+	require.Equal(t, 2, len(calls), "Calls = %d calls, want 2", len(calls))
+	byID := map[uint32]Call{}
+	for _, c := range calls {
+		byID[c.StreamID] = c
+	}
+	one, three := byID[1], byID[3]
+	require.Equal(t, createUser, one.Method, "stream 1: Method = %q, want %q", one.Method, createUser)
+	require.Equal(t, time.Duration(0), one.Timeout, "stream 1: Timeout = %v, want 0: no grpc-timeout means no deadline, not an error", one.Timeout)
+	require.Equal(t, codes.OK, one.Code, "stream 1: Code = %v, want OK: pair the two directions by stream id, not by their order (the server answered stream 3 first)", one.Code)
+	require.Equal(t, 1, len(one.Response), "stream 1: %d response messages, want 1", len(one.Response))
+	require.Equal(t, "resp-1", string(one.Response[0].Data), "stream 1: response %q, want resp-1: pair by stream id", one.Response[0].Data)
+	require.Equal(t, codes.NotFound, three.Code, "stream 3: Code = %v, want NotFound", three.Code)
+	require.Equal(t, "no such user", three.Message, "stream 3: Message = %q, want %q", three.Message, "no such user")
+	require.Equal(t, 250*time.Millisecond, three.Timeout, "stream 3: Timeout = %v, want 250ms", three.Timeout)
 }
