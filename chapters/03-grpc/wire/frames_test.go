@@ -521,3 +521,17 @@ func TestFramesCallsByStreamID(t *testing.T) {
 	require.Equal(t, "no such user", three.Message, "stream 3: Message = %q, want %q", three.Message, "no such user")
 	require.Equal(t, 250*time.Millisecond, three.Timeout, "stream 3: Timeout = %v, want 250ms", three.Timeout)
 }
+
+func TestFramesEmptyMessage(t *testing.T) {
+	// A request whose fields are all default marshals to zero bytes: on the wire it is the prefix alone.
+	rec := record(t, &fakeUsers{}, func(ctx context.Context, c userv1.UserServiceClient) {
+		_, err := c.GetUser(ctx, &userv1.GetUserRequest{})
+		require.NoError(t, err)
+	})
+	_, _, calls := decode(t, rec)
+	require.Equal(t, 1, len(calls), "Calls = %d calls, want 1", len(calls))
+	call := calls[0]
+	require.Equal(t, 1, len(call.Request), "Call.Request = %d messages, want 1: an empty protobuf is a message of length 0, the 5 bytes 00 00 00 00 00", len(call.Request))
+	require.Equal(t, 0, len(call.Request[0].Data), "Call.Request[0] has %d bytes, want 0", len(call.Request[0].Data))
+	require.Equal(t, codes.OK, call.Code, "Call.Code = %v, want OK", call.Code)
+}
