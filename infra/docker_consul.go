@@ -73,6 +73,9 @@ func consulDevArgs(node string, ports [6]int) []string {
 	return []string{
 		"agent", "-dev", "-client", "127.0.0.1", "-bind", "127.0.0.1", "-advertise", "127.0.0.1",
 		"-node", node, "-log-level", "warn", "-disable-host-node-id",
+		// Every test reaches the agent from 127.0.0.1, and the default of 200 HTTP connections per client
+		// address answers 429 once a few chapters' tests run at once (verify overlaps chapters).
+		"-hcl", "limits { http_max_conns_per_client = 4096 }",
 		"-http-port", strconv.Itoa(ports[0]),
 		"-dns-port", strconv.Itoa(ports[1]),
 		"-grpc-port", strconv.Itoa(ports[2]),
