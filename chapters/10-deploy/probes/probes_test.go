@@ -164,6 +164,7 @@ func TestProbesDatabaseHangs(t *testing.T) {
 			took.Round(time.Millisecond), err, checkTimeout)
 	}
 	require.Equal(t, http.StatusServiceUnavailable, got, "GET /readyz with MySQL hanging = %d, want 503", got)
+	t.Logf("GET /readyz with MySQL hanging answered %d in %v (Checker.Timeout %v)", got, took.Round(time.Millisecond), checkTimeout)
 	in.hold(t, "/livez", http.StatusOK, 2*maxStall,
 		"MySQL hangs but the process is fine: liveness must not wait on a dependency")
 }
@@ -179,7 +180,9 @@ func TestProbesDeadlockedWorker(t *testing.T) {
 	case <-time.After(slack):
 		t.Fatal("the worker did not take a job within 2s; want Worker.Run to run jobs from Jobs")
 	}
+	stuckAt := time.Now()
 	in.expect(t, "/livez", http.StatusServiceUnavailable, maxStall+slack,
 		fmt.Sprintf("the worker has been stuck in one job for longer than MaxStall (%v): only a restart helps. "+
 			"Beat from the worker's own loop, not from a separate goroutine, and compare the heartbeat's age to MaxStall", maxStall))
+	t.Logf("GET /livez turned 503 %v after the worker got stuck (MaxStall %v)", time.Since(stuckAt).Round(time.Millisecond), maxStall)
 }
