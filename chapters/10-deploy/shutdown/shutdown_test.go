@@ -304,7 +304,8 @@ func startChild(t *testing.T, spec childSpec) *child {
 	b, err := json.Marshal(spec)
 	require.NoError(t, err)
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), childEnv+"="+string(b))
+	// Under -race the detector sleeps 1 s at exit by default; the exit time measured here is the program's own.
+	cmd.Env = append(os.Environ(), childEnv+"="+string(b), "GORACE="+strings.TrimSpace(os.Getenv("GORACE")+" atexit_sleep_ms=0"))
 	out := &syncBuffer{}
 	cmd.Stdout, cmd.Stderr = out, out
 	require.NoError(t, cmd.Start(), "start the instance's process")
