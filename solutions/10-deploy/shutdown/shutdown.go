@@ -36,9 +36,8 @@ func Main(cfg Config) int {
 // Run serves until ctx is done, then shuts down in order within cfg.Budget and returns nil if all went well.
 //
 // Start: database -> listener and consumer -> register -> ready.
-// Stop:  not ready -> deregister -> keep serving DrainDelay -> drain (HTTP and the message in flight)
-//
-//	-> commit offsets -> close the database. Each step only takes away what nothing later needs.
+// Stop: not ready -> deregister -> keep serving DrainDelay -> drain (HTTP and the message in flight) ->
+// commit offsets -> close the database. Each step takes away only what no later step needs.
 func Run(ctx context.Context, cfg Config) error {
 	db, err := openDB(ctx, cfg.DSN)
 	if err != nil {
