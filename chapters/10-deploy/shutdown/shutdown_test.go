@@ -286,10 +286,17 @@ func (p *dbProxy) serve(c net.Conn, upstream string) {
 	}
 }
 
+// counts waits (up to 10 s) until the proxy has seen every connection end, since the child's exit reaches the
+// proxy's goroutines a moment later, and returns what it saw.
 func (p *dbProxy) counts() (open, quit, cut int) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.open, p.quit, p.cut
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		p.mu.Lock()
+		open, quit, cut = p.open, p.quit, p.cut
+		p.mu.Unlock()
+		if open == 0 || time.Now().After(deadline) {
+			return open, quit, cut
+		}
+	}
 }
 
 // child is the instance's process.
