@@ -528,7 +528,8 @@ func TestShutdownInOrder(t *testing.T) {
 	}
 	select {
 	case got := <-answer:
-		t.Fatalf("POST /orders?id=1, held in flight, ended with %q before its work was done; want the drain to wait for it", got)
+		t.Fatalf("POST /orders?id=1, held in flight, ended with %q before its work was done; want the drain to wait for it: "+
+			"srv.Shutdown (Close cuts connections), and requests served under a context that SIGTERM does not cancel (BaseContext)", got)
 	default:
 	}
 
@@ -547,11 +548,15 @@ func TestShutdownInOrder(t *testing.T) {
 		"exit code after a clean shutdown = %d (%s), want 0: Main returns 0 when Run returns nil; its output:\n%s",
 		c.cmd.ProcessState.ExitCode(), c.cmd.ProcessState, c.out.String())
 
-	require.Equal(t, 1, e.count(t, "orders"), "orders stored = %d, want 1: the request in flight stores its order")
-	require.Equal(t, 3, e.count(t, "events"), "events stored = %d, want 3: the message in flight at SIGTERM must finish")
-	require.EqualValues(t, 3, e.committed(t),
+	orders := e.count(t, "orders")
+	require.Equal(t, 1, orders, "orders stored = %d, want 1: the request in flight stores its order", orders)
+	events := e.count(t, "events")
+	require.Equal(t, 3, events, "events stored = %d, want 3: the message in flight at SIGTERM must finish, "+
+		"under a context that stopping the poll does not cancel, with the database still open", events)
+	committed := e.committed(t)
+	require.EqualValues(t, 3, committed,
 		"committed offset after the shutdown = %d, want 3: commit the offsets of every record processed, "+
-			"the one in flight at SIGTERM included, before the consumer leaves; otherwise the next instance processes it again", e.committed(t))
+			"the one in flight at SIGTERM included, before the consumer leaves; otherwise the next instance processes it again", committed)
 	open, quit, cut := e.dp.counts()
 	require.Zero(t, cut+open, "%d MySQL connections ended without COM_QUIT (%d closed cleanly); want the pool closed "+
 		"with db.Close() as the last step, not dropped when the process dies", cut+open, quit)
@@ -593,11 +598,13 @@ func TestShutdownWithinBudget(t *testing.T) {
 		t.Fatal("POST /orders?id=1 did not end within 10s after the instance exited")
 	}
 
-	require.Equal(t, 1, e.count(t, "events"), "events stored = %d, want 1 (event 2 never finished)")
-	require.EqualValues(t, 1, e.committed(t),
+	events := e.count(t, "events")
+	require.Equal(t, 1, events, "events stored = %d, want 1 (event 2 never finished)", events)
+	committed := e.committed(t)
+	require.EqualValues(t, 1, committed,
 		"committed offset = %d, want 1: event 1 was processed, event 2 was still in flight when the budget ran out; "+
 			"commit only records that were processed (marked), or the next instance skips event 2 and it is lost; "+
-			"and keep some of the budget for the commit", e.committed(t))
+			"and keep some of the budget for the commit", committed)
 	open, quit, cut := e.dp.counts()
 	require.Zero(t, cut+open, "%d MySQL connections ended without COM_QUIT (%d closed cleanly); want db.Close() even when the drain ran out of time", cut+open, quit)
 	t.Logf("SIGTERM -> exited %v (budget %v)", took.Round(time.Millisecond), budget)
