@@ -44,6 +44,9 @@ type childSpec struct {
 	Brokers                  []string
 	Topic, Group, Gate       string
 	DrainDelay, Budget       time.Duration
+	// StuckWork makes the held work ignore cancellation, like code stuck on a lock or in a call without a
+	// deadline: only a drain with a deadline gets past it.
+	StuckWork bool
 }
 
 func runChild(spec string) int {
@@ -64,6 +67,9 @@ func runChild(spec string) int {
 		Brokers: s.Brokers, Topic: s.Topic, Group: s.Group, DrainDelay: s.DrainDelay, Budget: s.Budget,
 		// The slow work asks the test's gate, which holds it as long as the test wants.
 		Work: func(ctx context.Context, what string) error {
+			if s.StuckWork {
+				ctx = context.WithoutCancel(ctx)
+			}
 			req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.Gate+"?what="+url.QueryEscape(what), nil)
 			if err != nil {
 				return err
@@ -574,6 +580,7 @@ func TestShutdownWithinBudget(t *testing.T) {
 	const drainDelay, budget = 300 * time.Millisecond, 3 * time.Second
 	g := newGate(t, "order-1", "event-2")
 	e := newEnv(t, g, 2, drainDelay, budget)
+	e.spec.StuckWork = true
 	c := startChild(t, e.spec)
 	addr := e.waitRegistered(t, c)
 
