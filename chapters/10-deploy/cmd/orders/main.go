@@ -9,7 +9,7 @@
 //	consul catalog services -http-addr=$LAB_CONSUL_ADDR             # orders is gone
 //	                                                                # the curl above still prints "stored o-1"
 //
-// The process logs each step with its time since SIGTERM. (The commands assume you ran
+// The process logs the slow work of each order, so you see it finish after SIGTERM. (The commands assume you ran
 // `eval "$(go run ./labctl infra up mysql consul kafka)"` at the repository root, then `cd chapters`.)
 package main
 
