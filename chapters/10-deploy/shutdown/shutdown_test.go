@@ -103,11 +103,7 @@ func newGate(t *testing.T, held ...string) *gate {
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		what := r.URL.Query().Get("what")
-		close(g.arrived(what, true))
-		g.mu.Lock()
-		release := g.held[what]
-		g.mu.Unlock()
+		release := g.arrive(r.URL.Query().Get("what"))
 		if release != nil {
 			select {
 			case <-release:
@@ -123,31 +119,39 @@ func newGate(t *testing.T, held ...string) *gate {
 	return g
 }
 
-// arrived returns the channel closed when what arrives; with mark, it returns a fresh channel to close
-// (or an already closed one's stand-in) for the arrival itself.
-func (g *gate) arrived(what string, mark bool) chan struct{} {
-	g.mu.Lock()
-	defer g.mu.Unlock()
+// arrivalLocked returns the channel closed when what first arrives; g.mu is held.
+func (g *gate) arrivalLocked(what string) chan struct{} {
 	ch, ok := g.arrivals[what]
 	if !ok {
 		ch = make(chan struct{})
 		g.arrivals[what] = ch
 	}
-	if !mark {
-		return ch
-	}
+	return ch
+}
+
+// arrive records that what arrived and returns the channel that releases it (nil: pass at once).
+func (g *gate) arrive(what string) chan struct{} {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	ch := g.arrivalLocked(what)
 	select {
 	case <-ch:
-		return make(chan struct{}) // arrived before: closing a stand-in changes nothing
 	default:
-		return ch
+		close(ch)
 	}
+	return g.held[what]
+}
+
+func (g *gate) arrived(what string) chan struct{} {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.arrivalLocked(what)
 }
 
 func (g *gate) wait(t *testing.T, child *child, what, why string) {
 	t.Helper()
 	select {
-	case <-g.arrived(what, false):
+	case <-g.arrived(what):
 	case <-child.exited:
 		t.Fatalf("the instance exited before %s started (%s); its output:\n%s", what, why, child.out.String())
 	case <-time.After(20 * time.Second):
@@ -188,6 +192,9 @@ type consulProxy struct {
 func newConsulProxy(t *testing.T, consulAddr string, instance func() string) *consulProxy {
 	p := &consulProxy{instance: instance, dereg: make(chan struct{})}
 	rp := httputil.NewSingleHostReverseProxy(&url.URL{Scheme: "http", Host: consulAddr})
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	rp.Transport = tr
+	t.Cleanup(tr.CloseIdleConnections)
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -240,18 +247,34 @@ func newDBProxy(t *testing.T, upstream string) *dbProxy {
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	p.Addr = lis.Addr().String()
-	var wg sync.WaitGroup
+	var (
+		wg     sync.WaitGroup
+		closed bool // under p.mu: no wg.Add once cleanup waits
+	)
 	go func() {
 		for {
 			c, err := lis.Accept()
 			if err != nil {
 				return
 			}
+			p.mu.Lock()
+			if closed {
+				p.mu.Unlock()
+				c.Close()
+				return
+			}
 			wg.Add(1)
+			p.mu.Unlock()
 			go func() { defer wg.Done(); p.serve(c, upstream) }()
 		}
 	}()
-	t.Cleanup(func() { lis.Close(); wg.Wait() })
+	t.Cleanup(func() {
+		p.mu.Lock()
+		closed = true
+		p.mu.Unlock()
+		lis.Close()
+		wg.Wait()
+	})
 	return p
 }
 
@@ -358,6 +381,9 @@ func newEnv(t *testing.T, g *gate, events int, drainDelay, budget time.Duration)
 	cc.Address = ce.Addr
 	consul, err := api.NewClient(cc)
 	require.NoError(t, err)
+	// Consul refuses an address with more than 200 open connections (http_max_conns_per_client), and every
+	// test on this machine talks to it from 127.0.0.1: close the keep-alive connections at cleanup.
+	t.Cleanup(cc.Transport.CloseIdleConnections)
 	var mu sync.Mutex
 	var addr string
 	e := &env{db: db, consul: consul, dp: dp}
