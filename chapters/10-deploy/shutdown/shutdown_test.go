@@ -536,8 +536,8 @@ func TestShutdownInOrder(t *testing.T) {
 	g.wait(t, c, "order-1", "POST /orders?id=1 must be served")
 	g.wait(t, c, "event-3", "want the consumer to poll the topic and process events 1, 2 and 3 in order")
 
-	require.NoError(t, c.cmd.Process.Signal(syscall.SIGTERM))
 	sigAt := time.Now()
+	require.NoError(t, c.cmd.Process.Signal(syscall.SIGTERM))
 
 	select {
 	case <-e.cp.dereg:
@@ -614,8 +614,8 @@ func TestShutdownWithinBudget(t *testing.T) {
 	g.wait(t, c, "order-1", "POST /orders?id=1 must be served")
 	g.wait(t, c, "event-2", "want the consumer to poll the topic and process events 1 and 2 in order")
 
-	require.NoError(t, c.cmd.Process.Signal(syscall.SIGTERM))
 	sigAt := time.Now()
+	require.NoError(t, c.cmd.Process.Signal(syscall.SIGTERM))
 	// The budget, plus slack for a loaded two-core machine; Kubernetes would SIGKILL at the budget.
 	limit := budget + 5*time.Second
 	c.wait(t, limit, fmt.Sprintf("its budget is %v; give the drain a deadline (srv.Shutdown(ctx) and the wait for the consumer) and go on when it is spent", budget))
