@@ -110,6 +110,18 @@ func TestRuntimeMemoryLimitFromCgroupFiles(t *testing.T) {
 			why:     "a file that exists but holds no limit must be reported, not silently read as no limit",
 		},
 		{
+			name:    "zero in memory.max",
+			files:   map[string]string{CgroupV2MemoryMax: "0\n"},
+			wantErr: true,
+			why:     "a limit of 0 bytes is no usable limit (every allocation would be over it): report it",
+		},
+		{
+			name:    "zero in memory.limit_in_bytes",
+			files:   map[string]string{CgroupV1MemoryLimit: "0\n"},
+			wantErr: true,
+			why:     "a limit of 0 bytes is no usable limit (every allocation would be over it): report it",
+		},
+		{
 			name:    "empty memory.limit_in_bytes",
 			files:   map[string]string{CgroupV1MemoryLimit: ""},
 			wantErr: true,
