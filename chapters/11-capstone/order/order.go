@@ -104,4 +104,3 @@ func timeoutInterceptor(d time.Duration) grpc.UnaryClientInterceptor {
 		return invoker(ctx, method, req, reply, cc, opts...)
 	}
 }
-

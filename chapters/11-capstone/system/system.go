@@ -19,9 +19,9 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 
+	"github.com/gomicrolab/microlab/chapters/11-capstone/gateway"
 	orderv1 "github.com/gomicrolab/microlab/chapters/11-capstone/gen/capstone/order/v1"
 	userv1 "github.com/gomicrolab/microlab/chapters/11-capstone/gen/capstone/user/v1"
-	"github.com/gomicrolab/microlab/chapters/11-capstone/gateway"
 	"github.com/gomicrolab/microlab/chapters/11-capstone/internal/discovery"
 	"github.com/gomicrolab/microlab/chapters/11-capstone/order"
 	"github.com/gomicrolab/microlab/chapters/11-capstone/payment"

@@ -29,7 +29,9 @@ func (u Users) Exists(ctx context.Context, id int64) (bool, error) {
 }
 
 // Payments is service.Payments over the payment service's gRPC client.
-type Payments struct{ Client paymentv1.PaymentServiceClient }
+type Payments struct {
+	Client paymentv1.PaymentServiceClient
+}
 
 // Charge asks the payment service to take the money.
 func (p Payments) Charge(ctx context.Context, orderID, amountCents int64, key string) (int64, error) {

@@ -1,0 +1,106 @@
+// Command capstone runs the whole system on loopback: the Gin gateway, and the user, order and payment
+// services over gRPC, registered in Consul, each with its own MySQL database, the order events going through
+// the outbox to Kafka. From the repository root:
+//
+//	eval "$(go run ./labctl infra up mysql consul kafka)"   # LAB_MYSQL_DSN, LAB_CONSUL_ADDR, LAB_KAFKA_BROKERS
+//	go run ./chapters/11-capstone/cmd/capstone
+//
+// It creates the databases capstone_user, capstone_order and capstone_payment on that server (and keeps them)
+// and the topic capstone-order-events. It prints where to look, and stops on Ctrl-C (each service leaves
+// Consul first). See chapters/11-capstone/LESSON-system.md for the curl, grpcurl and consul commands.
+package main
+
+import (
+	"context"
+	"database/sql"
+	"flag"
+	"fmt"
+	"log"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/go-sql-driver/mysql"
+
+	"github.com/gomicrolab/microlab/chapters/11-capstone/system"
+)
+
+func main() {
+	dsn := flag.String("dsn", os.Getenv("LAB_MYSQL_DSN"), "MySQL DSN of the server (default $LAB_MYSQL_DSN)")
+	consul := flag.String("consul", envOr("LAB_CONSUL_ADDR", "127.0.0.1:8500"), "Consul HTTP API host:port (default $LAB_CONSUL_ADDR)")
+	brokers := flag.String("brokers", os.Getenv("LAB_KAFKA_BROKERS"), "Kafka brokers, comma-separated (default $LAB_KAFKA_BROKERS)")
+	httpAddr := flag.String("http", "127.0.0.1:8080", "gateway listen address")
+	flag.Parse()
+	if *dsn == "" || *brokers == "" {
+		fmt.Fprintln(os.Stderr, "usage: capstone [-dsn DSN] [-consul host:port] [-brokers host:port,...]  (or eval \"$(go run ./labctl infra up mysql consul kafka)\" first)")
+		os.Exit(2)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, *dsn, *consul, strings.Split(*brokers, ","), *httpAddr); err != nil {
+		log.Fatal(err)
+	}
+}
+
+func run(ctx context.Context, dsn, consul string, brokers []string, httpAddr string) error {
+	dsns := map[string]string{}
+	for _, svc := range []string{system.UserService, system.OrderService, system.PaymentService} {
+		d, err := database(ctx, dsn, "capstone_"+svc)
+		if err != nil {
+			return err
+		}
+		dsns[svc] = d
+	}
+	sys, err := system.Start(ctx, system.Config{
+		UserDSN: dsns[system.UserService], OrderDSN: dsns[system.OrderService], PaymentDSN: dsns[system.PaymentService],
+		ConsulAddr: consul, Prefix: "capstone-", Brokers: brokers, Topic: "capstone-order-events", GatewayAddr: httpAddr,
+		OnInternal:   func(method string, err error) { log.Printf("order service: %s: INTERNAL: %v", method, err) },
+		OnRelayError: func(err error) { log.Printf("order service: outbox relay: %v", err) },
+	})
+	if err != nil {
+		return err
+	}
+	fmt.Printf(`capstone is running (Ctrl-C stops it)
+  gateway (HTTP)   %s          try: curl -s -XPOST %s/users -d '{"name":"ada","email":"ada@example.com"}'
+  user    (gRPC)   %s   grpcurl -plaintext %s list
+  order   (gRPC)   %s
+  payment (gRPC)   %s
+  Consul           http://%s/ui   consul catalog services -http-addr=%s   (capstone-user, capstone-order, capstone-payment)
+  Kafka            %s   topic capstone-order-events (OrderPlaced, OrderPaid)
+  MySQL            databases capstone_user, capstone_order (with its outbox table), capstone_payment
+`, sys.GatewayURL, sys.GatewayURL, sys.GRPC[system.UserService], sys.GRPC[system.UserService],
+		sys.GRPC[system.OrderService], sys.GRPC[system.PaymentService], consul, consul, strings.Join(brokers, ","))
+	<-ctx.Done()
+	fmt.Println("stopping: each service leaves Consul, drains, then stops")
+	return sys.Stop()
+}
+
+// database creates name on dsn's server if it is missing and returns a DSN for it.
+func database(ctx context.Context, dsn, name string) (string, error) {
+	cfg, err := mysql.ParseDSN(dsn)
+	if err != nil {
+		return "", fmt.Errorf("parse DSN: %w", err)
+	}
+	cfg.DBName = ""
+	db, err := sql.Open("mysql", cfg.FormatDSN())
+	if err != nil {
+		return "", err
+	}
+	defer db.Close()
+	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if _, err := db.ExecContext(cctx, "CREATE DATABASE IF NOT EXISTS "+name); err != nil {
+		return "", fmt.Errorf("create database %s: %w", name, err)
+	}
+	cfg.DBName = name
+	return cfg.FormatDSN(), nil
+}
+
+func envOr(key, def string) string {
+	if v := os.Getenv(key); v != "" {
+		return v
+	}
+	return def
+}
