@@ -36,7 +36,9 @@ type Config struct {
 	Brokers                       []string
 	Topic                         string // the order events' topic; created if missing
 	GatewayAddr                   string // "127.0.0.1:0" picks a free port
-	GRPCHost                      string // where the services listen; "" means 127.0.0.1 (any free port)
+	// GRPCAddrs says where each service (UserService, OrderService, PaymentService) listens; a missing one
+	// listens on 127.0.0.1, any free port.
+	GRPCAddrs map[string]string
 	// PaymentOptions are extra server options of the payment service (tests add fault interceptors).
 	PaymentOptions []grpc.ServerOption
 	// OnInternal is told every error the order service answered with INTERNAL (may be nil).
@@ -69,9 +71,6 @@ type System struct {
 // Start starts every part and returns once the gateway answers and every service is registered in Consul.
 // Stop it with Stop.
 func Start(ctx context.Context, cfg Config) (*System, error) {
-	if cfg.GRPCHost == "" {
-		cfg.GRPCHost = "127.0.0.1"
-	}
 	ccfg := api.DefaultConfig()
 	ccfg.Address = cfg.ConsulAddr
 	consul, err := api.NewClient(ccfg)
@@ -85,7 +84,11 @@ func Start(ctx context.Context, cfg Config) (*System, error) {
 	s := &System{GRPC: map[string]string{}, Consul: consul, cancel: cancel, failed: make(chan struct{})}
 	up := make(chan string, 3)
 	listen := func(name string) (net.Listener, error) {
-		lis, err := net.Listen("tcp", net.JoinHostPort(cfg.GRPCHost, "0"))
+		addr := cfg.GRPCAddrs[name]
+		if addr == "" {
+			addr = "127.0.0.1:0"
+		}
+		lis, err := net.Listen("tcp", addr)
 		if err != nil {
 			return nil, fmt.Errorf("listen for %s: %w", name, err)
 		}

@@ -22,6 +22,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/gin-gonic/gin"
 	"github.com/go-sql-driver/mysql"
 
 	"github.com/gomicrolab/microlab/chapters/11-capstone/system"
@@ -32,6 +33,11 @@ func main() {
 	consul := flag.String("consul", envOr("LAB_CONSUL_ADDR", "127.0.0.1:8500"), "Consul HTTP API host:port (default $LAB_CONSUL_ADDR)")
 	brokers := flag.String("brokers", os.Getenv("LAB_KAFKA_BROKERS"), "Kafka brokers, comma-separated (default $LAB_KAFKA_BROKERS)")
 	httpAddr := flag.String("http", "127.0.0.1:8080", "gateway listen address")
+	grpcAddrs := map[string]*string{
+		system.UserService:    flag.String("user", "127.0.0.1:50061", "user service gRPC listen address"),
+		system.OrderService:   flag.String("order", "127.0.0.1:50062", "order service gRPC listen address"),
+		system.PaymentService: flag.String("payment", "127.0.0.1:50063", "payment service gRPC listen address"),
+	}
 	flag.Parse()
 	if *dsn == "" || *brokers == "" {
 		fmt.Fprintln(os.Stderr, "usage: capstone [-dsn DSN] [-consul host:port] [-brokers host:port,...]  (or eval \"$(go run ./labctl infra up mysql consul kafka)\" first)")
@@ -39,12 +45,17 @@ func main() {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, *dsn, *consul, strings.Split(*brokers, ","), *httpAddr); err != nil {
+	addrs := map[string]string{}
+	for name, a := range grpcAddrs {
+		addrs[name] = *a
+	}
+	gin.SetMode(gin.ReleaseMode)
+	if err := run(ctx, *dsn, *consul, strings.Split(*brokers, ","), *httpAddr, addrs); err != nil {
 		log.Fatal(err)
 	}
 }
 
-func run(ctx context.Context, dsn, consul string, brokers []string, httpAddr string) error {
+func run(ctx context.Context, dsn, consul string, brokers []string, httpAddr string, grpcAddrs map[string]string) error {
 	dsns := map[string]string{}
 	for _, svc := range []string{system.UserService, system.OrderService, system.PaymentService} {
 		d, err := database(ctx, dsn, "capstone_"+svc)
@@ -56,6 +67,7 @@ func run(ctx context.Context, dsn, consul string, brokers []string, httpAddr str
 	sys, err := system.Start(ctx, system.Config{
 		UserDSN: dsns[system.UserService], OrderDSN: dsns[system.OrderService], PaymentDSN: dsns[system.PaymentService],
 		ConsulAddr: consul, Prefix: "capstone-", Brokers: brokers, Topic: "capstone-order-events", GatewayAddr: httpAddr,
+		GRPCAddrs:    grpcAddrs,
 		OnInternal:   func(method string, err error) { log.Printf("order service: %s: INTERNAL: %v", method, err) },
 		OnRelayError: func(err error) { log.Printf("order service: outbox relay: %v", err) },
 	})
