@@ -10,12 +10,18 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
+	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/contrib/instrumentation/github.com/gin-gonic/gin/otelgin"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
+	"go.uber.org/zap"
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
 	orderv1 "github.com/gomicrolab/microlab/chapters/11-capstone/gen/capstone/order/v1"
 	userv1 "github.com/gomicrolab/microlab/chapters/11-capstone/gen/capstone/user/v1"
+	"github.com/gomicrolab/microlab/chapters/11-capstone/internal/obs"
 )
 
 // Gateway holds the clients of the services behind it.
@@ -24,11 +30,30 @@ type Gateway struct {
 	Orders orderv1.OrderServiceClient
 	// Timeout bounds each request's calls to the services; zero means 10s.
 	Timeout time.Duration
+	// Tracer, if not nil, starts a span per request (or continues the caller's traceparent).
+	Tracer trace.TracerProvider
+	// Registry, if not nil, gets the RED metrics, served at GET /metrics.
+	Registry *prometheus.Registry
+	// Logger, if not nil, writes one access line per request, with its trace id.
+	Logger *zap.Logger
 }
 
 // Handler returns the HTTP API.
 func (g *Gateway) Handler() http.Handler {
 	r := gin.New()
+	// Outermost first: the span, so that the metrics, the log line and the calls below all see it; then the
+	// metrics and the log, which must see the 500 that Recovery writes for a panic.
+	if g.Tracer != nil {
+		r.Use(otelgin.Middleware("gateway", otelgin.WithTracerProvider(g.Tracer),
+			otelgin.WithPropagators(propagation.TraceContext{})))
+	}
+	if g.Registry != nil {
+		r.Use(obs.NewMetrics(g.Registry).Middleware())
+		r.GET("/metrics", gin.WrapH(obs.MetricsHandler(g.Registry)))
+	}
+	if g.Logger != nil {
+		r.Use(accessLog(g.Logger))
+	}
 	r.Use(gin.Recovery())
 	r.GET("/healthz", func(c *gin.Context) { c.JSON(http.StatusOK, gin.H{"status": "ok"}) })
 	r.POST("/users", g.createUser)
@@ -276,4 +301,15 @@ func orderOut(o *orderv1.Order) orderJSON {
 		out.Items = append(out.Items, itemJSON{ProductID: it.GetProductId(), Quantity: it.GetQuantity(), PriceCents: it.GetPriceCents()})
 	}
 	return out
+}
+
+// accessLog writes one line per request with the trace id of its span, so a line leads to its trace in Jaeger.
+func accessLog(base *zap.Logger) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		start := time.Now()
+		c.Next()
+		obs.FromContext(c.Request.Context(), base).Info("request",
+			zap.String("method", c.Request.Method), zap.String("route", c.FullPath()),
+			zap.Int("status", c.Writer.Status()), zap.Duration("took", time.Since(start)))
+	}
 }

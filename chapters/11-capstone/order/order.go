@@ -37,10 +37,12 @@ type Config struct {
 	UserService    string // the user service's name in Consul
 	PaymentService string // the payment service's name in Consul
 	Listener       net.Listener
+	ServerOptions  []grpc.ServerOption // e.g. tracing stats handlers
+	DialOptions    []grpc.DialOption   // for the clients of the user and payment services
 	OnUp           func()
 	// OnInternal is told every error that the service answered with INTERNAL (may be nil): the log of what a
 	// client never sees.
-	OnInternal func(method string, err error)
+	OnInternal func(ctx context.Context, method string, err error)
 	// OnRelayError is told every failed outbox relay run (may be nil).
 	OnRelayError func(error)
 }
@@ -59,6 +61,7 @@ func Run(ctx context.Context, cfg Config) error {
 	resolver := &discovery.Builder{Client: cfg.Consul}
 	opts := []grpc.DialOption{grpc.WithTransportCredentials(insecure.NewCredentials()),
 		grpc.WithUnaryInterceptor(timeoutInterceptor(callTimeout))}
+	opts = append(opts, cfg.DialOptions...)
 	users, err := discovery.NewClient(resolver, cfg.UserService, opts...)
 	if err != nil {
 		cfg.Listener.Close()
@@ -82,7 +85,7 @@ func Run(ctx context.Context, cfg Config) error {
 	svc := &service.Service{Repo: repo,
 		Users:    transport.Users{Client: userv1.NewUserServiceClient(users)},
 		Payments: transport.Payments{Client: paymentv1.NewPaymentServiceClient(payments)}}
-	srv := grpc.NewServer()
+	srv := grpc.NewServer(cfg.ServerOptions...)
 	orderv1.RegisterOrderServiceServer(srv, &transport.Server{Svc: svc, OnInternal: cfg.OnInternal})
 
 	// The relay publishes what committed transactions put in the outbox, until the server has stopped.

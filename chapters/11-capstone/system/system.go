@@ -13,9 +13,14 @@ import (
 	"time"
 
 	"github.com/hashicorp/consul/api"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"go.opentelemetry.io/contrib/instrumentation/google.golang.org/grpc/otelgrpc"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
+	"go.uber.org/zap"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 
@@ -23,6 +28,7 @@ import (
 	orderv1 "github.com/gomicrolab/microlab/chapters/11-capstone/gen/capstone/order/v1"
 	userv1 "github.com/gomicrolab/microlab/chapters/11-capstone/gen/capstone/user/v1"
 	"github.com/gomicrolab/microlab/chapters/11-capstone/internal/discovery"
+	"github.com/gomicrolab/microlab/chapters/11-capstone/internal/obs"
 	"github.com/gomicrolab/microlab/chapters/11-capstone/order"
 	"github.com/gomicrolab/microlab/chapters/11-capstone/payment"
 	"github.com/gomicrolab/microlab/chapters/11-capstone/user"
@@ -41,8 +47,16 @@ type Config struct {
 	GRPCAddrs map[string]string
 	// PaymentOptions are extra server options of the payment service (tests add fault interceptors).
 	PaymentOptions []grpc.ServerOption
-	// OnInternal is told every error the order service answered with INTERNAL (may be nil).
-	OnInternal func(method string, err error)
+	// OnInternal is told every error the order service answered with INTERNAL (may be nil), with the
+	// request's ctx. It is logged too, when Logger is set.
+	OnInternal func(ctx context.Context, method string, err error)
+	// Tracer, if not nil, gives each part its TracerProvider (one per service name: "gateway", UserService,
+	// OrderService, PaymentService). Spans cross the gRPC hops as W3C traceparent metadata.
+	Tracer func(service string) trace.TracerProvider
+	// Metrics, if not nil, gets the gateway's RED metrics, served at GET /metrics.
+	Metrics *prometheus.Registry
+	// Logger, if not nil, gets the gateway's access log and the order service's INTERNAL errors, with trace ids.
+	Logger *zap.Logger
 	// OnRelayError is told every failed outbox relay run (may be nil).
 	OnRelayError func(error)
 }
@@ -61,6 +75,7 @@ type System struct {
 	Consul     *api.Client
 
 	cancel context.CancelFunc
+	idle   func() // closes the Consul client's idle connections
 	wg     sync.WaitGroup
 	mu     sync.Mutex
 	errs   []error
@@ -81,7 +96,10 @@ func Start(ctx context.Context, cfg Config) (*System, error) {
 		return nil, err
 	}
 	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	s := &System{GRPC: map[string]string{}, Consul: consul, cancel: cancel, failed: make(chan struct{})}
+	// Consul refuses a client address with more than 200 open connections (http_max_conns_per_client): the
+	// keep-alive connections of every system started in one process would add up, so Stop closes them.
+	s := &System{GRPC: map[string]string{}, Consul: consul, cancel: cancel, failed: make(chan struct{}),
+		idle: ccfg.Transport.CloseIdleConnections}
 	up := make(chan string, 3)
 	listen := func(name string) (net.Listener, error) {
 		addr := cfg.GRPCAddrs[name]
@@ -108,36 +126,54 @@ func Start(ctx context.Context, cfg Config) (*System, error) {
 			return nil, err
 		}
 	}
+	onInternal := func(ctx context.Context, method string, err error) {
+		if cfg.Logger != nil {
+			obs.FromContext(ctx, cfg.Logger).Error("answered INTERNAL", zap.String("service", OrderService),
+				zap.String("method", method), zap.Error(err))
+		}
+		if cfg.OnInternal != nil {
+			cfg.OnInternal(ctx, method, err)
+		}
+	}
+	// Built here, not inside the goroutines below: cfg.Tracer is the caller's function, called from one goroutine.
+	userOpts, orderOpts, orderDial := serverTracing(cfg, UserService), serverTracing(cfg, OrderService), clientTracing(cfg, OrderService)
+	paymentOpts := append(serverTracing(cfg, PaymentService), cfg.PaymentOptions...)
 	s.run("user service", func() error {
 		return user.Run(runCtx, user.Config{DSN: cfg.UserDSN, Consul: consul, Service: cfg.Prefix + UserService,
-			ID: id(UserService), Listener: lis[0], OnUp: onUp(UserService)})
+			ID: id(UserService), Listener: lis[0], Options: userOpts, OnUp: onUp(UserService)})
 	})
 	s.run("payment service", func() error {
 		return payment.Run(runCtx, payment.Config{DSN: cfg.PaymentDSN, Consul: consul, Service: cfg.Prefix + PaymentService,
-			ID: id(PaymentService), Listener: lis[1], Options: cfg.PaymentOptions, OnUp: onUp(PaymentService)})
+			ID: id(PaymentService), Listener: lis[1], Options: paymentOpts,
+			OnUp: onUp(PaymentService)})
 	})
 	s.run("order service", func() error {
 		return order.Run(runCtx, order.Config{DSN: cfg.OrderDSN, Brokers: cfg.Brokers, Topic: cfg.Topic, Consul: consul,
 			Service: cfg.Prefix + OrderService, ID: id(OrderService), UserService: cfg.Prefix + UserService,
 			PaymentService: cfg.Prefix + PaymentService, Listener: lis[2], OnUp: onUp(OrderService),
-			OnInternal: cfg.OnInternal, OnRelayError: cfg.OnRelayError})
+			ServerOptions: orderOpts, DialOptions: orderDial,
+			OnInternal: onInternal, OnRelayError: cfg.OnRelayError})
 	})
 
 	// The gateway finds the services through Consul like any other client would.
 	resolver := &discovery.Builder{Client: consul}
-	creds := grpc.WithTransportCredentials(insecure.NewCredentials())
-	users, err := discovery.NewClient(resolver, cfg.Prefix+UserService, creds)
+	creds := append([]grpc.DialOption{grpc.WithTransportCredentials(insecure.NewCredentials())}, clientTracing(cfg, "gateway")...)
+	users, err := discovery.NewClient(resolver, cfg.Prefix+UserService, creds...)
 	if err != nil {
 		s.Stop()
 		return nil, err
 	}
-	orders, err := discovery.NewClient(resolver, cfg.Prefix+OrderService, creds)
+	orders, err := discovery.NewClient(resolver, cfg.Prefix+OrderService, creds...)
 	if err != nil {
 		users.Close()
 		s.Stop()
 		return nil, err
 	}
-	gw := &gateway.Gateway{Users: userv1.NewUserServiceClient(users), Orders: orderv1.NewOrderServiceClient(orders)}
+	gw := &gateway.Gateway{Users: userv1.NewUserServiceClient(users), Orders: orderv1.NewOrderServiceClient(orders),
+		Registry: cfg.Metrics, Logger: cfg.Logger}
+	if cfg.Tracer != nil {
+		gw.Tracer = cfg.Tracer("gateway")
+	}
 	gwLis, err := net.Listen("tcp", cfg.GatewayAddr)
 	if err != nil {
 		users.Close()
@@ -181,6 +217,24 @@ func Start(ctx context.Context, cfg Config) (*System, error) {
 	return s, nil
 }
 
+// serverTracing and clientTracing are the otelgrpc stats handlers of service: each server span continues the
+// caller's trace (W3C traceparent in the gRPC metadata), each client span sends it on.
+func serverTracing(cfg Config, service string) []grpc.ServerOption {
+	if cfg.Tracer == nil {
+		return nil
+	}
+	return []grpc.ServerOption{grpc.StatsHandler(otelgrpc.NewServerHandler(
+		otelgrpc.WithTracerProvider(cfg.Tracer(service)), otelgrpc.WithPropagators(propagation.TraceContext{})))}
+}
+
+func clientTracing(cfg Config, service string) []grpc.DialOption {
+	if cfg.Tracer == nil {
+		return nil
+	}
+	return []grpc.DialOption{grpc.WithStatsHandler(otelgrpc.NewClientHandler(
+		otelgrpc.WithTracerProvider(cfg.Tracer(service)), otelgrpc.WithPropagators(propagation.TraceContext{})))}
+}
+
 // run runs part in a goroutine; an error it returns is kept for Stop.
 func (s *System) run(name string, part func() error) {
 	s.wg.Go(func() {
@@ -197,6 +251,7 @@ func (s *System) run(name string, part func() error) {
 func (s *System) Stop() error {
 	s.cancel()
 	s.wg.Wait()
+	s.idle()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return errors.Join(s.errs...)

@@ -24,8 +24,17 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel/attribute"
+	sdkresource "go.opentelemetry.io/otel/sdk/resource"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+	"go.opentelemetry.io/otel/trace"
+	"go.uber.org/zap"
+
 	"github.com/gomicrolab/microlab/chapters/01-monolith/acceptance"
 	paymentv1 "github.com/gomicrolab/microlab/chapters/11-capstone/gen/capstone/payment/v1"
+	"github.com/gomicrolab/microlab/chapters/11-capstone/internal/obs"
 	"github.com/gomicrolab/microlab/infra"
 )
 
@@ -44,8 +53,8 @@ type env struct {
 	lose     atomic.Int64 // an order id: its next Charge is done, and then its reply is lost
 }
 
-// start runs the whole system on loopback with infrastructure from infra.
-func start(t *testing.T) *env {
+// start runs the whole system on loopback with infrastructure from infra; with may change its config.
+func start(t *testing.T, with ...func(*Config)) *env {
 	t.Helper()
 	e := &env{}
 	consul := infra.Consul(t)
@@ -65,17 +74,21 @@ func start(t *testing.T) *env {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	sys, err := Start(ctx, Config{
+	cfg := Config{
 		UserDSN: infra.MySQL(t), OrderDSN: orderDSN, PaymentDSN: infra.MySQL(t),
 		ConsulAddr: consul.Addr, Prefix: consul.Prefix, Brokers: kafka.Brokers, Topic: e.topic,
 		GatewayAddr:    "127.0.0.1:0",
 		PaymentOptions: []grpc.ServerOption{grpc.ChainUnaryInterceptor(lostReply)},
-		OnInternal: func(method string, err error) {
+		OnInternal: func(_ context.Context, method string, err error) {
 			mu.Lock()
 			defer mu.Unlock()
 			internal = append(internal, fmt.Sprintf("%s: %v", method, err))
 		},
-	})
+	}
+	for _, w := range with {
+		w(&cfg)
+	}
+	sys, err := Start(ctx, cfg)
 	require.NoError(t, err, "system.Start")
 	e.sys = sys
 	t.Cleanup(func() {
@@ -335,4 +348,92 @@ func TestCheckoutEventAtomicWithStatus(t *testing.T) {
 	require.Equal(t, http.StatusCreated, e.pay(t, o, 300), "POST /orders/%d/payments once the database works again: status", o.ID)
 	require.Equal(t, 1, e.outboxEvents(t, o.ID)["OrderPaid"], "OrderPaid rows for order %d once paid", o.ID)
 	require.Equal(t, 1, e.charges(t, o.ID), "payments for order %d after two failed attempts and a good one", o.ID)
+}
+
+// syncBuffer is a log sink that the test reads while the gateway writes.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// TestCheckoutObservable: one checkout is one trace, from the gateway through the order service to the user and
+// payment services; the gateway counts it in its RED metrics and logs it with its trace id. A call made with a
+// context other than the request's loses its deadline and its trace, and shows up here as a trace of its own.
+func TestCheckoutObservable(t *testing.T) {
+	spans := tracetest.NewSpanRecorder()
+	providers := map[string]*sdktrace.TracerProvider{}
+	var logs syncBuffer
+	reg := prometheus.NewRegistry()
+	t.Cleanup(func() {
+		for _, tp := range providers {
+			_ = tp.Shutdown(context.Background())
+		}
+	})
+	e := start(t, func(c *Config) {
+		c.Tracer = func(service string) trace.TracerProvider {
+			if providers[service] == nil {
+				providers[service] = sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(spans),
+					sdktrace.WithResource(sdkresource.NewSchemaless(attribute.String("service.name", service))))
+			}
+			return providers[service]
+		}
+		c.Metrics = reg
+		c.Logger = obs.NewLogger(&logs, zap.InfoLevel)
+	})
+	userID, productID := e.shop(t, 450, 2)
+	o := e.placeOrder(t, userID, productID, 2)
+	require.Equal(t, http.StatusCreated, e.pay(t, o, 900), "POST /orders/%d/payments with the total: status", o.ID)
+
+	// Spans end just after their answers were sent, so wait for the last ones (bounded).
+	find := func(name string, kind trace.SpanKind) sdktrace.ReadOnlySpan {
+		var found sdktrace.ReadOnlySpan
+		require.Eventually(t, func() bool {
+			for _, s := range spans.Ended() {
+				if s.Name() == name && s.SpanKind() == kind {
+					found = s
+				}
+			}
+			return found != nil
+		}, 10*time.Second, 10*time.Millisecond, "no %v span %q was recorded", kind, name)
+		return found
+	}
+	for _, hop := range []struct{ caller, callee string }{
+		{"capstone.order.v1.OrderService/PlaceOrder", "capstone.user.v1.UserService/GetUser"},
+		{"capstone.order.v1.OrderService/PayOrder", "capstone.payment.v1.PaymentService/Charge"},
+	} {
+		caller := find(hop.caller, trace.SpanKindServer)
+		callee := find(hop.callee, trace.SpanKindServer)
+		require.True(t, caller.Parent().IsRemote(), "%s has no remote parent: the gateway's trace did not reach the order service", hop.caller)
+		require.Equal(t, caller.SpanContext().TraceID(), callee.SpanContext().TraceID(),
+			"%s ran in trace %s, want the trace of %s (%s): call the other service with the request's ctx, which carries its trace and its deadline (not context.Background())",
+			hop.callee, callee.SpanContext().TraceID(), hop.caller, caller.SpanContext().TraceID())
+	}
+
+	pay := find("capstone.order.v1.OrderService/PayOrder", trace.SpanKindServer).SpanContext().TraceID().String()
+	require.Eventually(t, func() bool { return strings.Contains(logs.String(), `"trace_id":"`+pay+`"`) }, 10*time.Second, 10*time.Millisecond,
+		"the gateway logged no line with trace_id %s (the payment's trace); its log:\n%s", pay, logs.String())
+
+	resp, err := client.Get(e.sys.GatewayURL + "/metrics")
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	for _, series := range []string{
+		`http_requests_total{code="201",method="POST",route="/orders"} 1`,
+		`http_requests_total{code="201",method="POST",route="/orders/:id/payments"} 1`,
+	} {
+		require.Contains(t, string(body), series, "GET /metrics on the gateway: want the series %s", series)
+	}
 }

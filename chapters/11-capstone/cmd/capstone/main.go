@@ -68,7 +68,6 @@ func run(ctx context.Context, dsn, consul string, brokers []string, httpAddr str
 		UserDSN: dsns[system.UserService], OrderDSN: dsns[system.OrderService], PaymentDSN: dsns[system.PaymentService],
 		ConsulAddr: consul, Prefix: "capstone-", Brokers: brokers, Topic: "capstone-order-events", GatewayAddr: httpAddr,
 		GRPCAddrs:    grpcAddrs,
-		OnInternal:   func(method string, err error) { log.Printf("order service: %s: INTERNAL: %v", method, err) },
 		OnRelayError: func(err error) { log.Printf("order service: outbox relay: %v", err) },
 	})
 	if err != nil {

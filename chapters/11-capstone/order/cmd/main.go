@@ -51,7 +51,7 @@ func main() {
 		Service: *prefix + "order", ID: *prefix + "order-" + lis.Addr().String(), UserService: *prefix + "user",
 		PaymentService: *prefix + "payment", Listener: lis,
 		OnUp:       func() { log.Printf("order service serving gRPC on %s, registered as %sorder", lis.Addr(), *prefix) },
-		OnInternal: func(method string, err error) { log.Printf("%s: INTERNAL: %v", method, err) }})
+		OnInternal: func(_ context.Context, method string, err error) { log.Printf("%s: INTERNAL: %v", method, err) }})
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -19,14 +19,15 @@ import (
 type Server struct {
 	orderv1.UnimplementedOrderServiceServer
 	Svc *service.Service
-	// OnInternal is told every error that became INTERNAL (its text never leaves the service); may be nil.
-	OnInternal func(method string, err error)
+	// OnInternal is told every error that became INTERNAL (its text never leaves the service), with the
+	// request's ctx (its trace id); may be nil.
+	OnInternal func(ctx context.Context, method string, err error)
 }
 
 func (s *Server) CreateProduct(ctx context.Context, req *orderv1.CreateProductRequest) (*orderv1.CreateProductResponse, error) {
 	p, err := s.Svc.CreateProduct(ctx, domain.Product{Name: req.GetName(), PriceCents: req.GetPriceCents(), Stock: int(req.GetStock())})
 	if err != nil {
-		return nil, s.toStatus("CreateProduct", err)
+		return nil, s.toStatus(ctx, "CreateProduct", err)
 	}
 	return &orderv1.CreateProductResponse{Product: productPB(p)}, nil
 }
@@ -34,7 +35,7 @@ func (s *Server) CreateProduct(ctx context.Context, req *orderv1.CreateProductRe
 func (s *Server) GetProduct(ctx context.Context, req *orderv1.GetProductRequest) (*orderv1.GetProductResponse, error) {
 	p, err := s.Svc.Product(ctx, req.GetId())
 	if err != nil {
-		return nil, s.toStatus("GetProduct", err)
+		return nil, s.toStatus(ctx, "GetProduct", err)
 	}
 	return &orderv1.GetProductResponse{Product: productPB(p)}, nil
 }
@@ -46,7 +47,7 @@ func (s *Server) PlaceOrder(ctx context.Context, req *orderv1.PlaceOrderRequest)
 	}
 	o, created, err := s.Svc.PlaceOrder(ctx, cmd)
 	if err != nil {
-		return nil, s.toStatus("PlaceOrder", err)
+		return nil, s.toStatus(ctx, "PlaceOrder", err)
 	}
 	return &orderv1.PlaceOrderResponse{Order: orderPB(o), Created: created}, nil
 }
@@ -54,7 +55,7 @@ func (s *Server) PlaceOrder(ctx context.Context, req *orderv1.PlaceOrderRequest)
 func (s *Server) GetOrder(ctx context.Context, req *orderv1.GetOrderRequest) (*orderv1.GetOrderResponse, error) {
 	o, err := s.Svc.Order(ctx, req.GetId())
 	if err != nil {
-		return nil, s.toStatus("GetOrder", err)
+		return nil, s.toStatus(ctx, "GetOrder", err)
 	}
 	return &orderv1.GetOrderResponse{Order: orderPB(o)}, nil
 }
@@ -62,7 +63,7 @@ func (s *Server) GetOrder(ctx context.Context, req *orderv1.GetOrderRequest) (*o
 func (s *Server) PayOrder(ctx context.Context, req *orderv1.PayOrderRequest) (*orderv1.PayOrderResponse, error) {
 	o, paymentID, err := s.Svc.Pay(ctx, req.GetOrderId(), req.GetAmountCents())
 	if err != nil {
-		return nil, s.toStatus("PayOrder", err)
+		return nil, s.toStatus(ctx, "PayOrder", err)
 	}
 	return &orderv1.PayOrderResponse{Order: orderPB(o), PaymentId: paymentID}, nil
 }
@@ -84,7 +85,7 @@ var codeOf = []struct {
 	{domain.ErrUnavailable, codes.Unavailable},
 }
 
-func (s *Server) toStatus(method string, err error) error {
+func (s *Server) toStatus(ctx context.Context, method string, err error) error {
 	for _, c := range codeOf {
 		if errors.Is(err, c.err) {
 			return status.Error(c.code, c.err.Error())
@@ -97,7 +98,7 @@ func (s *Server) toStatus(method string, err error) error {
 		return status.Error(codes.Canceled, "canceled")
 	}
 	if s.OnInternal != nil {
-		s.OnInternal(method, err)
+		s.OnInternal(ctx, method, err)
 	}
 	return status.Error(codes.Internal, "internal error")
 }
