@@ -8,6 +8,10 @@
 // It creates the databases capstone_user, capstone_order and capstone_payment on that server (and keeps them)
 // and the topic capstone-order-events. It prints where to look, and stops on Ctrl-C (each service leaves
 // Consul first). See chapters/11-capstone/LESSON-system.md for the curl, grpcurl and consul commands.
+//
+// Observability: JSON logs on stdout (zap, with trace_id inside a request), the gateway's RED metrics at
+// GET /metrics, and, when LAB_JAEGER_OTLP is set (`labctl infra up jaeger` exports it), traces over OTLP/gRPC to
+// Jaeger, one service name per part (gateway, user, order, payment); LAB_JAEGER_QUERY is the UI it prints.
 package main
 
 import (
@@ -24,7 +28,17 @@ import (
 
 	"github.com/gin-gonic/gin"
 	"github.com/go-sql-driver/mysql"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracegrpc"
+	sdkresource "go.opentelemetry.io/otel/sdk/resource"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/trace"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
 
+	"github.com/gomicrolab/microlab/chapters/11-capstone/internal/obs"
 	"github.com/gomicrolab/microlab/chapters/11-capstone/system"
 )
 
@@ -34,9 +48,9 @@ func main() {
 	brokers := flag.String("brokers", os.Getenv("LAB_KAFKA_BROKERS"), "Kafka brokers, comma-separated (default $LAB_KAFKA_BROKERS)")
 	httpAddr := flag.String("http", "127.0.0.1:8080", "gateway listen address")
 	grpcAddrs := map[string]*string{
-		system.UserService:    flag.String("user", "127.0.0.1:50061", "user service gRPC listen address"),
-		system.OrderService:   flag.String("order", "127.0.0.1:50062", "order service gRPC listen address"),
-		system.PaymentService: flag.String("payment", "127.0.0.1:50063", "payment service gRPC listen address"),
+		system.UserService:    flag.String("user", "127.0.0.1:7101", "user service gRPC listen address"),
+		system.OrderService:   flag.String("order", "127.0.0.1:7102", "order service gRPC listen address"),
+		system.PaymentService: flag.String("payment", "127.0.0.1:7103", "payment service gRPC listen address"),
 	}
 	flag.Parse()
 	if *dsn == "" || *brokers == "" {
@@ -50,12 +64,39 @@ func main() {
 		addrs[name] = *a
 	}
 	gin.SetMode(gin.ReleaseMode)
-	if err := run(ctx, *dsn, *consul, strings.Split(*brokers, ","), *httpAddr, addrs); err != nil {
+	if err := run(ctx, *dsn, *consul, strings.Split(*brokers, ","), *httpAddr, addrs,
+		os.Getenv("LAB_JAEGER_OTLP"), envOr("LAB_JAEGER_QUERY", "http://127.0.0.1:16686")); err != nil {
 		log.Fatal(err)
 	}
 }
 
-func run(ctx context.Context, dsn, consul string, brokers []string, httpAddr string, grpcAddrs map[string]string) error {
+func run(ctx context.Context, dsn, consul string, brokers []string, httpAddr string, grpcAddrs map[string]string, otlp, jaegerUI string) error {
+	logger := obs.NewLogger(os.Stdout, zapcore.InfoLevel)
+	defer func() { _ = logger.Sync() }()
+	var tracer func(string) trace.TracerProvider
+	traces := "off (set LAB_JAEGER_OTLP to send them to Jaeger)"
+	if otlp != "" {
+		providers := map[string]*sdktrace.TracerProvider{}
+		defer func() {
+			sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			for _, tp := range providers {
+				_ = tp.Shutdown(sctx) // flushes the last spans
+			}
+		}()
+		for _, svc := range []string{"gateway", system.UserService, system.OrderService, system.PaymentService} {
+			exp, err := otlptracegrpc.New(ctx, otlptracegrpc.WithEndpoint(otlp), otlptracegrpc.WithInsecure())
+			if err != nil {
+				return fmt.Errorf("otlp exporter: %w", err)
+			}
+			providers[svc] = sdktrace.NewTracerProvider(sdktrace.WithBatcher(exp),
+				sdktrace.WithResource(sdkresource.NewSchemaless(attribute.String("service.name", svc))))
+		}
+		tracer = func(svc string) trace.TracerProvider { return providers[svc] }
+		traces = jaegerUI + "  (services gateway, user, order, payment)"
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	dsns := map[string]string{}
 	for _, svc := range []string{system.UserService, system.OrderService, system.PaymentService} {
 		d, err := database(ctx, dsn, "capstone_"+svc)
@@ -68,7 +109,8 @@ func run(ctx context.Context, dsn, consul string, brokers []string, httpAddr str
 		UserDSN: dsns[system.UserService], OrderDSN: dsns[system.OrderService], PaymentDSN: dsns[system.PaymentService],
 		ConsulAddr: consul, Prefix: "capstone-", Brokers: brokers, Topic: "capstone-order-events", GatewayAddr: httpAddr,
 		GRPCAddrs:    grpcAddrs,
-		OnRelayError: func(err error) { log.Printf("order service: outbox relay: %v", err) },
+		OnRelayError: func(err error) { logger.Warn("outbox relay failed", zap.Error(err)) },
+		Tracer:       tracer, Metrics: reg, Logger: logger,
 	})
 	if err != nil {
 		return err
@@ -81,8 +123,12 @@ func run(ctx context.Context, dsn, consul string, brokers []string, httpAddr str
   Consul           http://%s/ui   consul catalog services -http-addr=%s   (capstone-user, capstone-order, capstone-payment)
   Kafka            %s   topic capstone-order-events (OrderPlaced, OrderPaid)
   MySQL            databases capstone_user, capstone_order (with its outbox table), capstone_payment
+  metrics          %s/metrics
+  traces           %s
+  logs             JSON lines below, trace_id on every request line
 `, sys.GatewayURL, sys.GatewayURL, sys.GRPC[system.UserService], sys.GRPC[system.UserService],
-		sys.GRPC[system.OrderService], sys.GRPC[system.PaymentService], consul, consul, strings.Join(brokers, ","))
+		sys.GRPC[system.OrderService], sys.GRPC[system.PaymentService], consul, consul, strings.Join(brokers, ","),
+		sys.GatewayURL, traces)
 	<-ctx.Done()
 	fmt.Println("stopping: each service leaves Consul, drains, then stops")
 	return sys.Stop()
