@@ -326,14 +326,25 @@ func TestCheckoutLostPaymentReply(t *testing.T) {
 		"payments for order %d after a lost reply and a retry, want 1: the retry must carry the same idempotency key (service.PaymentKey), or the customer pays twice", o.ID)
 }
 
-// TestCheckoutEventAtomicWithStatus: "paid" and its OrderPaid event commit together or not at all. The test
-// makes each write fail in turn, as a crash between two transactions would.
+// TestCheckoutEventAtomicWithStatus: an order and its OrderPlaced event, "paid" and its OrderPaid event, commit
+// together or not at all. The test makes each write fail in turn, as a crash between two transactions would.
 func TestCheckoutEventAtomicWithStatus(t *testing.T) {
 	e := start(t)
 	userID, productID := e.shop(t, 300, 1)
+
+	drop := e.failWrites(t, "fail_order_placed_event", "outbox", "INSERT", "NEW.payload LIKE '%OrderPlaced%'")
+	status := e.do(t, "POST", "/orders", map[string]any{"user_id": userID, "items": []any{map[string]any{"product_id": productID, "quantity": 1}}}, nil, nil)
+	require.GreaterOrEqual(t, status, 500, "POST /orders while the outbox refuses writes: status, want 5xx")
+	var p struct {
+		Stock int `json:"stock"`
+	}
+	require.Equal(t, http.StatusOK, e.do(t, "GET", fmt.Sprintf("/products/%d", productID), nil, nil, &p))
+	require.Equal(t, 1, p.Stock,
+		"stock after an order whose OrderPlaced event could not be written, want 1 (untouched): Reserve, InsertOrder and Enqueue in ONE transaction, or the order exists and its event is lost for good")
+	drop()
 	o := e.placeOrder(t, userID, productID, 1)
 
-	drop := e.failWrites(t, "fail_order_paid_event", "outbox", "INSERT", "NEW.payload LIKE '%OrderPaid%'")
+	drop = e.failWrites(t, "fail_order_paid_event", "outbox", "INSERT", "NEW.payload LIKE '%OrderPaid%'")
 	require.GreaterOrEqual(t, e.pay(t, o, 300), 500, "POST /orders/%d/payments while the outbox refuses writes: status, want 5xx", o.ID)
 	require.Equal(t, "pending", e.orderStatus(t, o.ID),
 		"order %d when its OrderPaid event could not be written: status, want pending: MarkPaid and Enqueue in ONE transaction, or the event is lost for good", o.ID)
