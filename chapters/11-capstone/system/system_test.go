@@ -51,6 +51,7 @@ type env struct {
 	brokers  []string
 	topic    string
 	lose     atomic.Int64 // an order id: its next Charge is done, and then its reply is lost
+	failing  atomic.Int32 // triggers in place: the INTERNAL errors they cause are expected, not news
 }
 
 // start runs the whole system on loopback with infrastructure from infra; with may change its config.
@@ -61,8 +62,6 @@ func start(t *testing.T, with ...func(*Config)) *env {
 	kafka := infra.Kafka(t)
 	orderDSN := infra.MySQL(t)
 	e.brokers, e.topic = kafka.Brokers, kafka.TopicPrefix+"order-events"
-	var mu sync.Mutex
-	var internal []string
 	// A lost reply: the payment service took the money, but the caller hears UNAVAILABLE, as when the
 	// connection drops after the payment service committed.
 	lostReply := func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
@@ -79,10 +78,12 @@ func start(t *testing.T, with ...func(*Config)) *env {
 		ConsulAddr: consul.Addr, Prefix: consul.Prefix, Brokers: kafka.Brokers, Topic: e.topic,
 		GatewayAddr:    "127.0.0.1:0",
 		PaymentOptions: []grpc.ServerOption{grpc.ChainUnaryInterceptor(lostReply)},
+		// What the client sees as a bare 500 is in the order service's log: show it right away, next to the
+		// failure it causes. Every call comes before Stop returns, so before the test ends.
 		OnInternal: func(_ context.Context, method string, err error) {
-			mu.Lock()
-			defer mu.Unlock()
-			internal = append(internal, fmt.Sprintf("%s: %v", method, err))
+			if e.failing.Load() == 0 {
+				t.Logf("the order service answered INTERNAL for %s: %v", method, err)
+			}
 		},
 	}
 	for _, w := range with {
@@ -93,14 +94,6 @@ func start(t *testing.T, with ...func(*Config)) *env {
 	e.sys = sys
 	t.Cleanup(func() {
 		require.NoError(t, sys.Stop(), "system.Stop")
-	})
-	t.Cleanup(func() {
-		// What the client saw as a bare 500 is in the order service's log: show it with the failure.
-		mu.Lock()
-		defer mu.Unlock()
-		if t.Failed() && len(internal) > 0 {
-			t.Logf("the order service answered INTERNAL for:\n  %s", strings.Join(internal, "\n  "))
-		}
 	})
 	e.orderDB, err = sql.Open("mysql", orderDSN)
 	require.NoError(t, err)
@@ -218,10 +211,12 @@ func (e *env) failWrites(t *testing.T, name, table, event, condition string) fun
 	_, err := e.orderDB.Exec(fmt.Sprintf(`CREATE TRIGGER %s BEFORE %s ON %s FOR EACH ROW BEGIN
 		IF %s THEN SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'test: this write fails'; END IF; END`, name, event, table, condition))
 	require.NoError(t, err, "create trigger %s", name)
+	e.failing.Add(1)
 	dropped := false
 	drop := func() {
 		if !dropped {
 			dropped = true
+			e.failing.Add(-1)
 			_, err := e.orderDB.Exec("DROP TRIGGER " + name)
 			require.NoError(t, err, "drop trigger %s", name)
 		}
