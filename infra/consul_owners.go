@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
 	"os"
 	"strings"
 	"sync"
@@ -34,7 +35,7 @@ func thisConsulOwner() consulOwner {
 
 // recordConsulOwner says that this process owns prefix on the agent at addr.
 func recordConsulOwner(ctx context.Context, addr, prefix string) error {
-	c, err := consulapi.NewClient(&consulapi.Config{Address: addr})
+	c, err := newConsulClient(addr)
 	if err != nil {
 		return err
 	}
@@ -49,7 +50,7 @@ func recordConsulOwner(ctx context.Context, addr, prefix string) error {
 // SweepConsul removes the services and keys of the namespaces on the agent at addr whose owner process,
 // on this host, has died. Namespaces of live processes and of other hosts are left alone.
 func SweepConsul(ctx context.Context, addr string) error {
-	c, err := consulapi.NewClient(&consulapi.Config{Address: addr})
+	c, err := newConsulClient(addr)
 	if err != nil {
 		return err
 	}
@@ -98,4 +99,13 @@ func sweepConsulOnce(ctx context.Context, addr string) error {
 		return nil
 	}
 	return SweepConsul(ctx, addr)
+}
+
+// newConsulClient is a client for the few calls infra makes itself (owner records, sweeps, cleanups). Its
+// connections close after each request: a client per call with keep-alive would leave an idle connection
+// open per test for 90 s, and Consul refuses a client address with more than 200 open connections
+// (http_max_conns_per_client), which tests run with -count=20 on a shared agent reached.
+func newConsulClient(addr string) (*consulapi.Client, error) {
+	return consulapi.NewClient(&consulapi.Config{Address: addr,
+		HttpClient: &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}})
 }

@@ -134,7 +134,7 @@ func consulNamespace(t testing.TB, inst *Instance) ConsulEndpoint {
 }
 
 func consulDeletePrefix(ctx context.Context, ep ConsulEndpoint) error {
-	c, err := consulapi.NewClient(&consulapi.Config{Address: ep.Addr})
+	c, err := newConsulClient(ep.Addr)
 	if err != nil {
 		return err
 	}

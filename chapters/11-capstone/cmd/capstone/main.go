@@ -1,0 +1,163 @@
+// Command capstone runs the whole system on loopback: the Gin gateway, and the user, order and payment
+// services over gRPC, registered in Consul, each with its own MySQL database, the order events going through
+// the outbox to Kafka. From the repository root:
+//
+//	eval "$(go run ./labctl infra up mysql consul kafka)"   # LAB_MYSQL_DSN, LAB_CONSUL_ADDR, LAB_KAFKA_BROKERS
+//	go run ./chapters/11-capstone/cmd/capstone
+//
+// It creates the databases capstone_user, capstone_order and capstone_payment on that server (and keeps them)
+// and the topic capstone-order-events. It prints where to look, and stops on Ctrl-C (each service leaves
+// Consul first). See chapters/11-capstone/LESSON-system.md for the curl, grpcurl and consul commands.
+//
+// Observability: JSON logs on stdout (zap, with trace_id inside a request), the gateway's RED metrics at
+// GET /metrics, and, when LAB_JAEGER_OTLP is set (`labctl infra up jaeger` exports it), traces over OTLP/gRPC to
+// Jaeger, one service name per part (gateway, user, order, payment); LAB_JAEGER_QUERY is the UI it prints.
+package main
+
+import (
+	"context"
+	"database/sql"
+	"flag"
+	"fmt"
+	"log"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/go-sql-driver/mysql"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracegrpc"
+	sdkresource "go.opentelemetry.io/otel/sdk/resource"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/trace"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+
+	"github.com/gomicrolab/microlab/chapters/11-capstone/internal/obs"
+	"github.com/gomicrolab/microlab/chapters/11-capstone/system"
+)
+
+func main() {
+	dsn := flag.String("dsn", os.Getenv("LAB_MYSQL_DSN"), "MySQL DSN of the server (default $LAB_MYSQL_DSN)")
+	consul := flag.String("consul", envOr("LAB_CONSUL_ADDR", "127.0.0.1:8500"), "Consul HTTP API host:port (default $LAB_CONSUL_ADDR)")
+	brokers := flag.String("brokers", os.Getenv("LAB_KAFKA_BROKERS"), "Kafka brokers, comma-separated (default $LAB_KAFKA_BROKERS)")
+	httpAddr := flag.String("http", "127.0.0.1:8080", "gateway listen address")
+	grpcAddrs := map[string]*string{
+		system.UserService:    flag.String("user", "127.0.0.1:7101", "user service gRPC listen address"),
+		system.OrderService:   flag.String("order", "127.0.0.1:7102", "order service gRPC listen address"),
+		system.PaymentService: flag.String("payment", "127.0.0.1:7103", "payment service gRPC listen address"),
+	}
+	flag.Parse()
+	if *dsn == "" || *brokers == "" {
+		fmt.Fprintln(os.Stderr, "usage: capstone [-dsn DSN] [-consul host:port] [-brokers host:port,...]  (or eval \"$(go run ./labctl infra up mysql consul kafka)\" first)")
+		os.Exit(2)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	addrs := map[string]string{}
+	for name, a := range grpcAddrs {
+		addrs[name] = *a
+	}
+	gin.SetMode(gin.ReleaseMode)
+	if err := run(ctx, *dsn, *consul, strings.Split(*brokers, ","), *httpAddr, addrs,
+		os.Getenv("LAB_JAEGER_OTLP"), envOr("LAB_JAEGER_QUERY", "http://127.0.0.1:16686")); err != nil {
+		log.Fatal(err)
+	}
+}
+
+func run(ctx context.Context, dsn, consul string, brokers []string, httpAddr string, grpcAddrs map[string]string, otlp, jaegerUI string) error {
+	logger := obs.NewLogger(os.Stdout, zapcore.InfoLevel)
+	defer func() { _ = logger.Sync() }()
+	var tracer func(string) trace.TracerProvider
+	traces := "off (set LAB_JAEGER_OTLP to send them to Jaeger)"
+	if otlp != "" {
+		providers := map[string]*sdktrace.TracerProvider{}
+		defer func() {
+			sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			for _, tp := range providers {
+				_ = tp.Shutdown(sctx) // flushes the last spans
+			}
+		}()
+		for _, svc := range []string{"gateway", system.UserService, system.OrderService, system.PaymentService} {
+			exp, err := otlptracegrpc.New(ctx, otlptracegrpc.WithEndpoint(otlp), otlptracegrpc.WithInsecure())
+			if err != nil {
+				return fmt.Errorf("otlp exporter: %w", err)
+			}
+			providers[svc] = sdktrace.NewTracerProvider(sdktrace.WithBatcher(exp),
+				sdktrace.WithResource(sdkresource.NewSchemaless(attribute.String("service.name", svc))))
+		}
+		tracer = func(svc string) trace.TracerProvider { return providers[svc] }
+		traces = jaegerUI + "  (services gateway, user, order, payment)"
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	dsns := map[string]string{}
+	for _, svc := range []string{system.UserService, system.OrderService, system.PaymentService} {
+		d, err := database(ctx, dsn, "capstone_"+svc)
+		if err != nil {
+			return err
+		}
+		dsns[svc] = d
+	}
+	sys, err := system.Start(ctx, system.Config{
+		UserDSN: dsns[system.UserService], OrderDSN: dsns[system.OrderService], PaymentDSN: dsns[system.PaymentService],
+		ConsulAddr: consul, Prefix: "capstone-", Brokers: brokers, Topic: "capstone-order-events", GatewayAddr: httpAddr,
+		GRPCAddrs:    grpcAddrs,
+		OnRelayError: func(err error) { logger.Warn("outbox relay failed", zap.Error(err)) },
+		Tracer:       tracer, Metrics: reg, Logger: logger,
+	})
+	if err != nil {
+		return err
+	}
+	fmt.Printf(`capstone is running (Ctrl-C stops it)
+  gateway (HTTP)   %s          try: curl -s -XPOST %s/users -d '{"name":"ada","email":"ada@example.com"}'
+  user    (gRPC)   %s   grpcurl -plaintext %s list
+  order   (gRPC)   %s
+  payment (gRPC)   %s
+  Consul           http://%s/ui   consul catalog services -http-addr=%s   (capstone-user, capstone-order, capstone-payment)
+  Kafka            %s   topic capstone-order-events (OrderPlaced, OrderPaid)
+  MySQL            databases capstone_user, capstone_order (with its outbox table), capstone_payment
+  metrics          %s/metrics
+  traces           %s
+  logs             JSON lines below, trace_id on every request line
+`, sys.GatewayURL, sys.GatewayURL, sys.GRPC[system.UserService], sys.GRPC[system.UserService],
+		sys.GRPC[system.OrderService], sys.GRPC[system.PaymentService], consul, consul, strings.Join(brokers, ","),
+		sys.GatewayURL, traces)
+	<-ctx.Done()
+	fmt.Println("stopping: each service leaves Consul, drains, then stops")
+	return sys.Stop()
+}
+
+// database creates name on dsn's server if it is missing and returns a DSN for it.
+func database(ctx context.Context, dsn, name string) (string, error) {
+	cfg, err := mysql.ParseDSN(dsn)
+	if err != nil {
+		return "", fmt.Errorf("parse DSN: %w", err)
+	}
+	cfg.DBName = ""
+	db, err := sql.Open("mysql", cfg.FormatDSN())
+	if err != nil {
+		return "", err
+	}
+	defer db.Close()
+	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if _, err := db.ExecContext(cctx, "CREATE DATABASE IF NOT EXISTS "+name); err != nil {
+		return "", fmt.Errorf("create database %s: %w", name, err)
+	}
+	cfg.DBName = name
+	return cfg.FormatDSN(), nil
+}
+
+func envOr(key, def string) string {
+	if v := os.Getenv(key); v != "" {
+		return v
+	}
+	return def
+}

@@ -1,0 +1,72 @@
+// Package domain holds the order service's business types and errors. It imports nothing of the outside
+// world (no SQL, no gRPC): the other layers depend on it, never the reverse.
+package domain
+
+import "errors"
+
+// Status is where an order is in its life: pending, then paid.
+type Status string
+
+const (
+	StatusPending Status = "pending"
+	StatusPaid    Status = "paid"
+)
+
+// Product is one thing for sale, with its stock.
+type Product struct {
+	ID         int64
+	Name       string
+	PriceCents int64
+	Stock      int
+}
+
+// Item is one line of an order: what, how many, at which unit price.
+type Item struct {
+	ProductID  int64
+	Quantity   int
+	PriceCents int64
+}
+
+// Order is a user's purchase.
+type Order struct {
+	ID             int64
+	UserID         int64
+	Status         Status
+	TotalCents     int64
+	Items          []Item
+	IdempotencyKey string // the client's key, "" if none
+}
+
+// PlaceOrder is the command to place an order.
+type PlaceOrder struct {
+	UserID         int64
+	Items          []Item // ProductID and Quantity; the catalogue sets the price
+	IdempotencyKey string
+}
+
+// Event types the order service publishes on its topic.
+const (
+	EventOrderPlaced = "OrderPlaced"
+	EventOrderPaid   = "OrderPaid"
+)
+
+// Event is what other services learn about an order, published through the outbox.
+type Event struct {
+	Type       string `json:"type"`
+	OrderID    int64  `json:"order_id"`
+	UserID     int64  `json:"user_id"`
+	TotalCents int64  `json:"total_cents"`
+	PaymentID  int64  `json:"payment_id,omitempty"`
+}
+
+// Errors the service returns; the transport maps each to a gRPC code. Any other error is internal.
+var (
+	ErrInvalid         = errors.New("invalid request")            // INVALID_ARGUMENT
+	ErrUserNotFound    = errors.New("user not found")             // NOT_FOUND
+	ErrProductNotFound = errors.New("product not found")          // NOT_FOUND
+	ErrOrderNotFound   = errors.New("order not found")            // NOT_FOUND
+	ErrOutOfStock      = errors.New("not enough stock")           // FAILED_PRECONDITION
+	ErrNotPending      = errors.New("order is not pending")       // FAILED_PRECONDITION
+	ErrAmountMismatch  = errors.New("amount is not the total")    // FAILED_PRECONDITION
+	ErrUnavailable     = errors.New("a service is not reachable") // UNAVAILABLE: retrying is safe
+)

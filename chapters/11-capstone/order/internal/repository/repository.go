@@ -1,0 +1,223 @@
+// Package repository keeps the order service's data in its own MySQL database: products, orders, their
+// items, and the outbox of events (chapter 07). Changes that must happen together run in one Tx.
+package repository
+
+import (
+	"cmp"
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+
+	"github.com/gomicrolab/microlab/chapters/11-capstone/internal/outbox"
+	"github.com/gomicrolab/microlab/chapters/11-capstone/order/internal/domain"
+)
+
+// Schema creates the order service's tables, the outbox's included.
+var Schema = append([]string{`CREATE TABLE IF NOT EXISTS products (
+	id          BIGINT AUTO_INCREMENT PRIMARY KEY,
+	name        VARCHAR(255) NOT NULL,
+	price_cents BIGINT NOT NULL,
+	stock       INT NOT NULL
+) ENGINE=InnoDB`, `CREATE TABLE IF NOT EXISTS orders (
+	id              BIGINT AUTO_INCREMENT PRIMARY KEY,
+	user_id         BIGINT NOT NULL,
+	status          VARCHAR(16) NOT NULL,
+	total_cents     BIGINT NOT NULL,
+	idempotency_key VARCHAR(255) NULL,
+	UNIQUE KEY idempotency_key (idempotency_key)
+) ENGINE=InnoDB`, `CREATE TABLE IF NOT EXISTS order_items (
+	order_id    BIGINT NOT NULL,
+	product_id  BIGINT NOT NULL,
+	quantity    INT NOT NULL,
+	price_cents BIGINT NOT NULL,
+	PRIMARY KEY (order_id, product_id)
+) ENGINE=InnoDB`}, outbox.Schema...)
+
+// Repository is the order service's database.
+type Repository struct {
+	DB    *sql.DB
+	Topic string // the Kafka topic of order events
+}
+
+// InTx runs fn in one transaction: it commits if fn returns nil and rolls back otherwise.
+func (r *Repository) InTx(ctx context.Context, fn func(tx *Tx) error) error {
+	sqlTx, err := r.DB.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	defer sqlTx.Rollback()
+	if err := fn(&Tx{tx: sqlTx, topic: r.Topic}); err != nil {
+		return err
+	}
+	if err := sqlTx.Commit(); err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	return nil
+}
+
+// CreateProduct adds a product.
+func (r *Repository) CreateProduct(ctx context.Context, p domain.Product) (domain.Product, error) {
+	res, err := r.DB.ExecContext(ctx, "INSERT INTO products (name, price_cents, stock) VALUES (?, ?, ?)", p.Name, p.PriceCents, p.Stock)
+	if err != nil {
+		return domain.Product{}, fmt.Errorf("insert product: %w", err)
+	}
+	p.ID, err = res.LastInsertId()
+	if err != nil {
+		return domain.Product{}, fmt.Errorf("insert product: %w", err)
+	}
+	return p, nil
+}
+
+// Product returns one product, or domain.ErrProductNotFound.
+func (r *Repository) Product(ctx context.Context, id int64) (domain.Product, error) {
+	var p domain.Product
+	err := r.DB.QueryRowContext(ctx, "SELECT id, name, price_cents, stock FROM products WHERE id = ?", id).
+		Scan(&p.ID, &p.Name, &p.PriceCents, &p.Stock)
+	if errors.Is(err, sql.ErrNoRows) {
+		return domain.Product{}, fmt.Errorf("product %d: %w", id, domain.ErrProductNotFound)
+	}
+	if err != nil {
+		return domain.Product{}, fmt.Errorf("get product %d: %w", id, err)
+	}
+	return p, nil
+}
+
+// Order returns one order with its items, or domain.ErrOrderNotFound.
+func (r *Repository) Order(ctx context.Context, id int64) (domain.Order, error) {
+	return readOrder(ctx, r.DB, "id = ?", id)
+}
+
+// Tx is one transaction of the order service's database.
+type Tx struct {
+	tx    *sql.Tx
+	topic string
+}
+
+// OrderByKey returns the order placed with idempotency key, and false if there is none.
+func (t *Tx) OrderByKey(ctx context.Context, key string) (domain.Order, bool, error) {
+	o, err := readOrder(ctx, t.tx, "idempotency_key = ?", key)
+	if errors.Is(err, domain.ErrOrderNotFound) {
+		return domain.Order{}, false, nil
+	}
+	if err != nil {
+		return domain.Order{}, false, err
+	}
+	return o, true, nil
+}
+
+// Reserve takes the items' quantities from stock and returns the items with their prices. It locks the products
+// in id order (two orders never wait for each other in a cycle) and fails with domain.ErrProductNotFound or
+// domain.ErrOutOfStock, changing nothing that survives the rollback.
+func (t *Tx) Reserve(ctx context.Context, items []domain.Item) ([]domain.Item, error) {
+	sorted := slices.Clone(items)
+	slices.SortFunc(sorted, func(a, b domain.Item) int { return cmp.Compare(a.ProductID, b.ProductID) })
+	out := make([]domain.Item, 0, len(sorted))
+	for _, it := range sorted {
+		var price int64
+		var stock int
+		err := t.tx.QueryRowContext(ctx, "SELECT price_cents, stock FROM products WHERE id = ? FOR UPDATE", it.ProductID).Scan(&price, &stock)
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil, fmt.Errorf("product %d: %w", it.ProductID, domain.ErrProductNotFound)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("lock product %d: %w", it.ProductID, err)
+		}
+		if stock < it.Quantity {
+			return nil, fmt.Errorf("product %d has %d, want %d: %w", it.ProductID, stock, it.Quantity, domain.ErrOutOfStock)
+		}
+		if _, err := t.tx.ExecContext(ctx, "UPDATE products SET stock = stock - ? WHERE id = ?", it.Quantity, it.ProductID); err != nil {
+			return nil, fmt.Errorf("take stock of product %d: %w", it.ProductID, err)
+		}
+		out = append(out, domain.Item{ProductID: it.ProductID, Quantity: it.Quantity, PriceCents: price})
+	}
+	return out, nil
+}
+
+// InsertOrder stores a new order with its items and returns it with its id.
+func (t *Tx) InsertOrder(ctx context.Context, o domain.Order) (domain.Order, error) {
+	var key any
+	if o.IdempotencyKey != "" {
+		key = o.IdempotencyKey
+	}
+	res, err := t.tx.ExecContext(ctx, "INSERT INTO orders (user_id, status, total_cents, idempotency_key) VALUES (?, ?, ?, ?)",
+		o.UserID, o.Status, o.TotalCents, key)
+	if err != nil {
+		return domain.Order{}, fmt.Errorf("insert order: %w", err)
+	}
+	if o.ID, err = res.LastInsertId(); err != nil {
+		return domain.Order{}, fmt.Errorf("insert order: %w", err)
+	}
+	for _, it := range o.Items {
+		if _, err := t.tx.ExecContext(ctx, "INSERT INTO order_items (order_id, product_id, quantity, price_cents) VALUES (?, ?, ?, ?)",
+			o.ID, it.ProductID, it.Quantity, it.PriceCents); err != nil {
+			return domain.Order{}, fmt.Errorf("insert item of order %d: %w", o.ID, err)
+		}
+	}
+	return o, nil
+}
+
+// MarkPaid moves a pending order to paid. It fails with domain.ErrNotPending if the order is not pending any
+// more (paid by a concurrent request): the WHERE clause decides, under the row lock the UPDATE takes.
+func (t *Tx) MarkPaid(ctx context.Context, id int64) error {
+	res, err := t.tx.ExecContext(ctx, "UPDATE orders SET status = ? WHERE id = ? AND status = ?", domain.StatusPaid, id, domain.StatusPending)
+	if err != nil {
+		return fmt.Errorf("mark order %d paid: %w", id, err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return fmt.Errorf("mark order %d paid: %w", id, err)
+	}
+	if n == 0 {
+		return fmt.Errorf("order %d: %w", id, domain.ErrNotPending)
+	}
+	return nil
+}
+
+// Enqueue records ev in the outbox of this transaction: the relay publishes it to Kafka only if the transaction
+// commits, keyed by order id (one partition per order keeps its events in order).
+func (t *Tx) Enqueue(ctx context.Context, ev domain.Event) error {
+	payload, err := json.Marshal(ev)
+	if err != nil {
+		return fmt.Errorf("encode %s: %w", ev.Type, err)
+	}
+	return outbox.Enqueue(ctx, t.tx, t.topic, strconv.FormatInt(ev.OrderID, 10), payload)
+}
+
+type querier interface {
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+}
+
+func readOrder(ctx context.Context, q querier, where string, arg any) (domain.Order, error) {
+	var o domain.Order
+	var key sql.NullString
+	err := q.QueryRowContext(ctx, "SELECT id, user_id, status, total_cents, idempotency_key FROM orders WHERE "+where, arg).
+		Scan(&o.ID, &o.UserID, &o.Status, &o.TotalCents, &key)
+	if errors.Is(err, sql.ErrNoRows) {
+		return domain.Order{}, fmt.Errorf("order %v: %w", arg, domain.ErrOrderNotFound)
+	}
+	if err != nil {
+		return domain.Order{}, fmt.Errorf("get order: %w", err)
+	}
+	o.IdempotencyKey = key.String
+	rows, err := q.QueryContext(ctx, "SELECT product_id, quantity, price_cents FROM order_items WHERE order_id = ? ORDER BY product_id", o.ID)
+	if err != nil {
+		return domain.Order{}, fmt.Errorf("get items of order %d: %w", o.ID, err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var it domain.Item
+		if err := rows.Scan(&it.ProductID, &it.Quantity, &it.PriceCents); err != nil {
+			return domain.Order{}, fmt.Errorf("get items of order %d: %w", o.ID, err)
+		}
+		o.Items = append(o.Items, it)
+	}
+	if err := rows.Err(); err != nil {
+		return domain.Order{}, fmt.Errorf("get items of order %d: %w", o.ID, err)
+	}
+	return o, nil
+}

@@ -1,0 +1,82 @@
+// Package service is the order service's business logic: it decides, the repository stores, and the ports
+// below reach the other services. It knows no SQL and no gRPC; the transport layer maps its errors to codes.
+package service
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/gomicrolab/microlab/chapters/11-capstone/order/internal/domain"
+	"github.com/gomicrolab/microlab/chapters/11-capstone/order/internal/repository"
+)
+
+// Users is the user service, as the order service needs it.
+type Users interface {
+	// Exists says whether user id is registered. A failure to ask is an error, never false.
+	Exists(ctx context.Context, id int64) (bool, error)
+}
+
+// Payments is the payment service, as the order service needs it.
+type Payments interface {
+	// Charge takes amountCents for orderID once per key: the same key again charges nothing more and returns
+	// the first payment's id. An error may still mean the money was taken (the reply was lost).
+	Charge(ctx context.Context, orderID, amountCents int64, key string) (paymentID int64, err error)
+}
+
+// Service is the order service.
+type Service struct {
+	Repo     *repository.Repository
+	Users    Users
+	Payments Payments
+}
+
+// CreateProduct adds a product to the catalogue.
+func (s *Service) CreateProduct(ctx context.Context, p domain.Product) (domain.Product, error) {
+	p.Name = strings.TrimSpace(p.Name)
+	if p.Name == "" || p.PriceCents <= 0 || p.Stock < 0 {
+		return domain.Product{}, fmt.Errorf("%w: a name, a positive price and a stock of 0 or more", domain.ErrInvalid)
+	}
+	return s.Repo.CreateProduct(ctx, p)
+}
+
+// Product returns one product.
+func (s *Service) Product(ctx context.Context, id int64) (domain.Product, error) {
+	return s.Repo.Product(ctx, id)
+}
+
+// Order returns one order.
+func (s *Service) Order(ctx context.Context, id int64) (domain.Order, error) {
+	return s.Repo.Order(ctx, id)
+}
+
+// PaymentKey is the idempotency key of order id's payment: one order is paid once, so the key is derived from
+// the order and is the same on every retry, whoever retries.
+func PaymentKey(orderID int64) string { return fmt.Sprintf("order-%d", orderID) }
+
+// validate checks a PlaceOrder command before anything is asked of other services.
+func validate(cmd domain.PlaceOrder) error {
+	if cmd.UserID <= 0 || len(cmd.Items) == 0 {
+		return fmt.Errorf("%w: a user_id and at least one item", domain.ErrInvalid)
+	}
+	seen := map[int64]bool{}
+	for _, it := range cmd.Items {
+		if it.ProductID <= 0 || it.Quantity <= 0 {
+			return fmt.Errorf("%w: every item needs a product_id and a positive quantity", domain.ErrInvalid)
+		}
+		if seen[it.ProductID] {
+			return fmt.Errorf("%w: product %d listed twice", domain.ErrInvalid, it.ProductID)
+		}
+		seen[it.ProductID] = true
+	}
+	return nil
+}
+
+// total is the sum of the items' prices times quantities.
+func total(items []domain.Item) int64 {
+	var sum int64
+	for _, it := range items {
+		sum += it.PriceCents * int64(it.Quantity)
+	}
+	return sum
+}

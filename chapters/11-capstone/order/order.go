@@ -1,0 +1,109 @@
+// Package order wires the order service together: its database, the clients of the user and payment services
+// (found through Consul), the outbox relay to Kafka, and the gRPC server. The layers live under internal/
+// (domain, repository, service, transport), so nothing outside this directory can reach around Run.
+package order
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/consul/api"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+
+	orderv1 "github.com/gomicrolab/microlab/chapters/11-capstone/gen/capstone/order/v1"
+	paymentv1 "github.com/gomicrolab/microlab/chapters/11-capstone/gen/capstone/payment/v1"
+	userv1 "github.com/gomicrolab/microlab/chapters/11-capstone/gen/capstone/user/v1"
+	"github.com/gomicrolab/microlab/chapters/11-capstone/internal/discovery"
+	"github.com/gomicrolab/microlab/chapters/11-capstone/internal/mysqldb"
+	"github.com/gomicrolab/microlab/chapters/11-capstone/internal/outbox"
+	"github.com/gomicrolab/microlab/chapters/11-capstone/order/internal/repository"
+	"github.com/gomicrolab/microlab/chapters/11-capstone/order/internal/service"
+	"github.com/gomicrolab/microlab/chapters/11-capstone/order/internal/transport"
+)
+
+// Config says where the order service keeps its data, where it publishes, and how it finds the others.
+type Config struct {
+	DSN            string
+	Brokers        []string
+	Topic          string // order events
+	Consul         *api.Client
+	Service        string // its own name in Consul
+	ID             string // this instance's id
+	UserService    string // the user service's name in Consul
+	PaymentService string // the payment service's name in Consul
+	Listener       net.Listener
+	ServerOptions  []grpc.ServerOption // e.g. tracing stats handlers
+	DialOptions    []grpc.DialOption   // for the clients of the user and payment services
+	OnUp           func()
+	// OnInternal is told every error that the service answered with INTERNAL (may be nil): the log of what a
+	// client never sees.
+	OnInternal func(ctx context.Context, method string, err error)
+	// OnRelayError is told every failed outbox relay run (may be nil).
+	OnRelayError func(error)
+}
+
+// callTimeout bounds one call to another service, so a hung instance cannot hold a request for ever.
+const callTimeout = 5 * time.Second
+
+// Run serves the order service until ctx is done.
+func Run(ctx context.Context, cfg Config) error {
+	db, err := mysqldb.Open(ctx, cfg.DSN, repository.Schema...)
+	if err != nil {
+		cfg.Listener.Close()
+		return fmt.Errorf("order service: %w", err)
+	}
+	defer db.Close()
+	resolver := &discovery.Builder{Client: cfg.Consul}
+	opts := []grpc.DialOption{grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithUnaryInterceptor(timeoutInterceptor(callTimeout))}
+	opts = append(opts, cfg.DialOptions...)
+	users, err := discovery.NewClient(resolver, cfg.UserService, opts...)
+	if err != nil {
+		cfg.Listener.Close()
+		return err
+	}
+	defer users.Close()
+	payments, err := discovery.NewClient(resolver, cfg.PaymentService, opts...)
+	if err != nil {
+		cfg.Listener.Close()
+		return err
+	}
+	defer payments.Close()
+	producer, err := kgo.NewClient(kgo.SeedBrokers(cfg.Brokers...))
+	if err != nil {
+		cfg.Listener.Close()
+		return fmt.Errorf("kafka producer: %w", err)
+	}
+	defer producer.Close()
+
+	repo := &repository.Repository{DB: db, Topic: cfg.Topic}
+	svc := &service.Service{Repo: repo,
+		Users:    transport.Users{Client: userv1.NewUserServiceClient(users)},
+		Payments: transport.Payments{Client: paymentv1.NewPaymentServiceClient(payments)}}
+	srv := grpc.NewServer(cfg.ServerOptions...)
+	orderv1.RegisterOrderServiceServer(srv, &transport.Server{Svc: svc, OnInternal: cfg.OnInternal})
+
+	// The relay publishes what committed transactions put in the outbox, until the server has stopped.
+	relayCtx, stopRelay := context.WithCancel(context.WithoutCancel(ctx))
+	var relay sync.WaitGroup
+	relay.Go(func() {
+		(&outbox.Relay{DB: db, Producer: producer, Service: "order", Batch: 100}).Run(relayCtx, 100*time.Millisecond, cfg.OnRelayError)
+	})
+	err = discovery.Serve(ctx, discovery.Instance{Consul: cfg.Consul, Service: cfg.Service, ID: cfg.ID}, srv, cfg.Listener, cfg.OnUp)
+	stopRelay()
+	relay.Wait()
+	return err
+}
+
+func timeoutInterceptor(d time.Duration) grpc.UnaryClientInterceptor {
+	return func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
+		ctx, cancel := context.WithTimeout(ctx, d)
+		defer cancel()
+		return invoker(ctx, method, req, reply, cc, opts...)
+	}
+}
