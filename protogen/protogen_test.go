@@ -15,6 +15,7 @@ import (
 var generated = []struct{ dir, out string }{
 	{dir: "chapters/03-grpc", out: "gen"},
 	{dir: "chapters/09-observability", out: "gen"},
+	{dir: "chapters/10-deploy", out: "gen"},
 }
 
 // repoRoot is the repository root: tests run in their package directory, one level below it.
