@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"os/exec"
 	"strings"
 	"sync"
 	"testing"
@@ -27,9 +28,25 @@ import (
 	"github.com/gomicrolab/microlab/infra"
 )
 
+// pickEnv makes the test binary a second gateway process: it prints Pick for the users 0..199 at weight 30
+// and exits.
+const pickEnv = "CANARY_TEST_PRINT_PICKS"
+
 func TestMain(m *testing.M) {
+	if os.Getenv(pickEnv) != "" {
+		fmt.Print(picks())
+		os.Exit(0)
+	}
 	gin.SetMode(gin.TestMode)
 	os.Exit(infra.Main(m))
+}
+
+func picks() string {
+	var b strings.Builder
+	for i := range 200 {
+		fmt.Fprintf(&b, "%s=%s\n", user(i), canary.Pick(user(i), 30))
+	}
+	return b.String()
 }
 
 // wait bounds every wait for a server or a record: on loopback they take milliseconds; the bound is for a
@@ -136,6 +153,26 @@ func TestCanaryWeightSticky(t *testing.T) {
 						"looks like a stable one", n+1, user(i), n%2+1, w, got.Ctx, want)
 				}
 			}
+		}
+	})
+
+	t.Run("the same in another gateway process", func(t *testing.T) {
+		cmd := exec.Command(os.Args[0], "-test.run=^$")
+		cmd.Env = append(os.Environ(), pickEnv+"=1")
+		out, err := cmd.Output()
+		if err != nil {
+			t.Fatalf("run a second process of the test binary: %v", err)
+		}
+		mine := strings.Split(picks(), "\n")
+		for i, line := range strings.Split(string(out), "\n") {
+			if i < len(mine) && line != mine[i] {
+				t.Fatalf("Pick in this process: %s; in another process: %s: a user must land on the same version on "+
+					"every gateway replica and after every restart; use a hash without a per-process seed",
+					mine[i], line)
+			}
+		}
+		if string(out) != picks() {
+			t.Fatalf("the second process printed %d bytes of picks, want the %d this process computes", len(out), len(picks()))
 		}
 	})
 
