@@ -457,6 +457,12 @@ func TestCanaryRecordHeader(t *testing.T) {
 			"(a forwarded or retried record must say the version that sends it now, once)",
 			canary.RecordHeader, headers(r), canary.RecordHeader)
 	}
+	fresh := &kgo.Record{Headers: []kgo.RecordHeader{{Key: "traceparent", Value: []byte("00-abc-def-01")}}}
+	canary.SetRecordVersion(canary.WithVersion(context.Background(), canary.Canary), fresh)
+	if canary.RecordVersion(fresh) != canary.Canary || len(fresh.Headers) != 2 {
+		t.Errorf("SetRecordVersion(ctx tagged v2) on a record with only traceparent gives headers %s, want traceparent and %s: v2",
+			headers(fresh), canary.RecordHeader)
+	}
 	untouched := &kgo.Record{}
 	canary.SetRecordVersion(context.Background(), untouched)
 	if len(untouched.Headers) != 0 {
