@@ -477,6 +477,7 @@ func TestCanaryRecordHeader(t *testing.T) {
 		{"tagged v2", []kgo.RecordHeader{{Key: canary.RecordHeader, Value: []byte("v2")}}, canary.Canary},
 		{"tagged v1", []kgo.RecordHeader{{Key: canary.RecordHeader, Value: []byte("v1")}}, canary.Stable},
 		{"no header (an older producer)", nil, canary.Stable},
+		{"tagged with an unknown version", []kgo.RecordHeader{{Key: canary.RecordHeader, Value: []byte("v9")}}, canary.Stable},
 		{"other headers only", []kgo.RecordHeader{{Key: "traceparent", Value: []byte("x")}}, canary.Stable},
 	} {
 		r := &kgo.Record{Headers: tc.headers}
