@@ -285,16 +285,26 @@ func serve(t *testing.T, svc canaryv1.HopServiceServer) string {
 	return lis.Addr().String()
 }
 
-// deadAddr returns a loopback address where nothing listens: a canary instance that is down.
+// deadAddr returns a loopback address of a canary instance that is down: it closes every connection at once,
+// so a gRPC client gets codes.Unavailable, as from a crashed pod. It keeps the port for the test, so that no
+// other process on the machine can take it meanwhile.
 func deadAddr(t *testing.T) string {
 	t.Helper()
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	addr := lis.Addr().String()
-	_ = lis.Close()
-	return addr
+	t.Cleanup(func() { _ = lis.Close() })
+	go func() {
+		for {
+			conn, err := lis.Accept()
+			if err != nil {
+				return
+			}
+			_ = conn.Close()
+		}
+	}()
+	return lis.Addr().String()
 }
 
 func dial(t *testing.T, addr string) *grpc.ClientConn {
