@@ -15,6 +15,7 @@ import (
 var generated = []struct{ dir, out string }{
 	{dir: "chapters/03-grpc", out: "gen"},
 	{dir: "chapters/09-observability", out: "gen"},
+	{dir: "chapters/10-deploy", out: "gen"},
 	{dir: "chapters/11-capstone", out: "gen"},
 }
 

@@ -1,0 +1,51 @@
+package canary
+
+import (
+	"context"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
+)
+
+// UnaryClientInterceptor puts the version tag of the call's ctx into the outgoing metadata (MetadataKey). A
+// ctx value never crosses the network: only metadata does. It appends to the metadata already there (a
+// request id, a trace context) instead of replacing it. A ctx without a tag sends none.
+func UnaryClientInterceptor() grpc.UnaryClientInterceptor {
+	return func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
+		if v := FromContext(ctx); v != "" {
+			ctx = metadata.AppendToOutgoingContext(ctx, MetadataKey, string(v))
+		}
+		return invoker(ctx, method, req, reply, cc, opts...)
+	}
+}
+
+// UnaryServerInterceptor reads the version tag from the incoming metadata into the handler's ctx
+// (WithVersion), so that the handler's own calls carry it on: incoming metadata is not outgoing metadata.
+func UnaryServerInterceptor() grpc.UnaryServerInterceptor {
+	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+		if md, ok := metadata.FromIncomingContext(ctx); ok {
+			if vs := md.Get(MetadataKey); len(vs) > 0 {
+				ctx = WithVersion(ctx, Version(vs[0]))
+			}
+		}
+		return handler(ctx, req)
+	}
+}
+
+// Invoke sends a call to the instance of the version in ctx: Canary goes to b.Canary, anything else to
+// b.Stable. When the canary instance is unavailable (down, unreachable: codes.Unavailable) the call falls
+// back to stable, and the request is downgraded to stable from here on (its ctx says Stable), so that the
+// hops after this one, and the Kafka record, agree with the instance that really served it. Falling back
+// is safe here because Unavailable from a dead connection means the request never reached a server.
+func (b Backends) Invoke(ctx context.Context, method string, args, reply any, opts ...grpc.CallOption) error {
+	if FromContext(ctx) == Canary && b.Canary != nil {
+		err := b.Canary.Invoke(ctx, method, args, reply, opts...)
+		if status.Code(err) != codes.Unavailable {
+			return err
+		}
+		ctx = WithVersion(ctx, Stable)
+	}
+	return b.Stable.Invoke(ctx, method, args, reply, opts...)
+}
