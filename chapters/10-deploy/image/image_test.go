@@ -326,8 +326,7 @@ func getInfo(t *testing.T, ctx context.Context, name, url string) Info {
 func containerState(ctx context.Context, name string) string {
 	state, _ := dockertest.Docker(ctx, "inspect", "--format",
 		"status={{.State.Status}} exit={{.State.ExitCode}} error={{.State.Error}}", name)
-	logs, _ := dockertest.Docker(ctx, "logs", name)
-	return fmt.Sprintf("container %s: %s\nlogs:\n%s", name, state, logs)
+	return fmt.Sprintf("container %s: %s\nlogs:\n%s", name, state, dockertest.Logs(ctx, name))
 }
 
 func openELF(t *testing.T, path string) *elf.File {
