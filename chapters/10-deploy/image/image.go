@@ -74,7 +74,7 @@ func Handler() http.Handler {
 	return mux
 }
 
-// Serve serves Handler on Port until ctx ends, then shuts down. It logs to logw.
+// Serve serves Handler on Port until ctx ends, then shuts down and returns nil. It logs to logw.
 func Serve(ctx context.Context, logw io.Writer) error {
 	// TODO(10-image): listen on Port so that a port published by Docker reaches the server, log where it listens
 	// to logw, serve Handler() until ctx ends, then shut down. The root filesystem is read-only.

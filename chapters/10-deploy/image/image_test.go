@@ -40,8 +40,12 @@ var built struct {
 	err  error
 }
 
-// buildServer builds cmd/imaged as BuildEnv and BuildFlags say, on a build machine that has a C compiler:
-// there cgo is on unless the build turns it off, so the test starts from CGO_ENABLED=1.
+// buildMachine is the environment the build starts from: a developer's Mac with a C compiler (Xcode's), where
+// cgo is on and go build makes macOS binaries unless BuildEnv says otherwise. The architecture stays this
+// machine's, so that the image runs on its Docker engine.
+var buildMachine = []string{"CGO_ENABLED=1", "GOOS=darwin"}
+
+// buildServer builds cmd/imaged as BuildEnv and BuildFlags say, starting from buildMachine.
 func buildServer(t *testing.T) string {
 	t.Helper()
 	if len(BuildEnv()) == 0 {
@@ -59,13 +63,13 @@ func buildServer(t *testing.T) string {
 		}
 		built.path = filepath.Join(dir, Binary)
 		overlay := dockertest.Overlay(t, sources, ".")
-		env := append([]string{"CGO_ENABLED=1"}, BuildEnv()...)
+		env := append(append([]string{}, buildMachine...), BuildEnv()...)
 		built.out, built.err = dockertest.GoBuild(context.Background(), overlay, env, BuildFlags(), built.path, serverPkg)
 	})
 	if built.err != nil {
-		t.Fatalf("go build %s -o %s %s with env %q: %v\n%s\nwant a successful build: check BuildEnv and BuildFlags "+
-			"(each element is one argument, no shell quoting: \"-ldflags=-s -w\")",
-			strings.Join(BuildFlags(), " "), Binary, serverPkg, BuildEnv(), built.err, built.out)
+		t.Fatalf("go build %s -o %s %s with env %q after %q: %v\n%s\nwant a successful build: check BuildEnv and "+
+			"BuildFlags (each element is one argument, no shell quoting: \"-ldflags=-s -w\")",
+			strings.Join(BuildFlags(), " "), Binary, serverPkg, BuildEnv(), buildMachine, built.err, built.out)
 	}
 	return built.path
 }
@@ -237,6 +241,34 @@ func TestImageRunsInDocker(t *testing.T) {
 	if info.UID == 0 {
 		t.Errorf("the server runs as uid 0, want a non-root user (USER %d:%d in the Dockerfile)", UID, UID)
 	}
+	stopCleanly(t, ctx, name)
+}
+
+// stopGrace is how long `docker stop` waits after SIGTERM before it sends SIGKILL (Kubernetes waits
+// terminationGracePeriodSeconds, 30 s by default). An idle server shuts down within milliseconds; the bound is
+// generous for a loaded machine.
+const stopGrace = 30 * time.Second
+
+// stopCleanly stops the container the way a rolling update does (SIGTERM, then SIGKILL after stopGrace) and
+// checks that the server ended by itself, with exit status 0.
+func stopCleanly(t *testing.T, ctx context.Context, name string) {
+	t.Helper()
+	start := time.Now()
+	if _, err := dockertest.Docker(ctx, "stop", "--time", strconv.Itoa(int(stopGrace.Seconds())), name); err != nil {
+		t.Fatalf("docker stop %s: %v", name, err)
+	}
+	took := time.Since(start).Round(time.Millisecond)
+	code, err := dockertest.Docker(ctx, "inspect", "--format", "{{.State.ExitCode}}", name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("docker stop (SIGTERM) took %v, exit status %s", took, code)
+	if code != "0" {
+		t.Errorf("docker stop (SIGTERM): the server exited with status %s after %v, want 0: when ctx ends Serve must "+
+			"shut down and return nil (137 = it ignored SIGTERM and was killed after %v; 1 = Serve returned an error, "+
+			"such as http.ErrServerClosed after a clean Shutdown, and a clean stop is not a failure)\n%s",
+			code, took, stopGrace, containerState(ctx, name))
+	}
 }
 
 // publishedAddr returns the loopback address Docker published the container's Port on.
@@ -294,15 +326,15 @@ func getInfo(t *testing.T, ctx context.Context, name, url string) Info {
 func containerState(ctx context.Context, name string) string {
 	state, _ := dockertest.Docker(ctx, "inspect", "--format",
 		"status={{.State.Status}} exit={{.State.ExitCode}} error={{.State.Error}}", name)
-	logs, _ := dockertest.Docker(ctx, "logs", name)
-	return fmt.Sprintf("container %s: %s\nlogs:\n%s", name, state, logs)
+	return fmt.Sprintf("container %s: %s\nlogs:\n%s", name, state, dockertest.Logs(ctx, name))
 }
 
 func openELF(t *testing.T, path string) *elf.File {
 	t.Helper()
 	f, err := elf.Open(path)
 	if err != nil {
-		t.Fatalf("open %s as ELF: %v, want a Linux binary (GOOS=linux)", path, err)
+		t.Fatalf("open %s as ELF: %v, want a Linux binary: the build started from %q, as on a Mac, and a container "+
+			"runs Linux binaries only (BuildEnv must set GOOS=linux)", path, err, buildMachine)
 	}
 	t.Cleanup(func() { f.Close() })
 	return f

@@ -5,9 +5,12 @@ import (
 	"embed"
 	"encoding/json"
 	"fmt"
+	"io/fs"
 	"math"
 	"os"
 	"path/filepath"
+	"runtime"
+	"runtime/debug"
 	"testing"
 	"testing/fstest"
 	"time"
@@ -32,13 +35,14 @@ func env(kv map[string]string) func(string) string {
 
 func TestRuntimeMemoryLimitFromCgroupFiles(t *testing.T) {
 	tests := []struct {
-		name    string
-		files   map[string]string
-		env     map[string]string
-		limit   int64 // the container's limit; want Fraction of it (0: want 0)
-		source  Source
-		wantErr bool
-		why     string
+		name       string
+		files      map[string]string
+		env        map[string]string
+		limit      int64  // the container's limit; want Fraction of it (0: want 0)
+		unreadable string // a file of files that exists but fails to open with fs.ErrPermission
+		source     Source
+		wantErr    bool
+		why        string
 	}{
 		{
 			name:   "cgroup v2 limit of 128 MiB",
@@ -61,6 +65,13 @@ func TestRuntimeMemoryLimitFromCgroupFiles(t *testing.T) {
 			why:    `memory.max is "max" when the container has no memory limit: that is no limit, not an error`,
 		},
 		{
+			name:   "cgroup v2 limit of 8 GiB",
+			files:  map[string]string{CgroupV2MemoryMax: "8589934592\n"},
+			limit:  8192 * mib,
+			source: FromCgroupV2,
+			why:    "limits of 2 GiB and more are common: the file holds a 64-bit number of bytes",
+		},
+		{
 			name:   "cgroup v1 limit of 256 MiB",
 			files:  map[string]string{CgroupV1MemoryLimit: "268435456\n"},
 			limit:  256 * mib,
@@ -72,6 +83,20 @@ func TestRuntimeMemoryLimitFromCgroupFiles(t *testing.T) {
 			files:  map[string]string{CgroupV1MemoryLimit: "9223372036854771712\n"},
 			source: NoLimit,
 			why:    "cgroup v1 reports no limit as the largest page-aligned int64: taking 90% of it as a limit is nonsense",
+		},
+		{
+			name:   "cgroup v1 limit of 16 GiB",
+			files:  map[string]string{CgroupV1MemoryLimit: "17179869184\n"},
+			limit:  16384 * mib,
+			source: FromCgroupV1,
+			why:    "limits of 2 GiB and more are common: the file holds a 64-bit number of bytes",
+		},
+		{
+			name:   "cgroup v1 without a limit, 64 KiB pages",
+			files:  map[string]string{CgroupV1MemoryLimit: "9223372036854710272\n"},
+			source: NoLimit,
+			why: "the kernel rounds the largest int64 down to its page size: 9223372036854710272 on kernels with 64 KiB " +
+				"pages (arm64, ppc64le); any value that large is no limit, not only the 4 KiB-page one",
 		},
 		{
 			name: "cgroup v2 before v1",
@@ -122,6 +147,22 @@ func TestRuntimeMemoryLimitFromCgroupFiles(t *testing.T) {
 			why:     "a limit of 0 bytes is no usable limit (every allocation would be over it): report it",
 		},
 		{
+			name:       "memory.max exists but cannot be read",
+			files:      map[string]string{CgroupV2MemoryMax: "134217728\n"},
+			unreadable: CgroupV2MemoryMax,
+			wantErr:    true,
+			why: "only a missing file (fs.ErrNotExist) means no limit there; a file that exists but cannot be read " +
+				"(permission denied) hides a real limit: report it, do not run without a soft limit",
+		},
+		{
+			name:       "memory.limit_in_bytes exists but cannot be read",
+			files:      map[string]string{CgroupV1MemoryLimit: "268435456\n"},
+			unreadable: CgroupV1MemoryLimit,
+			wantErr:    true,
+			why: "only a missing file (fs.ErrNotExist) means no limit there; a file that exists but cannot be read " +
+				"(permission denied) hides a real limit: report it, do not run without a soft limit",
+		},
+		{
 			name:    "empty memory.limit_in_bytes",
 			files:   map[string]string{CgroupV1MemoryLimit: ""},
 			wantErr: true,
@@ -134,8 +175,13 @@ func TestRuntimeMemoryLimitFromCgroupFiles(t *testing.T) {
 			for name, data := range tt.files {
 				fsys[name] = &fstest.MapFile{Data: []byte(data)}
 			}
-			got, src, err := MemoryLimit(fsys, env(tt.env))
+			var root fs.FS = fsys
 			call := fmt.Sprintf("MemoryLimit(files %q, env %q)", tt.files, tt.env)
+			if tt.unreadable != "" {
+				root = unreadableFS{fsys, tt.unreadable}
+				call = fmt.Sprintf("MemoryLimit(files %q with %s unreadable, env %q)", tt.files, tt.unreadable, tt.env)
+			}
+			got, src, err := MemoryLimit(root, env(tt.env))
 			if tt.wantErr {
 				if err == nil {
 					t.Fatalf("%s = %d, %q, nil; want an error: %s", call, got, src, tt.why)
@@ -151,6 +197,42 @@ func TestRuntimeMemoryLimitFromCgroupFiles(t *testing.T) {
 					call, got, src, want, Fraction*100, tt.limit, tt.source, tt.why)
 			}
 		})
+	}
+}
+
+// unreadableFS is fsys where the file name exists but cannot be opened, as with a permission denied.
+type unreadableFS struct {
+	fsys fs.FS
+	name string
+}
+
+func (u unreadableFS) Open(name string) (fs.File, error) {
+	if name == u.name {
+		return nil, &fs.PathError{Op: "open", Path: name, Err: fs.ErrPermission}
+	}
+	return u.fsys.Open(name)
+}
+
+// TestRuntimeApplyLeavesGOMAXPROCS calls Apply in this process after GOMAXPROCS was set explicitly (as the
+// GOMAXPROCS environment variable does at startup) and checks that Apply kept it: GOMAXPROCS is the runtime's
+// (or the operator's) decision. Setting it in Apply, to NumCPU for instance, undoes the runtime's cgroup CPU
+// limit (a 1-CPU pod on a 32-core node runs 32 threads and is throttled) and stops the runtime's periodic update.
+func TestRuntimeApplyLeavesGOMAXPROCS(t *testing.T) {
+	prevProcs := runtime.GOMAXPROCS(1)
+	prevLimit := debug.SetMemoryLimit(-1)
+	t.Cleanup(func() {
+		runtime.GOMAXPROCS(prevProcs)
+		debug.SetMemoryLimit(prevLimit)
+	})
+	s, err := Apply()
+	if err != nil {
+		t.Fatalf("Apply() on this machine: %v, want the settings (MemoryLimit(os.DirFS(\"/\"), os.Getenv) failed on "+
+			"the real cgroup files)", err)
+	}
+	if got := runtime.GOMAXPROCS(0); got != 1 || s.GOMAXPROCS != 1 {
+		t.Errorf("after runtime.GOMAXPROCS(1), Apply() left GOMAXPROCS = %d and reported %d, want 1 for both: Apply "+
+			"must not set GOMAXPROCS (an operator's GOMAXPROCS wins, and otherwise the runtime follows the cgroup CPU "+
+			"limit and re-reads it; runtime.GOMAXPROCS(n) stops both)", got, s.GOMAXPROCS)
 	}
 }
 
@@ -199,6 +281,7 @@ func TestRuntimeInContainer(t *testing.T) {
 		memlimit int64 // exact GOMEMLIMIT wanted when limit is 0
 		sources  []Source
 		cpus     int // the CPU limit, 0 for none
+		procs    int // GOMAXPROCS set by the operator (-e GOMAXPROCS), 0 for none
 		why      string
 	}{
 		{
@@ -215,6 +298,14 @@ func TestRuntimeInContainer(t *testing.T) {
 			memlimit: 32 * mib,
 			sources:  []Source{FromEnv},
 			why:      "an explicit GOMEMLIMIT is the operator's decision and must stay in effect",
+		},
+		{
+			name:    "128 MiB and an explicit GOMAXPROCS",
+			args:    []string{"--memory", "128m", "-e", "GOMAXPROCS=1"},
+			limit:   128 * mib,
+			sources: []Source{FromCgroupV2, FromCgroupV1},
+			procs:   1,
+			why:     "the soft limit must come from the container's memory limit, with headroom",
 		},
 		{
 			name:     "no limits",
@@ -260,7 +351,14 @@ func TestRuntimeInContainer(t *testing.T) {
 			if tt.cpus > 0 {
 				wantProcs = min(s.NumCPU, max(2, tt.cpus))
 			}
-			if s.GOMAXPROCS != wantProcs {
+			if tt.procs > 0 {
+				wantProcs = tt.procs
+				if s.GOMAXPROCS != wantProcs {
+					t.Errorf("docker run %v: GOMAXPROCS = %d, want %d: an explicit GOMAXPROCS is the operator's "+
+						"decision and the runtime applied it at startup; Apply must not set GOMAXPROCS", tt.args,
+						s.GOMAXPROCS, wantProcs)
+				}
+			} else if s.GOMAXPROCS != wantProcs {
 				t.Errorf("docker run %v: GOMAXPROCS = %d, want %d (NumCPU %d, CPU limit %d): since Go 1.25 the runtime "+
 					"follows the cgroup CPU limit (GODEBUG containermaxprocs); leave GOMAXPROCS alone",
 					tt.args, s.GOMAXPROCS, wantProcs, s.NumCPU, tt.cpus)

@@ -83,7 +83,7 @@ func Handler() http.Handler {
 	return mux
 }
 
-// Serve serves Handler on Port until ctx ends, then shuts down. It logs to logw.
+// Serve serves Handler on Port until ctx ends, then shuts down and returns nil. It logs to logw.
 func Serve(ctx context.Context, logw io.Writer) error {
 	// All interfaces: inside a container 127.0.0.1 is the container's own loopback, and a published port
 	// arrives on the container's network interface.

@@ -142,6 +142,18 @@ func Docker(ctx context.Context, args ...string) (string, error) {
 	return strings.TrimSpace(stdout.String()), nil
 }
 
+// Logs returns what the container wrote, stdout and stderr interleaved as `docker logs` replays them (a server
+// logs to stderr, which Docker only returns on its own stderr).
+func Logs(ctx context.Context, name string) string {
+	ctx, cancel := context.WithTimeout(ctx, commandTimeout)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, "docker", "logs", name).CombinedOutput()
+	if err != nil {
+		return fmt.Sprintf("docker logs %s: %v: %s", name, err, strings.TrimSpace(string(out)))
+	}
+	return strings.TrimSpace(string(out))
+}
+
 // BuildImage builds the image tag from the context directory dir (never pulling) and removes it at cleanup.
 // The caller has checked that the Dockerfile only uses FROM scratch.
 func BuildImage(t testing.TB, ctx context.Context, dir, tag string) error {
