@@ -7,7 +7,7 @@
 //
 // It creates the databases capstone_user, capstone_order and capstone_payment on that server (and keeps them)
 // and the topic capstone-order-events. It prints where to look, and stops on Ctrl-C (each service leaves
-// Consul first). See chapters/11-capstone/LESSON-system.md for the curl, grpcurl and consul commands.
+// Consul first). See chapters/11-capstone/README.md ("Run it") for the curl, grpcurl and consul commands.
 //
 // Observability: JSON logs on stdout (zap, with trace_id inside a request), the gateway's RED metrics at
 // GET /metrics, and, when LAB_JAEGER_OTLP is set (`labctl infra up jaeger` exports it), traces over OTLP/gRPC to
