@@ -134,7 +134,7 @@ var useOneCommand = map[Service]func(t *testing.T, inst *Instance){
 		c, err := newEtcdClient(etcdEndpoints(inst))
 		require.NoError(t, err)
 		defer c.Close()
-		key := "/lab-" + randomID(6) + "/k"
+		key := "lab-" + randomID(6) + "/k"
 		_, err = c.Put(t.Context(), key, "v")
 		require.NoError(t, err, "etcd Put at %s", inst.Addr)
 		_, err = c.Delete(t.Context(), key)

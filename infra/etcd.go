@@ -19,7 +19,7 @@ import (
 // alone.
 type EtcdEndpoint struct {
 	Endpoints []string // host:port of the client URLs on loopback, for clientv3.Config.Endpoints
-	Prefix    string   // unique per call, "/lab-<random>/"
+	Prefix    string   // unique per call, "lab-<random>/" (no leading "/": gRPC's etcd resolver strips it from targets)
 }
 
 // Etcd returns a key prefix of its own on a shared etcd server (v3 API). Keys under it are deleted at cleanup;
@@ -84,10 +84,10 @@ func etcdVersion(ctx context.Context, endpoints []string) (string, error) {
 	return "etcd " + st.Version, nil
 }
 
-// etcdNamespace returns the prefix /lab-<random>/ ; its keys are deleted at cleanup.
+// etcdNamespace returns the prefix lab-<random>/ ; its keys are deleted at cleanup.
 func etcdNamespace(t testing.TB, inst *Instance) EtcdEndpoint {
 	t.Helper()
-	ep := EtcdEndpoint{Endpoints: etcdEndpoints(inst), Prefix: "/lab-" + randomID(6) + "/"}
+	ep := EtcdEndpoint{Endpoints: etcdEndpoints(inst), Prefix: "lab-" + randomID(6) + "/"}
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), cleanupTimeout)
 		defer cancel()
