@@ -45,6 +45,8 @@ func casesFor(svc Service) []conformanceCase {
 		return jaegerCases
 	case PrometheusService:
 		return prometheusCases
+	case EtcdService:
+		return etcdCases
 	}
 	return nil
 }

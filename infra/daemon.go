@@ -269,6 +269,12 @@ func Status(ctx context.Context, statePath string) (*State, []InstanceStatus, er
 			_, perr = jaegerVersion(pctx, in.Addr, in.Extra[extraQueryURL])
 		case PrometheusService:
 			_, perr = prometheusVersion(pctx, in.Extra[extraURL])
+		case EtcdService:
+			eps := in.Brokers
+			if len(eps) == 0 {
+				eps = []string{in.Addr}
+			}
+			_, perr = etcdVersion(pctx, eps)
 		}
 		cancel()
 		out = append(out, InstanceStatus{StateInstance: in, Err: perr})

@@ -222,6 +222,8 @@ func (p *dockerProvider) Start(ctx context.Context, svc Service) (*Instance, err
 		ctr, inst, err = startJaeger(ctx, choice, opts)
 	case PrometheusService:
 		ctr, inst, err = startPrometheus(ctx, choice, opts)
+	case EtcdService:
+		ctr, inst, err = startEtcdContainer(ctx, choice, opts)
 	}
 	if err != nil {
 		// Remove what this start created, with a context of its own: ctx may be why the start failed.

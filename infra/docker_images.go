@@ -52,6 +52,8 @@ var dockerSpecs = map[Service]dockerSpec{
 	// Jaeger v2.13.0 is the release of the module's v1.76.0 (JaegerVersion), which the stand-in is built from.
 	JaegerService:     {JaegerService, "jaegertracing/jaeger:2.13.0", "LAB_JAEGER_IMAGE", "microlab/jaeger:2.13.0", "jaeger"},
 	PrometheusService: {PrometheusService, "prom/prometheus:v2.53.0", "LAB_PROMETHEUS_IMAGE", "microlab/prometheus:2.42", "prometheus"},
+	// The stand-in is etcd's own main at the version in go.mod (go.etcd.io/etcd/server/v3), built by build.sh.
+	EtcdService: {EtcdService, "gcr.io/etcd-development/etcd:v3.5.21", "LAB_ETCD_IMAGE", "microlab/etcd:3.7.0", "etcd"},
 }
 
 func specFor(svc Service) (dockerSpec, error) {

@@ -130,6 +130,16 @@ var useOneCommand = map[Service]func(t *testing.T, inst *Instance){
 		require.Len(t, got, 1)
 		require.Equal(t, 42.0, got[0].Value, "PromQL 20 + 22 = %v, want 42", got[0].Value)
 	},
+	EtcdService: func(t *testing.T, inst *Instance) {
+		c, err := newEtcdClient(etcdEndpoints(inst))
+		require.NoError(t, err)
+		defer c.Close()
+		key := "lab-" + randomID(6) + "/k"
+		_, err = c.Put(t.Context(), key, "v")
+		require.NoError(t, err, "etcd Put at %s", inst.Addr)
+		_, err = c.Delete(t.Context(), key)
+		require.NoError(t, err)
+	},
 }
 
 func TestDockerStartsEachService(t *testing.T) {

@@ -42,6 +42,8 @@ func envVar(svc Service) string {
 		return EnvJaegerOTLP
 	case PrometheusService:
 		return EnvPrometheusURL
+	case EtcdService:
+		return EnvEtcdEndpoints
 	}
 	return ""
 }
@@ -75,6 +77,8 @@ func EnvFor(inst *Instance) []string {
 		return jaegerEnv(inst)
 	case PrometheusService:
 		return prometheusEnv(inst)
+	case EtcdService:
+		return []string{EnvEtcdEndpoints + "=" + strings.Join(etcdEndpoints(inst), ",")}
 	default:
 		return []string{envVar(inst.Service) + "=" + inst.Addr}
 	}
@@ -155,6 +159,12 @@ func (envProvider) Start(ctx context.Context, svc Service) (*Instance, error) {
 			return nil, err
 		}
 		inst.Version, err = prometheusVersion(ctx, inst.Extra[extraURL])
+	case EtcdService:
+		if inst.Brokers, err = parseEtcdEnv(value); err != nil {
+			return nil, err
+		}
+		inst.Addr = inst.Brokers[0]
+		inst.Version, err = etcdVersion(ctx, inst.Brokers)
 	default:
 		return nil, fmt.Errorf("unknown service %q", svc)
 	}

@@ -32,6 +32,8 @@ const (
 	JaegerService Service = "jaeger"
 	// PrometheusService is a Prometheus that scrapes the targets tests add, every second.
 	PrometheusService Service = "prometheus"
+	// EtcdService is a one-member etcd serving the v3 API (KV, leases, watches, transactions).
+	EtcdService Service = "etcd"
 )
 
 // RedisEndpoint is a Redis namespace: use keys under Prefix only, and never FLUSHDB.

@@ -14,14 +14,15 @@ import (
 // inprocessProvider runs servers inside the test binary, where a library speaks the real protocol soundly
 // (measured in ../shared/environment.md): Redis on miniredis, Kafka on kfake. There is no in-process MySQL:
 // go-mysql-server loses committed writes under concurrency and does not block on SELECT ... FOR UPDATE.
-// Consul and RabbitMQ (AMQP 0-9-1) have no in-process server either.
+// Consul and RabbitMQ (AMQP 0-9-1) have no in-process server either. etcd embeds its own server
+// (go.etcd.io/etcd/server/v3/embed), see inprocess_etcd.go.
 type inprocessProvider struct{}
 
 func (inprocessProvider) Name() string { return ProviderInprocess }
 
 func (inprocessProvider) Available(_ context.Context, svc Service) error {
 	switch svc {
-	case RedisService, KafkaService:
+	case RedisService, KafkaService, EtcdService:
 		return nil
 	case MySQLService:
 		return fmt.Errorf("no in-process MySQL, because no embeddable server keeps transactions and row locks correct: %w", ErrUnsupported)
@@ -40,7 +41,7 @@ func (inprocessProvider) Available(_ context.Context, svc Service) error {
 	}
 }
 
-func (p inprocessProvider) Start(_ context.Context, svc Service) (*Instance, error) {
+func (p inprocessProvider) Start(ctx context.Context, svc Service) (*Instance, error) {
 	begin := time.Now()
 	switch svc {
 	case RedisService:
@@ -71,6 +72,8 @@ func (p inprocessProvider) Start(_ context.Context, svc Service) (*Instance, err
 			Started: time.Since(begin),
 			Stop:    func(context.Context) error { c.Close(); return nil },
 		}, nil
+	case EtcdService:
+		return retryPortTaken(func() (*Instance, error) { return startInprocessEtcd(ctx) })
 	}
 	return nil, p.Available(context.Background(), svc)
 }

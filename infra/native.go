@@ -33,6 +33,8 @@ func (nativeProvider) Available(ctx context.Context, svc Service) error {
 		_, err = findJaeger()
 	case PrometheusService:
 		_, err = findPrometheus()
+	case EtcdService:
+		_, err = findEtcd()
 	case KafkaService:
 		err = fmt.Errorf("no native Kafka, because it needs a JVM and no distribution packages it: %w", ErrUnsupported)
 	default:
@@ -60,6 +62,8 @@ func (nativeProvider) Start(ctx context.Context, svc Service) (*Instance, error)
 		start = startNativeJaeger
 	case PrometheusService:
 		start = startNativePrometheus
+	case EtcdService:
+		start = startNativeEtcd
 	default:
 		return nil, fmt.Errorf("no native %s: %w", svc, ErrUnsupported)
 	}

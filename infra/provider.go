@@ -10,7 +10,7 @@ type Instance struct {
 	Service  Service
 	Provider string   // "env", "docker", "inprocess" or "native"
 	Addr     string   // host:port on loopback (Kafka: the first broker)
-	Brokers  []string // Kafka only: every broker
+	Brokers  []string // Kafka: every broker; etcd: every client endpoint
 	AdminDSN string   // MySQL and PostgreSQL: a DSN with rights to create and drop databases
 	// Extra holds the other addresses of a server with several (Jaeger: its OTLP/HTTP receiver and query API;
 	// Prometheus: its API URL and the directory of scrape-target files), by keys defined next to each service.

@@ -18,7 +18,7 @@ const (
 )
 
 // Services lists every service, in a stable order.
-var Services = []Service{MySQLService, RedisService, ConsulService, KafkaService, RabbitMQService, PostgresService, JaegerService, PrometheusService}
+var Services = []Service{MySQLService, RedisService, ConsulService, KafkaService, RabbitMQService, PostgresService, JaegerService, PrometheusService, EtcdService}
 
 // allProviders returns every provider in the default order. The Docker provider lives in docker.go.
 func allProviders() []Provider {
@@ -188,6 +188,9 @@ func installHint(svc Service) string {
 	case PrometheusService:
 		return "To fix: install Prometheus (Debian/Ubuntu: sudo apt-get install prometheus; macOS: brew install prometheus), " +
 			"or set " + EnvPrometheusBin + ", " + common + "."
+	case EtcdService:
+		return "To fix: etcd runs in-process unless LAB_INFRA excludes it; install etcd (Debian/Ubuntu: sudo apt-get install etcd-server; " +
+			"macOS: brew install etcd), or build its local image with `infra/images/build.sh etcd`, " + common + "."
 	}
 	return ""
 }

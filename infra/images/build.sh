@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # Builds the local stand-in images that the Docker provider of infra/ runs when the official images
 # (mysql, redis, hashicorp/consul, confluentinc/confluent-local, rabbitmq, postgres, jaegertracing/jaeger,
-# prom/prometheus) are not on this machine.
+# prom/prometheus, gcr.io/etcd-development/etcd) are not on this machine.
 # Nothing here talks to a container registry: Debian-packaged servers come from a root filesystem
 # made with debootstrap from the machine's own apt mirror, Go servers are static binaries.
 #
-#   infra/images/build.sh [--force] [mariadb|redis|consul|kafka|rabbitmq|postgres|jaeger|prometheus ...]   (default: all eight)
+#   infra/images/build.sh [--force] [mariadb|redis|consul|kafka|rabbitmq|postgres|jaeger|prometheus|etcd ...]   (default: all nine)
 #
 # Idempotent: an image whose tag already exists is skipped unless --force is given, and so is a service whose
 # official image is on this machine (the Docker provider prefers it).
@@ -32,6 +32,7 @@ POSTGRES_IMAGE=microlab/postgres:15
 RABBITMQ_IMAGE=microlab/rabbitmq:3.10
 JAEGER_IMAGE=microlab/jaeger:2.13.0
 PROMETHEUS_IMAGE=microlab/prometheus:2.42
+ETCD_IMAGE=microlab/etcd:3.7.0
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 root=$(cd "$here/../.." && pwd)
@@ -49,12 +50,12 @@ for arg in "$@"; do
 	case $arg in
 	--force) force=1 ;;
 	mariadb | mysql) wanted+=(mariadb) ;;
-	redis | consul | kafka | rabbitmq | postgres | jaeger | prometheus) wanted+=("$arg") ;;
+	redis | consul | kafka | rabbitmq | postgres | jaeger | prometheus | etcd) wanted+=("$arg") ;;
 	-h | --help) sed -n '2,24p' "$0"; exit 0 ;;
-	*) echo "build.sh: unknown argument $arg (want --force, mariadb, redis, consul, kafka, rabbitmq, postgres, jaeger, prometheus)" >&2; exit 2 ;;
+	*) echo "build.sh: unknown argument $arg (want --force, mariadb, redis, consul, kafka, rabbitmq, postgres, jaeger, prometheus, etcd)" >&2; exit 2 ;;
 	esac
 done
-[ ${#wanted[@]} -gt 0 ] || wanted=(mariadb redis consul kafka rabbitmq postgres jaeger prometheus)
+[ ${#wanted[@]} -gt 0 ] || wanted=(mariadb redis consul kafka rabbitmq postgres jaeger prometheus etcd)
 
 log() { printf '[images %s] %s\n' "$(date +%H:%M:%S)" "$*"; }
 die() { printf 'build.sh: %s\n' "$*" >&2; exit 1; }
@@ -74,6 +75,8 @@ exists() { "$docker" image inspect "$1" >/dev/null 2>&1; }
 # hub_name IMAGE prints the name the Docker provider looks for: IMAGE under TESTCONTAINERS_HUB_IMAGE_NAME_PREFIX.
 hub_name() {
 	local prefix=${TESTCONTAINERS_HUB_IMAGE_NAME_PREFIX:-}
+	# As testcontainers does: an image that names a registry (a first path element with a dot or a port) keeps its name.
+	case ${1%%/*} in *.* | *:*) [ "${1#*/}" != "$1" ] && prefix= ;; esac
 	if [ -z "$prefix" ]; then echo "$1"; else echo "${prefix%/}/$1"; fi
 }
 
@@ -215,6 +218,21 @@ build_kafka() {
 		'LABEL org.opencontainers.image.description="franz-go kfake, a local stand-in for confluentinc/confluent-local"'
 }
 
+build_etcd() {
+	command -v go >/dev/null || cannot "go is missing; it builds etcd from the module proxy"
+	# etcd's own main (go.etcd.io/etcd/server/v3/etcdmain) at the version in go.mod, as /usr/local/bin/etcd like
+	# the official image, so that the Docker provider gives both the same command line.
+	log "go build ./infra/images/etcd (CGO_ENABLED=0 GOOS=linux GOARCH=$server_arch)"
+	(cd "$root" && CGO_ENABLED=0 GOOS=linux GOARCH=$server_arch go build -trimpath -ldflags='-s -w' -o "$work/etcd-bin" ./infra/images/etcd)
+	local dir=$work/etcd
+	mkdir -p "$dir/usr/local/bin" "$dir/tmp" "$dir/var/lib/etcd"
+	chmod 1777 "$dir/tmp"
+	install -m 0755 "$work/etcd-bin" "$dir/usr/local/bin/etcd"
+	import_dir "$dir" "$ETCD_IMAGE" \
+		'CMD ["/usr/local/bin/etcd"]' 'EXPOSE 2379 2380' \
+		'LABEL org.opencontainers.image.description="etcd 3.7.0 (go.etcd.io/etcd/server/v3 etcdmain) built from source, a local stand-in for gcr.io/etcd-development/etcd"'
+}
+
 build_jaeger() {
 	[ -x "$jaeger_bin" ] || cannot "no jaeger binary at $jaeger_bin: build it with \`go run ./labctl infra install jaeger\` (about 5 minutes) or set LAB_JAEGER_BIN"
 	check_static_go "$jaeger_bin"
@@ -289,6 +307,7 @@ for svc in "${wanted[@]}"; do
 	rabbitmq) image=$RABBITMQ_IMAGE official=rabbitmq:3.10-management ;;
 	jaeger) image=$JAEGER_IMAGE official=jaegertracing/jaeger:2.13.0 ;;
 	prometheus) image=$PROMETHEUS_IMAGE official=prom/prometheus:v2.53.0 ;;
+	etcd) image=$ETCD_IMAGE official=gcr.io/etcd-development/etcd:v3.5.21 ;;
 	esac
 	need "$image" "$official" || continue
 	start=$(date +%s)

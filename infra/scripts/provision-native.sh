@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Provisions what the native providers of infra/ need: MariaDB, Redis, RabbitMQ, PostgreSQL and Prometheus (with
-# promtool) from the distribution's packages, and Consul and Jaeger builds from the Go module proxy (cached in
+# Provisions what the native providers of infra/ need: MariaDB, Redis, RabbitMQ, PostgreSQL, Prometheus (with
+# promtool) and etcd from the distribution's packages, and Consul and Jaeger builds from the Go module proxy (cached in
 # ~/.cache/microlab/bin/consul and ~/.cache/microlab/bin/jaeger).
 # Idempotent: whatever is already there is left alone. Safe to run on every CI job.
 #
@@ -38,9 +38,11 @@ if [ ! -x /usr/lib/rabbitmq/bin/rabbitmq-server ] && ! have rabbitmq-server; the
 if ! have initdb && ! compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null; then missing+=(postgresql); fi
 # Debian's prometheus package brings promtool too (chapter 09 runs `promtool test rules`).
 if ! have prometheus || ! have promtool; then missing+=(prometheus); fi
+# Debian's etcd-server is etcd 3.4: it serves the v3 API that the clientv3 of go.mod speaks.
+if ! have etcd; then missing+=(etcd-server); fi
 
 if [ ${#missing[@]} -eq 0 ]; then
-	echo "provision-native: mariadb-server, redis-server, rabbitmq-server, postgresql and prometheus are installed"
+	echo "provision-native: mariadb-server, redis-server, rabbitmq-server, postgresql, prometheus and etcd-server are installed"
 elif can_provision; then
 	echo "provision-native: installing ${missing[*]}"
 	export DEBIAN_FRONTEND=noninteractive
@@ -57,7 +59,7 @@ elif can_provision; then
 else
 	echo "provision-native: please install: ${missing[*]}" >&2
 	echo "  Debian/Ubuntu: sudo apt-get install ${missing[*]}" >&2
-	echo "  macOS:         brew install mariadb redis rabbitmq postgresql prometheus" >&2
+	echo "  macOS:         brew install mariadb redis rabbitmq postgresql prometheus etcd" >&2
 	echo "  (or let Docker serve them: infra/scripts/provision-docker.sh)" >&2
 	conformance_hint
 fi

@@ -23,7 +23,7 @@ import (
 func newInfraCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "infra",
-		Short: "Start, stop and inspect the servers the checks use (MySQL, Redis, Consul, Kafka, RabbitMQ, PostgreSQL, Jaeger, Prometheus)",
+		Short: "Start, stop and inspect the servers the checks use (MySQL, Redis, Consul, Kafka, RabbitMQ, PostgreSQL, Jaeger, Prometheus, etcd)",
 		Long: "Checks start the servers they need by themselves. `labctl infra up` keeps a set running instead,\n" +
 			"so that every check and every plain `go test` reuses them once you export what it prints:\n\n" +
 			"  eval \"$(go run ./labctl infra up)\"\n\n" +
@@ -93,7 +93,7 @@ func printExports(w io.Writer, env []string) {
 func newInfraUpCmd() *cobra.Command {
 	var timeout time.Duration
 	cmd := &cobra.Command{
-		Use:   "up [mysql|redis|consul|kafka|rabbitmq|postgres|jaeger|prometheus ...]",
+		Use:   "up [mysql|redis|consul|kafka|rabbitmq|postgres|jaeger|prometheus|etcd ...]",
 		Short: "Start servers that keep running, and print the exports that point tests at them",
 		Long: "Starts the given services (all by default) in a background process, writes their PIDs and addresses\n" +
 			"to .labctl/infra.json, and prints `export LAB_...=...` lines on stdout (progress goes to stderr).\n" +
@@ -249,7 +249,7 @@ func newInfraInstallCmd() *cobra.Command {
 				"jaeger": infra.InstallJaeger,
 			}[args[0]]
 			if install == nil {
-				return badInput(fmt.Errorf("cannot install %q: only consul and jaeger are built by labctl (mariadb-server, redis-server, rabbitmq-server, postgresql and prometheus come from your package manager)", args[0]))
+				return badInput(fmt.Errorf("cannot install %q: only consul and jaeger are built by labctl (mariadb-server, redis-server, rabbitmq-server, postgresql, prometheus and etcd-server come from your package manager)", args[0]))
 			}
 			logf := func(format string, a ...any) { fmt.Fprintf(cmd.ErrOrStderr(), format+"\n", a...) }
 			path, err := install(cmd.Context(), force, logf)

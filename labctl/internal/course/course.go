@@ -37,7 +37,7 @@ type Exercise struct {
 	Title   Text     `toml:"title"`
 	Package string   `toml:"package"` // "./00-go-for-services/cancel", relative to chapters/
 	Tests   string   `toml:"tests"`   // go test -run regexp
-	Infra   []string `toml:"infra"`   // "mysql", "redis", "consul", "kafka", "rabbitmq", "postgres", "jaeger", "prometheus"
+	Infra   []string `toml:"infra"`   // "mysql", "redis", "consul", "kafka", "rabbitmq", "postgres", "jaeger", "prometheus", "etcd"
 	Minutes int      `toml:"minutes"`
 	Race    bool     `toml:"race"` // run the package under the race detector (go test -race; needs cgo)
 	// Timeout bounds the exercise's tests ("90s", "5m"); empty means DefaultTimeout. A deadlock then

@@ -11,7 +11,7 @@ import (
 )
 
 // KnownInfra lists the infra values an exercise may name.
-var KnownInfra = []string{"mysql", "redis", "consul", "kafka", "rabbitmq", "postgres", "jaeger", "prometheus"}
+var KnownInfra = []string{"mysql", "redis", "consul", "kafka", "rabbitmq", "postgres", "jaeger", "prometheus", "etcd"}
 
 var (
 	chapterIDPattern  = regexp.MustCompile(`^[0-9]{2}$`)
