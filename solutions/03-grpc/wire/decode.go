@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net/url"
 	"strconv"
 	"time"
@@ -151,7 +152,12 @@ func ParseTimeout(v string) (time.Duration, error) {
 	if err != nil {
 		return 0, fmt.Errorf("grpc-timeout %q: %w", v, err)
 	}
-	return time.Duration(n) * unit, nil // 8 digits of hours still fit in an int64 of nanoseconds
+	// 8 digits of hours do not fit in a Duration (int64 nanoseconds, about 2.5 million hours): clamp,
+	// as grpc-go does, instead of overflowing into a negative deadline.
+	if n > int64(math.MaxInt64/unit) {
+		return time.Duration(math.MaxInt64), nil
+	}
+	return time.Duration(n) * unit, nil
 }
 
 // Calls pairs the client's streams with the server's (same stream id) into calls, in the client's
