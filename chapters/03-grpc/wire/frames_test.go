@@ -532,19 +532,22 @@ func TestFramesCallsByStreamID(t *testing.T) {
 	client := &Capture{Direction: ClientToServer, Streams: []*Stream{
 		{ID: 1, Headers: hf(":method", "POST", ":path", createUser), Messages: []Message{{Data: []byte("req-1")}}, Ended: true},
 		{ID: 3, Headers: hf(":method", "POST", ":path", getUser, "grpc-timeout", "250m"), Messages: []Message{{Data: []byte("req-3")}}, Ended: true},
+		{ID: 5, Headers: hf(":method", "POST", ":path", getUser), Messages: []Message{{Data: []byte("req-5")}}, Ended: true},
 	}}
 	server := &Capture{Direction: ServerToClient, Streams: []*Stream{
 		{ID: 3, Trailers: hf(":status", "200", "grpc-status", "5", "grpc-message", "no%20such%20user"), Ended: true},
 		{ID: 1, Headers: hf(":status", "200"), Messages: []Message{{Data: []byte("resp-1")}}, Trailers: hf("grpc-status", "0"), Ended: true},
+		// A server that did not percent-encode its message: a '%' that starts no escape.
+		{ID: 5, Trailers: hf(":status", "200", "grpc-status", "14", "grpc-message", "100% overloaded"), Ended: true},
 	}}
 	calls, err := Calls(client, server)
-	require.NoError(t, err, "Calls(two finished streams) failed")
-	require.Equal(t, 2, len(calls), "Calls = %d calls, want 2", len(calls))
+	require.NoError(t, err, "Calls(three finished streams) failed: a grpc-message that is not valid percent-encoding (\"100%% overloaded\") is no reason to fail, grpc-go keeps such text as it is")
+	require.Equal(t, 3, len(calls), "Calls = %d calls, want 3", len(calls))
 	byID := map[uint32]Call{}
 	for _, c := range calls {
 		byID[c.StreamID] = c
 	}
-	one, three := byID[1], byID[3]
+	one, three, five := byID[1], byID[3], byID[5]
 	require.Equal(t, createUser, one.Method, "stream 1: Method = %q, want %q", one.Method, createUser)
 	require.Equal(t, time.Duration(0), one.Timeout, "stream 1: Timeout = %v, want 0: no grpc-timeout means no deadline, not an error", one.Timeout)
 	require.Equal(t, codes.OK, one.Code, "stream 1: Code = %v, want OK: pair the two directions by stream id, not by their order (the server answered stream 3 first)", one.Code)
@@ -553,6 +556,8 @@ func TestFramesCallsByStreamID(t *testing.T) {
 	require.Equal(t, codes.NotFound, three.Code, "stream 3: Code = %v, want NotFound", three.Code)
 	require.Equal(t, "no such user", three.Message, "stream 3: Message = %q, want %q", three.Message, "no such user")
 	require.Equal(t, 250*time.Millisecond, three.Timeout, "stream 3: Timeout = %v, want 250ms", three.Timeout)
+	require.Equal(t, codes.Unavailable, five.Code, "stream 5: Code = %v, want Unavailable", five.Code)
+	require.Equal(t, "100% overloaded", five.Message, "stream 5: Message = %q, want the text as it came: a '%%' that starts no escape stays a '%%', as in grpc-go", five.Message)
 }
 
 func TestFramesEmptyMessage(t *testing.T) {

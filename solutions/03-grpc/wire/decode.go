@@ -195,7 +195,7 @@ func Calls(client, server *Capture) ([]Call, error) {
 			// grpc-message is percent-encoded (RFC 3986 style, no '+' for space): a header value may
 			// only hold printable ASCII, and the message may be any UTF-8.
 			if call.Message, err = url.PathUnescape(msg); err != nil {
-				call.Message = msg // what grpc-go does with a bad escape: keep the text as it came
+				call.Message = msg // a bad escape is no reason to lose the call: keep the text as it came
 			}
 		}
 		calls = append(calls, call)
