@@ -7,6 +7,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"io"
+	"math"
 	"math/rand/v2"
 	"net"
 	"strings"
@@ -36,7 +37,8 @@ const (
 )
 
 // fakeUsers answers GetUser and echoes CreateUser. GetUser for an id starting with "pair-" waits
-// until release is closed, so that two such calls are in flight at the same time.
+// until release is closed (or the call ends), so that two such calls are in flight at the same time.
+// GetUser("big-trailer") answers with 40 KB of trailer metadata.
 type fakeUsers struct {
 	userv1.UnimplementedUserServiceServer
 	arrived chan string
@@ -47,6 +49,11 @@ func (f *fakeUsers) GetUser(ctx context.Context, req *userv1.GetUserRequest) (*u
 	switch id := req.GetId(); {
 	case id == "missing":
 		return nil, status.Error(codes.NotFound, missingMsg)
+	case id == "big-trailer":
+		// 40 KB of trailer metadata: the trailers' header block needs CONTINUATION frames.
+		if err := grpc.SetTrailer(ctx, metadata.Pairs("x-big-trailer", randomName(40<<10))); err != nil {
+			return nil, err
+		}
 	case strings.HasPrefix(id, "pair-"):
 		f.arrived <- id
 		select {
@@ -223,6 +230,7 @@ func TestFramesErrorStatus(t *testing.T) {
 	require.NotNil(t, s, "server Capture has no stream %d", call.StreamID)
 	_, hasStatus := Header(s.Trailers, "grpc-status")
 	require.True(t, hasStatus, "response Trailers hold no grpc-status: a failed call answers with one header block that carries END_STREAM (Trailers-Only), and that block is the trailers")
+	require.Empty(t, s.Headers, "response Headers = %v, want none: a Trailers-Only response has a single header block, and it carries END_STREAM, so it is the Trailers and not the Headers", s.Headers)
 }
 
 func TestFramesTimeoutUnits(t *testing.T) {
@@ -242,6 +250,10 @@ func TestFramesTimeoutUnits(t *testing.T) {
 		got, err := ParseTimeout(tt.in)
 		require.NoError(t, err, "ParseTimeout(%q)", tt.in)
 		require.Equal(t, tt.want, got, "ParseTimeout(%q) = %v, want %v: H hours, M minutes, S seconds, m milliseconds, u microseconds, n nanoseconds", tt.in, got, tt.want)
+	}
+	// 8 digits of hours are more than a time.Duration holds (about 2.5 million hours of int64 nanoseconds).
+	if got, err := ParseTimeout("99999999H"); err != nil || got != time.Duration(math.MaxInt64) {
+		t.Fatalf("ParseTimeout(%q) = %v, %v, want %v, nil: 8 digits of hours are a valid grpc-timeout; clamp to the longest Duration as grpc-go does, the multiplication must not overflow into a negative deadline", "99999999H", got, err, time.Duration(math.MaxInt64))
 	}
 	for _, bad := range []string{"", "5", "S", "5s", "5x", "123456789S", "-1S", "+1S", "1.5S", " 1S"} {
 		_, err := ParseTimeout(bad)
@@ -401,6 +413,27 @@ func TestFramesContinuation(t *testing.T) {
 	got := header(client.Stream(calls[0].StreamID), "x-big")
 	require.Equal(t, len(big), len(got), "request header x-big has %d bytes, want %d: a header block continues in CONTINUATION frames until END_HEADERS, decode it whole", len(got), len(big))
 	require.True(t, big == got, "request header x-big differs from the metadata sent")
+
+	// The other way: 40 KB of trailer metadata. END_STREAM is a flag of the HEADERS frame that opens the
+	// block (CONTINUATION frames have no such flag), and it still makes the whole block the trailers.
+	var trailer metadata.MD
+	rec = record(t, &fakeUsers{}, func(ctx context.Context, c userv1.UserServiceClient) {
+		_, err := c.GetUser(ctx, &userv1.GetUserRequest{Id: "big-trailer"}, grpc.Trailer(&trailer))
+		require.NoError(t, err)
+	})
+	require.Positive(t, walk(t, rec.ServerToClient, ServerToClient).continuation, "the server sent no CONTINUATION frame; the test needs one")
+	server, err := Decode(bytes.NewReader(rec.ServerToClient), ServerToClient)
+	require.NoError(t, err, "Decode(server->client bytes with 40 KB of trailers) failed")
+	require.Equal(t, 1, len(server.Streams), "server Capture has %d streams, want 1", len(server.Streams))
+	s := server.Streams[0]
+	want := trailer.Get("x-big-trailer")
+	require.Equal(t, 1, len(want), "the client received no x-big-trailer trailer")
+	gotTrailer, _ := Header(s.Trailers, "x-big-trailer")
+	require.True(t, gotTrailer == want[0], "response Trailers x-big-trailer has %d bytes, want the %d the client received: the HEADERS frame that starts a block carries END_STREAM for the whole block, CONTINUATION frames included", len(gotTrailer), len(want[0]))
+	require.Equal(t, "200", header(s, ":status"), "response Headers :status = %q, want 200: the big block is the trailers, the response headers came before it", header(s, ":status"))
+	require.True(t, s.Ended, "server stream %d Ended = false, want true: the trailers' HEADERS frame carries END_STREAM", s.ID)
+	_, _, calls = decode(t, rec)
+	require.Equal(t, codes.OK, calls[0].Code, "Call.Code = %v, want OK", calls[0].Code)
 }
 
 // synthetic builds a client->server byte stream frame by frame, in an order grpc-go's unary calls
@@ -499,19 +532,22 @@ func TestFramesCallsByStreamID(t *testing.T) {
 	client := &Capture{Direction: ClientToServer, Streams: []*Stream{
 		{ID: 1, Headers: hf(":method", "POST", ":path", createUser), Messages: []Message{{Data: []byte("req-1")}}, Ended: true},
 		{ID: 3, Headers: hf(":method", "POST", ":path", getUser, "grpc-timeout", "250m"), Messages: []Message{{Data: []byte("req-3")}}, Ended: true},
+		{ID: 5, Headers: hf(":method", "POST", ":path", getUser), Messages: []Message{{Data: []byte("req-5")}}, Ended: true},
 	}}
 	server := &Capture{Direction: ServerToClient, Streams: []*Stream{
 		{ID: 3, Trailers: hf(":status", "200", "grpc-status", "5", "grpc-message", "no%20such%20user"), Ended: true},
 		{ID: 1, Headers: hf(":status", "200"), Messages: []Message{{Data: []byte("resp-1")}}, Trailers: hf("grpc-status", "0"), Ended: true},
+		// A server that did not percent-encode its message: a '%' that starts no escape.
+		{ID: 5, Trailers: hf(":status", "200", "grpc-status", "14", "grpc-message", "100% overloaded"), Ended: true},
 	}}
 	calls, err := Calls(client, server)
-	require.NoError(t, err, "Calls(two finished streams) failed")
-	require.Equal(t, 2, len(calls), "Calls = %d calls, want 2", len(calls))
+	require.NoError(t, err, "Calls(three finished streams) failed: a grpc-message that is not valid percent-encoding (\"100%% overloaded\") is no reason to fail, grpc-go keeps such text as it is")
+	require.Equal(t, 3, len(calls), "Calls = %d calls, want 3", len(calls))
 	byID := map[uint32]Call{}
 	for _, c := range calls {
 		byID[c.StreamID] = c
 	}
-	one, three := byID[1], byID[3]
+	one, three, five := byID[1], byID[3], byID[5]
 	require.Equal(t, createUser, one.Method, "stream 1: Method = %q, want %q", one.Method, createUser)
 	require.Equal(t, time.Duration(0), one.Timeout, "stream 1: Timeout = %v, want 0: no grpc-timeout means no deadline, not an error", one.Timeout)
 	require.Equal(t, codes.OK, one.Code, "stream 1: Code = %v, want OK: pair the two directions by stream id, not by their order (the server answered stream 3 first)", one.Code)
@@ -520,6 +556,8 @@ func TestFramesCallsByStreamID(t *testing.T) {
 	require.Equal(t, codes.NotFound, three.Code, "stream 3: Code = %v, want NotFound", three.Code)
 	require.Equal(t, "no such user", three.Message, "stream 3: Message = %q, want %q", three.Message, "no such user")
 	require.Equal(t, 250*time.Millisecond, three.Timeout, "stream 3: Timeout = %v, want 250ms", three.Timeout)
+	require.Equal(t, codes.Unavailable, five.Code, "stream 5: Code = %v, want Unavailable", five.Code)
+	require.Equal(t, "100% overloaded", five.Message, "stream 5: Message = %q, want the text as it came: a '%%' that starts no escape stays a '%%', as in grpc-go", five.Message)
 }
 
 func TestFramesEmptyMessage(t *testing.T) {
@@ -534,4 +572,71 @@ func TestFramesEmptyMessage(t *testing.T) {
 	require.Equal(t, 1, len(call.Request), "Call.Request = %d messages, want 1: an empty protobuf is a message of length 0, the 5 bytes 00 00 00 00 00", len(call.Request))
 	require.Equal(t, 0, len(call.Request[0].Data), "Call.Request[0] has %d bytes, want 0", len(call.Request[0].Data))
 	require.Equal(t, codes.OK, call.Code, "Call.Code = %v, want OK", call.Code)
+}
+
+func TestFramesUnfinishedCall(t *testing.T) {
+	// The server sent its headers and a message, then nothing: no trailers, so no grpc-status (the
+	// stream was reset, or the connection dropped). That call did not succeed.
+	client := &Capture{Direction: ClientToServer, Streams: []*Stream{
+		{ID: 1, Headers: []hpack.HeaderField{{Name: ":method", Value: "POST"}, {Name: ":path", Value: getUser}}, Messages: []Message{{Data: []byte("req")}}, Ended: true},
+	}}
+	server := &Capture{Direction: ServerToClient, Streams: []*Stream{
+		{ID: 1, Headers: []hpack.HeaderField{{Name: ":status", Value: "200"}}, Messages: []Message{{Data: []byte("resp")}}},
+	}}
+	calls, err := Calls(client, server)
+	require.Error(t, err, "Calls(a response without trailers) = %v, nil error, want an error: without grpc-status the call never finished, it must not read as OK", calls)
+
+	// A real one: the client cancels a call the server is still working on. The client resets the
+	// stream with RST_STREAM, and the server never sends a status for it.
+	fake := &fakeUsers{arrived: make(chan string, 1), release: make(chan struct{})}
+	rec := record(t, fake, func(ctx context.Context, c userv1.UserServiceClient) {
+		ctx, cancel := context.WithCancel(ctx)
+		defer cancel()
+		done := make(chan error, 1)
+		go func() {
+			_, err := c.GetUser(ctx, &userv1.GetUserRequest{Id: "pair-cancelled"})
+			done <- err
+		}()
+		<-fake.arrived // the handler runs: the stream is open on both sides
+		cancel()
+		require.Equal(t, codes.Canceled, status.Code(<-done), "the cancelled call must fail with Canceled")
+	})
+	rawClient, rawServer := walk(t, rec.ClientToServer, ClientToServer), walk(t, rec.ServerToClient, ServerToClient)
+	require.Positive(t, rawClient.types[http2.FrameRSTStream], "the client sent no RST_STREAM; the test needs one")
+	cl, err := Decode(bytes.NewReader(rec.ClientToServer), ClientToServer)
+	require.NoError(t, err, "Decode(client->server bytes of a cancelled call) failed")
+	srv, err := Decode(bytes.NewReader(rec.ServerToClient), ServerToClient)
+	require.NoError(t, err, "Decode(server->client bytes of a cancelled call) failed")
+	require.Equal(t, rawClient.others(), cl.Other, "client Capture.Other = %v, want %v: count every frame that is not HEADERS, CONTINUATION or DATA, by type, RST_STREAM included", cl.Other, rawClient.others())
+	require.Equal(t, rawServer.others(), srv.Other, "server Capture.Other = %v, want %v: count every frame that is not HEADERS, CONTINUATION or DATA, by type", srv.Other, rawServer.others())
+	calls, err = Calls(cl, srv)
+	require.Error(t, err, "Calls(a call the client cancelled) = %v, nil error, want an error: the server sent no grpc-status for it", calls)
+}
+
+func TestFramesNotHTTP2(t *testing.T) {
+	// Server-side bytes start with frames, not the preface. These 24 bytes are a SETTINGS frame with one
+	// setting and a SETTINGS ACK: as long as the preface, so only checking them tells the directions apart.
+	var b bytes.Buffer
+	fr := http2.NewFramer(&b, nil)
+	require.NoError(t, fr.WriteSettings(http2.Setting{ID: http2.SettingMaxFrameSize, Val: 16384}))
+	require.NoError(t, fr.WriteSettingsAck())
+	require.Equal(t, len(http2.ClientPreface), b.Len())
+	var hb bytes.Buffer
+	require.NoError(t, hpack.NewEncoder(&hb).WriteField(hpack.HeaderField{Name: ":status", Value: "200"}))
+	require.NoError(t, fr.WriteHeaders(http2.HeadersFrameParam{StreamID: 1, BlockFragment: hb.Bytes(), EndHeaders: true}))
+	_, err := Decode(bytes.NewReader(b.Bytes()), ClientToServer)
+	require.Error(t, err, "Decode(bytes that do not start with %q, ClientToServer) = nil error, want an error: check the 24-byte preface, do not just skip it", http2.ClientPreface)
+
+	// A recording cut short ends inside a frame: that is an error, not the end of the connection.
+	s := newSynthetic(t)
+	s.headers(t, 1, getUser)
+	s.data(t, 1, true, framed(false, []byte("req")))
+	s.headers(t, 3, getUser)
+	whole := s.buf.Bytes()
+	_, err = Decode(bytes.NewReader(whole), ClientToServer)
+	require.NoError(t, err, "Decode(two whole streams) failed")
+	for _, cut := range []int{2, 9 + 1} { // inside the last HEADERS frame's payload; inside its 9-byte header
+		_, err = Decode(bytes.NewReader(whole[:len(whole)-cut]), ClientToServer)
+		require.Error(t, err, "Decode(bytes cut %d bytes before the end of the last frame) = nil error, want an error: only io.EOF between two frames ends a connection cleanly", cut)
+	}
 }

@@ -47,7 +47,8 @@ type Stream struct {
 	Headers []hpack.HeaderField
 	// Trailers is the header block that carried END_STREAM (grpc-status, grpc-message). A response
 	// that fails before any message is "Trailers-Only": one block with END_STREAM and no Headers.
-	// The client's side of a stream ends with an empty DATA frame instead, so it has no Trailers.
+	// The client's side of a stream ends with END_STREAM on a DATA frame instead (for a unary call the
+	// one that holds the request; after a streaming client's CloseSend an empty one), so it has no Trailers.
 	Trailers []hpack.HeaderField
 	// Messages are the gRPC messages of the stream's DATA frames, in order.
 	Messages []Message

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net/url"
 	"strconv"
 	"time"
@@ -151,7 +152,12 @@ func ParseTimeout(v string) (time.Duration, error) {
 	if err != nil {
 		return 0, fmt.Errorf("grpc-timeout %q: %w", v, err)
 	}
-	return time.Duration(n) * unit, nil // 8 digits of hours still fit in an int64 of nanoseconds
+	// 8 digits of hours do not fit in a Duration (int64 nanoseconds, about 2.5 million hours): clamp,
+	// as grpc-go does, instead of overflowing into a negative deadline.
+	if n > int64(math.MaxInt64/unit) {
+		return time.Duration(math.MaxInt64), nil
+	}
+	return time.Duration(n) * unit, nil
 }
 
 // Calls pairs the client's streams with the server's (same stream id) into calls, in the client's
@@ -189,7 +195,7 @@ func Calls(client, server *Capture) ([]Call, error) {
 			// grpc-message is percent-encoded (RFC 3986 style, no '+' for space): a header value may
 			// only hold printable ASCII, and the message may be any UTF-8.
 			if call.Message, err = url.PathUnescape(msg); err != nil {
-				call.Message = msg // what grpc-go does with a bad escape: keep the text as it came
+				call.Message = msg // a bad escape is no reason to lose the call: keep the text as it came
 			}
 		}
 		calls = append(calls, call)
