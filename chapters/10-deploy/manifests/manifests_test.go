@@ -237,18 +237,22 @@ func TestManifestsSelectors(t *testing.T) {
 	require.False(t, pdbSel.Empty(), "PodDisruptionBudget %s: spec.selector is empty: in policy/v1 an empty selector selects every pod of the namespace", pdb.Name)
 	require.True(t, pdbSel.Matches(podLabels), "PodDisruptionBudget %s: selector %s does not match the pod template's labels %v: the budget protects no orders pod", pdb.Name, pdbSel, podLabels)
 
-	// Another app's pod: the labels the Deployment's selector pins carry other values.
+	// Another app's pod: the labels the Deployment's selector pins (else all the template's labels) carry other
+	// values.
+	pinned := d.Spec.Selector.MatchLabels
+	if len(pinned) == 0 {
+		pinned = d.Spec.Template.Labels
+	}
 	other := labels.Set{}
 	for k, v := range podLabels {
 		other[k] = v
 	}
-	for k, v := range d.Spec.Selector.MatchLabels {
+	for k, v := range pinned {
 		other[k] = "not-" + v
 	}
-	if len(d.Spec.Selector.MatchLabels) > 0 {
-		require.False(t, svcSel.Matches(other), "Service %s: selector %s also matches another app's pods (%v): calls to orders would land on them", svc.Name, svcSel, other)
-		require.False(t, pdbSel.Matches(other), "PodDisruptionBudget %s: selector %s also matches another app's pods (%v): their budgets then cover the same pods, and the Eviction API refuses to evict a pod with more than one budget (500), so every drain of their nodes stalls; select the Deployment's pods only", pdb.Name, pdbSel, other)
-	}
+	require.False(t, sel.Matches(other), "Deployment %s: spec.selector %s also matches another app's pods (%v): its ReplicaSets would count and adopt them", d.Name, sel, other)
+	require.False(t, svcSel.Matches(other), "Service %s: selector %s also matches another app's pods (%v): calls to orders would land on them", svc.Name, svcSel, other)
+	require.False(t, pdbSel.Matches(other), "PodDisruptionBudget %s: selector %s also matches another app's pods (%v): their budgets then cover the same pods, and the Eviction API refuses to evict a pod with more than one budget (500), so every drain of their nodes stalls; select the Deployment's pods only", pdb.Name, pdbSel, other)
 
 	hpa := need(t, o.hpa, "autoscaling/v2 HorizontalPodAutoscaler", "it scales the Deployment with the CPU load")
 	ref := hpa.Spec.ScaleTargetRef
