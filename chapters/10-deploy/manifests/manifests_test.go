@@ -300,7 +300,7 @@ func TestManifestsHeadlessGRPCService(t *testing.T) {
 	default:
 		require.EqualValues(t, grpcPort, target.IntVal, "Service %s port %s: targetPort %d, want the container's gRPC port %d: calls would reach a port nothing listens on", svc.Name, sp.Name, target.IntVal, grpcPort)
 	}
-	require.False(t, svc.Spec.PublishNotReadyAddresses, "Service %s: publishNotReadyAddresses = true: DNS would return pods that are not ready (starting, draining, database down)", svc.Name)
+	require.False(t, svc.Spec.PublishNotReadyAddresses, "Service %s: publishNotReadyAddresses = true: DNS would return pods that are not ready (starting, database down) and terminating pods too (their endpoints stay ready)", svc.Name)
 }
 
 // probeTarget describes where a probe points: "http <port> <path>", "grpc <port> <service>", "tcp <port>" or "exec".
@@ -509,9 +509,9 @@ func TestManifestsGracefulShutdown(t *testing.T) {
 	d := deployment(t, o)
 	c := container(t, d)
 
-	require.NotNil(t, c.Lifecycle, "container %s: no lifecycle.preStop: SIGTERM arrives at the same moment the pod is removed from the endpoints, and kube-proxy, DNS and clients learn it seconds later: calls keep arriving at a process that is shutting down", c.Name)
+	require.NotNil(t, c.Lifecycle, "container %s: no lifecycle.preStop: SIGTERM arrives at the same moment the pod's endpoint turns not ready, and kube-proxy, DNS and clients learn it seconds later: calls keep arriving at a process that is shutting down", c.Name)
 	pre := c.Lifecycle.PreStop
-	require.NotNil(t, pre, "container %s: no lifecycle.preStop: SIGTERM arrives at the same moment the pod is removed from the endpoints, and kube-proxy, DNS and clients learn it seconds later: calls keep arriving at a process that is shutting down", c.Name)
+	require.NotNil(t, pre, "container %s: no lifecycle.preStop: SIGTERM arrives at the same moment the pod's endpoint turns not ready, and kube-proxy, DNS and clients learn it seconds later: calls keep arriving at a process that is shutting down", c.Name)
 	require.Nil(t, pre.Exec, "container %s: preStop exec %v: the image is FROM scratch, with no shell and no sleep binary, so the hook fails at once; use the kubelet's sleep action (preStop.sleep.seconds, Kubernetes 1.30+)", c.Name, execCommand(pre))
 	require.NotNil(t, pre.Sleep, "container %s: preStop is not a sleep action, want preStop.sleep.seconds: wait until the endpoint removal has spread before the process starts to drain", c.Name)
 	sleep := time.Duration(pre.Sleep.Seconds) * time.Second
