@@ -1,14 +1,17 @@
-// Package manifests holds the Kubernetes manifests of the orders service: the gRPC service this chapter shuts
-// down gracefully, probes and packs into a FROM scratch image. The contract of that service, which the manifests
-// must fit:
+// Package manifests holds the Kubernetes manifests of the orders service: the service this chapter shuts down
+// gracefully (10-shutdown), probes (10-probes) and packs into a FROM scratch image (10-image), with its gRPC API
+// next to the HTTP one. The contract of that service, which the manifests must fit:
 //
-//   - gRPC on port 9090 (with grpc.health.v1: the overall status "" is NOT_SERVING while the database is down
-//     or the process drains), HTTP on port 8080: GET /livez answers 200 while the process is alive and does not
-//     look at any dependency; GET /readyz answers 200 only when the database answers and the process is not
-//     draining.
-//   - After SIGTERM it takes up to 25 s to drain (finish in-flight calls, commit offsets, close the database).
+//   - HTTP on port 8080 (the image's port): GET /livez answers 200 while the process is alive and looks at no
+//     dependency; GET /readyz answers 200 only when the database answers and the process is not draining, and
+//     gives its database ping up to 1 s before it answers 503. gRPC on port 9090, with grpc.health.v1: the
+//     overall status "" is NOT_SERVING in the same cases as /readyz.
+//   - After SIGTERM it reports not ready, keeps serving for its drain delay, drains (in-flight calls, the Kafka
+//     message, offsets) and closes the database, all within its shutdown budget: at least 20 s.
 //   - It starts within 30 s (migrations, warm caches) and needs no write access to its root filesystem.
-//   - It reads its settings from environment variables, which the ConfigMap orders-config holds.
+//   - It reads its settings from environment variables, which the ConfigMap orders-config holds: HTTP_ADDR and
+//     GRPC_ADDR (listen addresses, such as ":8080"), DRAIN_DELAY and SHUTDOWN_BUDGET (Go durations, the
+//     DrainDelay and Budget of 10-shutdown's Config). A variable that is not set keeps its built-in default.
 //   - The image is FROM scratch, runs as uid 65532 and has no shell and no sleep binary.
 //
 // Manifests is a multi-document YAML file kept in a Go string so that labctl can check, reset and diff it like
@@ -25,10 +28,10 @@ metadata:
   labels:
     app.kubernetes.io/name: orders
 data:
-  LOG_LEVEL: info
-  GRPC_ADDR: ":9090"
   HTTP_ADDR: ":8080"
-  DRAIN_TIMEOUT: 25s
+  GRPC_ADDR: ":9090"
+  DRAIN_DELAY: 2s
+  SHUTDOWN_BUDGET: 20s
 ---
 apiVersion: apps/v1
 kind: Deployment
@@ -47,7 +50,7 @@ spec:
       labels:
         app.kubernetes.io/name: orders
     spec:
-      # TODO(10-manifests): a grace period longer than the preStop sleep plus the 25 s drain; a pod securityContext
+      # TODO(10-manifests): a grace period longer than the preStop sleep plus SHUTDOWN_BUDGET; a pod securityContext
       # that refuses to run as root (uid 65532) with the RuntimeDefault seccomp profile.
       containers:
         - name: orders
@@ -57,7 +60,8 @@ spec:
             - name: grpc
               containerPort: 9090
           # TODO(10-manifests): the HTTP port 8080; settings from the ConfigMap orders-config; CPU and memory
-          # requests and limits; startup, liveness and readiness probes (each on the right endpoint); a preStop
+          # requests and limits; startup, liveness and readiness probes (each on the right endpoint,
+          # and readiness patient enough for the 1 s database ping behind /readyz); a preStop
           # hook that waits for the endpoint removal to spread; a container securityContext (no privilege
           # escalation, read-only root filesystem, no capabilities).
 # TODO(10-manifests): a headless Service for gRPC clients, a HorizontalPodAutoscaler on CPU utilisation and a

@@ -6,7 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -26,18 +28,33 @@ import (
 	"github.com/gomicrolab/microlab/chapters/10-deploy/manifests"
 )
 
-// The contract of the orders service (see the package documentation): the manifests must fit it.
+// The contract of the orders service (see the package documentation): the manifests must fit it. The HTTP port is
+// the image's (10-image), the probe endpoints and the readiness check's bound are 10-probes', the drain delay and the
+// shutdown budget are 10-shutdown's Config.
 const (
-	grpcPort      = 9090
-	httpPort      = 8080
-	livePath      = "/livez"  // the process is alive; looks at no dependency
-	readyPath     = "/readyz" // the database answers and the process is not draining
-	drainTimeout  = 25 * time.Second
-	startupBudget = 30 * time.Second
-	configMapName = "orders-config"
+	grpcPort  = 9090
+	httpPort  = 8080
+	livePath  = "/livez"  // the process is alive; looks at no dependency
+	readyPath = "/readyz" // the database answers and the process is not draining
+	// readyCheck bounds the database ping behind /readyz (probes.Checker.Timeout): it answers 503 by then.
+	readyCheck = 1 * time.Second
+	// shutdownBudget is the least the service needs from SIGTERM to exit (shutdown.Config.Budget): drain delay,
+	// in-flight calls and the Kafka message, offsets, database.
+	shutdownBudget = 20 * time.Second
+	startupBudget  = 30 * time.Second
+	configMapName  = "orders-config"
 	// minPreStop is the least time between the pod leaving the endpoints and SIGTERM: the EndpointSlice change
 	// reaches kube-proxy, DNS caches and clients' resolvers in a few seconds on a healthy cluster.
 	minPreStop = 3 * time.Second
+)
+
+// The environment variables the service reads its settings from (shutdown.Config). A variable that is not set
+// leaves the built-in default in place without a word.
+const (
+	envHTTPAddr       = "HTTP_ADDR"       // listen address of /livez, /readyz and the API, e.g. ":8080"
+	envGRPCAddr       = "GRPC_ADDR"       // listen address of the gRPC server, e.g. ":9090"
+	envDrainDelay     = "DRAIN_DELAY"     // Config.DrainDelay: keep serving after reporting not ready, e.g. "2s"
+	envShutdownBudget = "SHUTDOWN_BUDGET" // Config.Budget: SIGTERM to exit, e.g. "20s"
 )
 
 // objects are the documents of manifests.Manifests, decoded into the API types.
@@ -220,6 +237,23 @@ func TestManifestsSelectors(t *testing.T) {
 	require.False(t, pdbSel.Empty(), "PodDisruptionBudget %s: spec.selector is empty: in policy/v1 an empty selector selects every pod of the namespace", pdb.Name)
 	require.True(t, pdbSel.Matches(podLabels), "PodDisruptionBudget %s: selector %s does not match the pod template's labels %v: the budget protects no orders pod", pdb.Name, pdbSel, podLabels)
 
+	// Another app's pod: the labels the Deployment's selector pins (else all the template's labels) carry other
+	// values.
+	pinned := d.Spec.Selector.MatchLabels
+	if len(pinned) == 0 {
+		pinned = d.Spec.Template.Labels
+	}
+	other := labels.Set{}
+	for k, v := range podLabels {
+		other[k] = v
+	}
+	for k, v := range pinned {
+		other[k] = "not-" + v
+	}
+	require.False(t, sel.Matches(other), "Deployment %s: spec.selector %s also matches another app's pods (%v): its ReplicaSets would count and adopt them", d.Name, sel, other)
+	require.False(t, svcSel.Matches(other), "Service %s: selector %s also matches another app's pods (%v): calls to orders would land on them", svc.Name, svcSel, other)
+	require.False(t, pdbSel.Matches(other), "PodDisruptionBudget %s: selector %s also matches another app's pods (%v): their budgets then cover the same pods, and the Eviction API refuses to evict a pod with more than one budget (500), so every drain of their nodes stalls; select the Deployment's pods only", pdb.Name, pdbSel, other)
+
 	hpa := need(t, o.hpa, "autoscaling/v2 HorizontalPodAutoscaler", "it scales the Deployment with the CPU load")
 	ref := hpa.Spec.ScaleTargetRef
 	require.Equal(t, "apps/v1 Deployment "+d.Name, ref.APIVersion+" "+ref.Kind+" "+ref.Name,
@@ -266,7 +300,7 @@ func TestManifestsHeadlessGRPCService(t *testing.T) {
 	default:
 		require.EqualValues(t, grpcPort, target.IntVal, "Service %s port %s: targetPort %d, want the container's gRPC port %d: calls would reach a port nothing listens on", svc.Name, sp.Name, target.IntVal, grpcPort)
 	}
-	require.False(t, svc.Spec.PublishNotReadyAddresses, "Service %s: publishNotReadyAddresses = true: DNS would return pods that are not ready (starting, draining, database down)", svc.Name)
+	require.False(t, svc.Spec.PublishNotReadyAddresses, "Service %s: publishNotReadyAddresses = true: DNS would return pods that are not ready (starting, database down) and terminating pods too (their endpoints stay ready)", svc.Name)
 }
 
 // probeTarget describes where a probe points: "http <port> <path>", "grpc <port> <service>", "tcp <port>" or "exec".
@@ -312,6 +346,23 @@ func window(p *corev1.Probe) time.Duration {
 	return time.Duration(ft*ps) * time.Second
 }
 
+// untilRestart is how long a probe that never succeeds lets a container run: the kubelet probes as soon as
+// initialDelaySeconds have passed, then every periodSeconds, and acts on the failureThreshold-th failure in a row,
+// which comes timeoutSeconds after that probe started (pkg/kubelet/prober/worker.go). API defaults: 3, 10 s, 1 s.
+func untilRestart(p *corev1.Probe) time.Duration {
+	ft, ps, ts := p.FailureThreshold, p.PeriodSeconds, p.TimeoutSeconds
+	if ft == 0 {
+		ft = 3
+	}
+	if ps == 0 {
+		ps = 10
+	}
+	if ts == 0 {
+		ts = 1
+	}
+	return time.Duration(p.InitialDelaySeconds+(ft-1)*ps+ts) * time.Second
+}
+
 func TestManifestsProbes(t *testing.T) {
 	o := load(t)
 	c := container(t, deployment(t, o))
@@ -329,16 +380,23 @@ func TestManifestsProbes(t *testing.T) {
 	require.Equal(t, live, got,
 		"container %s: livenessProbe = %s, want GET %s on port %d: liveness must not depend on the database (an outage would restart every pod at once, and the restart does not fix the database) and must differ from readiness", c.Name, got, livePath, httpPort)
 
+	// The service reports its own verdict within readyCheck; the kubelet must wait longer than that for it.
+	rt := time.Duration(c.ReadinessProbe.TimeoutSeconds) * time.Second
+	if rt == 0 {
+		rt = time.Second // the API default
+	}
+	require.Greater(t, rt, readyCheck, "container %s: readinessProbe.timeoutSeconds = %v, want more than %v: /readyz gives its database ping up to %v before it answers 503, so a slow but healthy database would time the probe out and flap the pod out of the endpoints", c.Name, rt, readyCheck, readyCheck)
+
 	// A slow start must not be taken for a dead process.
 	switch sp := c.StartupProbe; {
 	case sp != nil:
 		require.Equal(t, live, probeTarget(c, sp), "container %s: startupProbe = %s, want GET %s on port %d: it guards the liveness probe, so it asks the same question", c.Name, probeTarget(c, sp), livePath, httpPort)
-		require.GreaterOrEqual(t, window(sp)+time.Duration(sp.InitialDelaySeconds)*time.Second, startupBudget,
-			"container %s: startupProbe gives %v (initialDelaySeconds + failureThreshold x periodSeconds), want at least %v: the service needs that long to start, and a failed startup probe restarts the container: it would never start", c.Name, window(sp)+time.Duration(sp.InitialDelaySeconds)*time.Second, startupBudget)
+		require.GreaterOrEqual(t, untilRestart(sp), startupBudget,
+			"container %s: startupProbe restarts a starting container after %v (initialDelaySeconds + (failureThreshold-1) x periodSeconds + timeoutSeconds: the kubelet probes at once, then every period, and acts on the failureThreshold-th failure), want at least %v: the service needs that long to start, so it would never start", c.Name, untilRestart(sp), startupBudget)
 	default:
 		lp := c.LivenessProbe
-		require.GreaterOrEqual(t, time.Duration(lp.InitialDelaySeconds)*time.Second+window(lp), startupBudget,
-			"container %s: no startupProbe, and livenessProbe gives only %v before it restarts a starting container (initialDelaySeconds + failureThreshold x periodSeconds), want at least %v: add a startupProbe (or an initialDelaySeconds) or the pod restarts forever", c.Name, time.Duration(lp.InitialDelaySeconds)*time.Second+window(lp), startupBudget)
+		require.GreaterOrEqual(t, untilRestart(lp), startupBudget,
+			"container %s: no startupProbe, and livenessProbe restarts a starting container after %v (initialDelaySeconds + (failureThreshold-1) x periodSeconds + timeoutSeconds), want at least %v: add a startupProbe (or an initialDelaySeconds) or the pod restarts forever", c.Name, untilRestart(lp), startupBudget)
 	}
 	require.GreaterOrEqual(t, window(c.LivenessProbe), 10*time.Second,
 		"container %s: livenessProbe restarts after %v of failures (failureThreshold x periodSeconds), want at least 10s: one GC pause or a slow node would restart a healthy process", c.Name, window(c.LivenessProbe))
@@ -435,6 +493,15 @@ func TestManifestsRollingUpdate(t *testing.T) {
 	require.Equal(t, 0, scaled(t, ru.MaxUnavailable, n, false, "maxUnavailable"), "Deployment %s: rollingUpdate.maxUnavailable = %s, want 0: the rollout must start a new pod and wait until it is ready before stopping an old one", d.Name, ru.MaxUnavailable.String())
 	require.NotNil(t, ru.MaxSurge, "Deployment %s: rollingUpdate.maxSurge not set, want at least 1", d.Name)
 	require.GreaterOrEqual(t, scaled(t, ru.MaxSurge, n, true, "maxSurge"), 1, "Deployment %s: rollingUpdate.maxSurge = %s, want at least 1 (with maxUnavailable 0 the rollout cannot progress otherwise)", d.Name, ru.MaxSurge.String())
+
+	// A new pod may need the whole startup budget, plus scheduling, the image pull and minReadySeconds, before it
+	// counts as progress.
+	pd := 600 * time.Second // the API default
+	if d.Spec.ProgressDeadlineSeconds != nil {
+		pd = time.Duration(*d.Spec.ProgressDeadlineSeconds) * time.Second
+	}
+	minReady := time.Duration(d.Spec.MinReadySeconds) * time.Second
+	require.GreaterOrEqual(t, pd, 2*startupBudget+minReady, "Deployment %s: progressDeadlineSeconds = %v, want at least %v (twice the %v startup budget, plus minReadySeconds %v): a new pod that starts as slowly as the service may would mark a healthy rollout failed (ProgressDeadlineExceeded: kubectl rollout status exits 1 and the pipeline rolls back)", d.Name, pd, 2*startupBudget+minReady, startupBudget, minReady)
 }
 
 func TestManifestsGracefulShutdown(t *testing.T) {
@@ -442,9 +509,9 @@ func TestManifestsGracefulShutdown(t *testing.T) {
 	d := deployment(t, o)
 	c := container(t, d)
 
-	require.NotNil(t, c.Lifecycle, "container %s: no lifecycle.preStop: SIGTERM arrives at the same moment the pod is removed from the endpoints, and kube-proxy, DNS and clients learn it seconds later: calls keep arriving at a process that is shutting down", c.Name)
+	require.NotNil(t, c.Lifecycle, "container %s: no lifecycle.preStop: SIGTERM arrives at the same moment the pod's endpoint turns not ready, and kube-proxy, DNS and clients learn it seconds later: calls keep arriving at a process that is shutting down", c.Name)
 	pre := c.Lifecycle.PreStop
-	require.NotNil(t, pre, "container %s: no lifecycle.preStop: SIGTERM arrives at the same moment the pod is removed from the endpoints, and kube-proxy, DNS and clients learn it seconds later: calls keep arriving at a process that is shutting down", c.Name)
+	require.NotNil(t, pre, "container %s: no lifecycle.preStop: SIGTERM arrives at the same moment the pod's endpoint turns not ready, and kube-proxy, DNS and clients learn it seconds later: calls keep arriving at a process that is shutting down", c.Name)
 	require.Nil(t, pre.Exec, "container %s: preStop exec %v: the image is FROM scratch, with no shell and no sleep binary, so the hook fails at once; use the kubelet's sleep action (preStop.sleep.seconds, Kubernetes 1.30+)", c.Name, execCommand(pre))
 	require.NotNil(t, pre.Sleep, "container %s: preStop is not a sleep action, want preStop.sleep.seconds: wait until the endpoint removal has spread before the process starts to drain", c.Name)
 	sleep := time.Duration(pre.Sleep.Seconds) * time.Second
@@ -454,9 +521,18 @@ func TestManifestsGracefulShutdown(t *testing.T) {
 	if g := d.Spec.Template.Spec.TerminationGracePeriodSeconds; g != nil {
 		grace = time.Duration(*g) * time.Second
 	}
-	require.Greater(t, grace, sleep+drainTimeout,
-		"Deployment %s: terminationGracePeriodSeconds = %v, want more than preStop %v + drain %v: the countdown starts with the preStop hook, and when it runs out the kubelet sends SIGKILL in the middle of the drain", d.Name, grace, sleep, drainTimeout)
-	require.LessOrEqual(t, grace, 2*(sleep+drainTimeout)+30*time.Second, "Deployment %s: terminationGracePeriodSeconds = %v: a stuck process would hold its node's drain that long", d.Name, grace)
+	// The budget the process really gets is the one its environment sets (TestManifestsConfigMap checks the rest).
+	budget := shutdownBudget
+	if cm := o.configMap; cm != nil {
+		if v, ok := containerEnv(c, cm)[envShutdownBudget]; ok {
+			if b, err := time.ParseDuration(v); err == nil && b > budget {
+				budget = b
+			}
+		}
+	}
+	require.Greater(t, grace, sleep+budget,
+		"Deployment %s: terminationGracePeriodSeconds = %v, want more than preStop %v + shutdown budget %v (%s): the countdown starts with the preStop hook, and when it runs out the kubelet sends SIGKILL in the middle of the drain", d.Name, grace, sleep, budget, envShutdownBudget)
+	require.LessOrEqual(t, grace, 2*(sleep+budget)+30*time.Second, "Deployment %s: terminationGracePeriodSeconds = %v: a stuck process would hold its node's drain that long", d.Name, grace)
 }
 
 func execCommand(h *corev1.LifecycleHandler) []string {
@@ -524,6 +600,51 @@ func TestManifestsConfigMap(t *testing.T) {
 		}
 	}
 	require.True(t, uses, "container %s does not read ConfigMap %s (envFrom configMapRef, env valueFrom configMapKeyRef, or a configMap volume): the service would start with its built-in defaults", c.Name, cm.Name)
+
+	env := containerEnv(c, cm)
+	for _, name := range []string{envHTTPAddr, envGRPCAddr, envDrainDelay, envShutdownBudget} {
+		_, ok := env[name]
+		require.True(t, ok, "container %s: environment variable %s is not set (from ConfigMap %s or env), want it: the service reads its settings from %s, %s, %s and %s, and a misspelt key leaves the built-in default in place without a word", c.Name, name, cm.Name, envHTTPAddr, envGRPCAddr, envDrainDelay, envShutdownBudget)
+	}
+	for _, a := range []struct {
+		name string
+		port int
+	}{{envHTTPAddr, httpPort}, {envGRPCAddr, grpcPort}} {
+		host, port, err := net.SplitHostPort(env[a.name])
+		require.NoError(t, err, "container %s: %s = %q, want host:port such as \":%d\"", c.Name, a.name, env[a.name], a.port)
+		require.Contains(t, []string{"", "0.0.0.0", "::"}, host, "container %s: %s = %q, want \":%d\": in a container 127.0.0.1 is the pod's own loopback, and the kubelet's probes and the Service's clients come in on the pod IP: the pod would never be ready", c.Name, a.name, env[a.name], a.port)
+		require.Equal(t, strconv.Itoa(a.port), port, "container %s: %s = %q, want port %d: the container port, the probes and the Service point there, so nothing would reach the server", c.Name, a.name, env[a.name], a.port)
+	}
+	delay, err := time.ParseDuration(env[envDrainDelay])
+	require.NoError(t, err, "container %s: %s = %q, want a Go duration such as 2s", c.Name, envDrainDelay, env[envDrainDelay])
+	budget, err := time.ParseDuration(env[envShutdownBudget])
+	require.NoError(t, err, "container %s: %s = %q, want a Go duration such as 20s", c.Name, envShutdownBudget, env[envShutdownBudget])
+	require.GreaterOrEqual(t, budget, shutdownBudget, "container %s: %s = %v, want at least %v: the drain of in-flight calls and the Kafka message, the offset commit and the database close need that long; a shorter budget cuts them off", c.Name, envShutdownBudget, budget, shutdownBudget)
+	require.Less(t, delay, budget, "container %s: %s = %v with %s = %v, want less than the budget: the drain delay is spent before the drain starts, and the in-flight work gets only what is left", c.Name, envDrainDelay, delay, envShutdownBudget, budget)
+}
+
+// containerEnv is the environment the container starts with, as far as ConfigMap cm and literal values make it:
+// envFrom first, then env (which wins).
+func containerEnv(c *corev1.Container, cm *corev1.ConfigMap) map[string]string {
+	env := map[string]string{}
+	for _, ef := range c.EnvFrom {
+		if ef.ConfigMapRef != nil && ef.ConfigMapRef.Name == cm.Name {
+			for k, v := range cm.Data {
+				env[ef.Prefix+k] = v
+			}
+		}
+	}
+	for _, e := range c.Env {
+		switch {
+		case e.ValueFrom == nil:
+			env[e.Name] = e.Value
+		case e.ValueFrom.ConfigMapKeyRef != nil && e.ValueFrom.ConfigMapKeyRef.Name == cm.Name:
+			if v, ok := cm.Data[e.ValueFrom.ConfigMapKeyRef.Key]; ok {
+				env[e.Name] = v
+			}
+		}
+	}
+	return env
 }
 
 func TestManifestsImagePinned(t *testing.T) {

@@ -1,14 +1,17 @@
-// Package manifests holds the Kubernetes manifests of the orders service: the gRPC service this chapter shuts
-// down gracefully, probes and packs into a FROM scratch image. The contract of that service, which the manifests
-// must fit:
+// Package manifests holds the Kubernetes manifests of the orders service: the service this chapter shuts down
+// gracefully (10-shutdown), probes (10-probes) and packs into a FROM scratch image (10-image), with its gRPC API
+// next to the HTTP one. The contract of that service, which the manifests must fit:
 //
-//   - gRPC on port 9090 (with grpc.health.v1: the overall status "" is NOT_SERVING while the database is down
-//     or the process drains), HTTP on port 8080: GET /livez answers 200 while the process is alive and does not
-//     look at any dependency; GET /readyz answers 200 only when the database answers and the process is not
-//     draining.
-//   - After SIGTERM it takes up to 25 s to drain (finish in-flight calls, commit offsets, close the database).
+//   - HTTP on port 8080 (the image's port): GET /livez answers 200 while the process is alive and looks at no
+//     dependency; GET /readyz answers 200 only when the database answers and the process is not draining, and
+//     gives its database ping up to 1 s before it answers 503. gRPC on port 9090, with grpc.health.v1: the
+//     overall status "" is NOT_SERVING in the same cases as /readyz.
+//   - After SIGTERM it reports not ready, keeps serving for its drain delay, drains (in-flight calls, the Kafka
+//     message, offsets) and closes the database, all within its shutdown budget: at least 20 s.
 //   - It starts within 30 s (migrations, warm caches) and needs no write access to its root filesystem.
-//   - It reads its settings from environment variables, which the ConfigMap orders-config holds.
+//   - It reads its settings from environment variables, which the ConfigMap orders-config holds: HTTP_ADDR and
+//     GRPC_ADDR (listen addresses, such as ":8080"), DRAIN_DELAY and SHUTDOWN_BUDGET (Go durations, the
+//     DrainDelay and Budget of 10-shutdown's Config). A variable that is not set keeps its built-in default.
 //   - The image is FROM scratch, runs as uid 65532 and has no shell and no sleep binary.
 //
 // Manifests is a multi-document YAML file kept in a Go string so that labctl can check, reset and diff it like
@@ -25,10 +28,10 @@ metadata:
   labels:
     app.kubernetes.io/name: orders
 data:
-  LOG_LEVEL: info
-  GRPC_ADDR: ":9090"
   HTTP_ADDR: ":8080"
-  DRAIN_TIMEOUT: 25s
+  GRPC_ADDR: ":9090"
+  DRAIN_DELAY: 2s
+  SHUTDOWN_BUDGET: 20s
 ---
 apiVersion: apps/v1
 kind: Deployment
@@ -54,8 +57,8 @@ spec:
       labels:
         app.kubernetes.io/name: orders
     spec:
-      # preStop sleep (5 s) + the drain (25 s) + a margin. The countdown starts with the preStop hook; when it
-      # runs out, the kubelet sends SIGKILL.
+      # preStop sleep (5 s) + SHUTDOWN_BUDGET (20 s) + a margin. The countdown starts with the preStop hook;
+      # when it runs out, the kubelet sends SIGKILL.
       terminationGracePeriodSeconds: 40
       automountServiceAccountToken: false
       securityContext:
@@ -84,13 +87,14 @@ spec:
             limits:
               cpu: "1"
               memory: 256Mi
-          # Until the first success, neither liveness nor readiness runs: 15 x 2 s = 30 s to start.
+          # Until the first success, neither liveness nor readiness runs. The kubelet probes at once, then every
+          # 2 s, and restarts on the 20th failure in a row: 19 x 2 s + 1 s timeout = 39 s to start (30 s needed).
           startupProbe:
             httpGet:
               path: /livez
               port: http
             periodSeconds: 2
-            failureThreshold: 15
+            failureThreshold: 20
           # Restart only a process that is stuck itself; a database outage must not restart every pod.
           livenessProbe:
             httpGet:
@@ -99,7 +103,8 @@ spec:
             periodSeconds: 10
             timeoutSeconds: 2
             failureThreshold: 3
-          # Out of the Service while the database is down or the process drains.
+          # Out of the Service while the database is down or the process drains. timeoutSeconds exceeds the 1 s
+          # that /readyz gives its database ping, so the probe gets the service's answer, not a timeout.
           readinessProbe:
             httpGet:
               path: /readyz
