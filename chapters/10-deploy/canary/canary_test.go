@@ -156,6 +156,38 @@ func TestCanaryWeightSticky(t *testing.T) {
 		}
 	})
 
+	t.Run("concurrent requests each get their own decision", func(t *testing.T) {
+		// A gateway serves many requests at once: the decision belongs to one request (its ctx and its header),
+		// never to state shared by the middleware's calls. Run under -race, as the lab does.
+		r := probeEngine(canary.Middleware(w))
+		var wg sync.WaitGroup
+		for g := range 8 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for i := g; i < 200; i += 8 {
+					want := canary.Pick(user(i), w)
+					req := httptest.NewRequest(http.MethodGet, "/probe", nil)
+					req.Header.Set(canary.HeaderUser, user(i))
+					rec := httptest.NewRecorder()
+					r.ServeHTTP(rec, req)
+					var got probeResult
+					if err := json.Unmarshal(rec.Body.Bytes(), &got); err != nil || rec.Code != http.StatusOK {
+						t.Errorf("GET /probe as %s = %d %s, want 200 and JSON", user(i), rec.Code, rec.Body.String())
+						return
+					}
+					if got.Ctx != want || len(got.Header) != 1 || got.Header[0] != want {
+						t.Errorf("concurrent requests: %s at weight %d saw FromContext %q and X-Version %q, want %q (Pick): "+
+							"keep the decision in the request (a local variable, its ctx, its header), not in a variable "+
+							"that all requests share", user(i), w, got.Ctx, got.Header, want)
+						return
+					}
+				}
+			}()
+		}
+		wg.Wait()
+	})
+
 	t.Run("the same in another gateway process", func(t *testing.T) {
 		cmd := exec.Command(os.Args[0], "-test.run=^$")
 		cmd.Env = append(os.Environ(), pickEnv+"=1")
@@ -222,6 +254,8 @@ func TestCanaryGatewayHeader(t *testing.T) {
 		{"a canary user at weight 50", 50, http.Header{canary.HeaderUser: {canaryUser}}, canary.Canary, "Pick decides"},
 		{"a stable user at weight 50", 50, http.Header{canary.HeaderUser: {stableUser}}, canary.Stable, "Pick decides"},
 		{"an anonymous request", 50, http.Header{}, canary.Stable, "a request without a user cannot stick to a version: stable serves it"},
+		{"an anonymous request at weight 100", 100, http.Header{}, canary.Stable,
+			"a request without a user cannot stick to a version, whatever the weight: stable serves it (only X-Canary: always sends it to the canary)"},
 		{"a forged X-Version from the internet", 0, http.Header{canary.HeaderVersion: {"v2"}, canary.HeaderUser: {canaryUser}},
 			canary.Stable, "X-Version is internal: a client that sets it must not choose its version, the gateway decides"},
 		{"a forged X-Version of an unknown version", 50, http.Header{canary.HeaderVersion: {"v9", "v2"}, canary.HeaderUser: {stableUser}},
@@ -414,8 +448,15 @@ func TestCanaryBackends(t *testing.T) {
 		if _, err := only.Handle(canary.WithVersion(callCtx(t), canary.Canary), &canaryv1.HandleRequest{}); err != nil {
 			t.Fatalf("Handle tagged %q with no canary instance: %v, want it served by stable", canary.Canary, err)
 		}
-		if n := len(stable.all()) - s0; n != 1 {
-			t.Errorf("a canary call with no canary instance reached stable %d times, want 1", n)
+		got := stable.all()[s0:]
+		if len(got) != 1 {
+			t.Fatalf("a canary call with no canary instance reached stable %d times, want 1", len(got))
+		}
+		if got[0].tag != canary.Canary {
+			t.Errorf("a canary call to a service without a canary instance reached its stable instance with tag %q, want %q: "+
+				"a release often changes one service only; the tag must travel on through the services that have no "+
+				"canary, so that the canary further down the chain still gets its requests (downgrade only on fallback)",
+				got[0].tag, canary.Canary)
 		}
 	})
 
