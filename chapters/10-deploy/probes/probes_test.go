@@ -45,6 +45,7 @@ type instance struct {
 	proxy  *toxiproxy.Proxy
 	worker *probes.Worker
 	mysql  []string // addresses of MySQL and of its proxy: not for the probe's answer
+	db     *sql.DB  // the instance's pool
 }
 
 func newInstance(t *testing.T) *instance {
@@ -73,7 +74,7 @@ func newInstance(t *testing.T) *instance {
 	c := &probes.Checker{DB: db, Worker: hb, Timeout: checkTimeout, MaxStall: maxStall}
 	ts := httptest.NewServer(c.Handler())
 	t.Cleanup(ts.Close)
-	return &instance{url: ts.URL, proxy: proxy, worker: worker, mysql: []string{upstream, proxy.Listen}}
+	return &instance{url: ts.URL, proxy: proxy, worker: worker, mysql: []string{upstream, proxy.Listen}, db: db}
 }
 
 // probe is one GET as the kubelet does it: it gives up after limit.
@@ -207,6 +208,16 @@ func TestProbesDatabaseHangs(t *testing.T) {
 		}
 	}
 	in.quiet(t, "/readyz")
+	// Every check has answered: none may still hold a connection of the pool. (A ping ended by its deadline
+	// gives its connection back at once; allow slack for a loaded machine.)
+	for deadline := time.Now().Add(slack); in.db.Stats().InUse > 0; time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("pool connections in use %v after every readiness check answered = %d, want 0: a check that gives up "+
+				"must stop its ping too (PingContext under the deadline, not a goroutine raced against a timer), or each "+
+				"probe against a hung database holds a connection until the pool (MaxOpenConns %d) has none left",
+				slack, in.db.Stats().InUse, maxOpen)
+		}
+	}
 	in.hold(t, "/livez", http.StatusOK, 2*maxStall,
 		"MySQL hangs but the process is fine: liveness must not wait on a dependency")
 
