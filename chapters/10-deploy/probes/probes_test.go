@@ -244,6 +244,7 @@ func TestProbesDeadlockedWorker(t *testing.T) {
 	stuckAt := time.Now()
 	in.expect(t, "/livez", http.StatusServiceUnavailable, maxStall+slack,
 		fmt.Sprintf("the worker has been stuck in one job for longer than MaxStall (%v): only a restart helps. "+
-			"Beat from the worker's own loop, not from a separate goroutine, and compare the heartbeat's age to MaxStall", maxStall))
+			"Run each job in the worker's loop itself and beat from that loop, not from a separate goroutine, and compare the "+
+			"heartbeat's age to MaxStall", maxStall))
 	t.Logf("GET /livez turned 503 %v after the worker got stuck (MaxStall %v)", time.Since(stuckAt).Round(time.Millisecond), maxStall)
 }
