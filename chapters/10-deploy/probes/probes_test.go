@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -29,6 +30,13 @@ const (
 	tick         = 50 * time.Millisecond  // Worker.Every
 	// slack covers a loaded two-core machine (and the race detector) on top of each bound.
 	slack = 2 * time.Second
+	// hungBound is how fast readiness must answer while MySQL hangs: Checker.Timeout plus 700 ms for a loaded
+	// machine (measured: 301-362 ms over 20 runs at a load average above 30). It stays under the kubelet's
+	// default timeoutSeconds (1 s): a check bounded by anything but Checker.Timeout answers too late.
+	hungBound = time.Second
+	// maxOpen bounds the instance's pool, as in production (db.SetMaxOpenConns): a check that leaves a ping
+	// hanging after it answered holds one of these connections for ever.
+	maxOpen = 2
 )
 
 // instance is a Checker and a running Worker, served over HTTP, with MySQL behind a fault proxy.
@@ -36,6 +44,8 @@ type instance struct {
 	url    string
 	proxy  *toxiproxy.Proxy
 	worker *probes.Worker
+	mysql  []string // addresses of MySQL and of its proxy: not for the probe's answer
+	db     *sql.DB  // the instance's pool
 }
 
 func newInstance(t *testing.T) *instance {
@@ -47,9 +57,11 @@ func newInstance(t *testing.T) *instance {
 	proxy := toxiproxy.NewProxy(srv, "mysql", "127.0.0.1:0", cfg.Addr)
 	require.NoError(t, proxy.Start())
 	t.Cleanup(proxy.Stop)
+	upstream := cfg.Addr
 	cfg.Addr = proxy.Listen
 	db, err := sql.Open("mysql", cfg.FormatDSN())
 	require.NoError(t, err)
+	db.SetMaxOpenConns(maxOpen)
 	t.Cleanup(func() { db.Close() })
 
 	hb := &probes.Heartbeat{}
@@ -62,7 +74,7 @@ func newInstance(t *testing.T) *instance {
 	c := &probes.Checker{DB: db, Worker: hb, Timeout: checkTimeout, MaxStall: maxStall}
 	ts := httptest.NewServer(c.Handler())
 	t.Cleanup(ts.Close)
-	return &instance{url: ts.URL, proxy: proxy, worker: worker}
+	return &instance{url: ts.URL, proxy: proxy, worker: worker, mysql: []string{upstream, proxy.Listen}, db: db}
 }
 
 // probe is one GET as the kubelet does it: it gives up after limit.
@@ -76,6 +88,25 @@ func (in *instance) probe(path string, limit time.Duration) (int, time.Duration,
 	}
 	resp.Body.Close()
 	return resp.StatusCode, took, nil
+}
+
+// quiet checks that a failing probe says little: no address, no driver error. Probes answer anyone who
+// reaches the port; the reason belongs in the logs.
+func (in *instance) quiet(t *testing.T, path string) {
+	t.Helper()
+	cl := &http.Client{Timeout: checkTimeout + slack}
+	resp, err := cl.Get(in.url + path)
+	require.NoError(t, err, "GET %s", path)
+	body, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	require.NoError(t, err, "GET %s: body", path)
+	leaks := append([]string{"dial ", "tcp", "refused", "deadline", "bad connection", "invalid connection", "i/o timeout"}, in.mysql...)
+	for _, leak := range leaks {
+		if strings.Contains(strings.ToLower(string(body)), leak) {
+			t.Fatalf("GET %s = %d %q, want a short body without %q: probes are reachable by anyone who reaches the port; "+
+				"keep the database's address and the driver's error in the logs", path, resp.StatusCode, body, leak)
+		}
+	}
 }
 
 // expect probes path until it answers want, for at most within, and fails saying why it matters.
@@ -141,6 +172,7 @@ func TestProbesDatabaseDown(t *testing.T) {
 		"MySQL is down but the process is fine: liveness checks only the process (the worker's heartbeat), "+
 			"never a dependency, or every instance restarts at once and the outage gets worse")
 	in.hold(t, "/readyz", http.StatusServiceUnavailable, 2*checkTimeout, "MySQL is still down")
+	in.quiet(t, "/readyz")
 
 	require.NoError(t, in.proxy.Start(), "bring MySQL back")
 	in.expect(t, "/readyz", http.StatusOK, checkTimeout+slack,
@@ -157,16 +189,45 @@ func TestProbesDatabaseHangs(t *testing.T) {
 		_, err := in.proxy.Toxics.AddToxicJson(strings.NewReader(body))
 		require.NoError(t, err)
 	}
-	got, took, err := in.probe("/readyz", checkTimeout+slack)
-	if err != nil {
-		t.Fatalf("GET /readyz with MySQL hanging = no answer within %v (%v), want 503 within Checker.Timeout (%v): "+
-			"bound the check with a deadline, or the prober times out and a hung check piles up on every probe",
-			took.Round(time.Millisecond), err, checkTimeout)
+	// More probes than the pool has connections: each must answer on its own within the bound.
+	for i := 1; i <= maxOpen+2; i++ {
+		got, took, err := in.probe("/readyz", checkTimeout+slack)
+		if err != nil {
+			t.Fatalf("GET /readyz #%d with MySQL hanging = no answer within %v (%v), want 503 within Checker.Timeout (%v): "+
+				"bound the check with a deadline, or the prober times out and a hung check piles up on every probe",
+				i, took.Round(time.Millisecond), err, checkTimeout)
+		}
+		require.Equal(t, http.StatusServiceUnavailable, got, "GET /readyz #%d with MySQL hanging = %d, want 503", i, got)
+		if took >= hungBound {
+			t.Fatalf("GET /readyz #%d with MySQL hanging answered 503 after %v, want within Checker.Timeout (%v; %v allowed on a "+
+				"loaded machine): bound the ping with Checker.Timeout (context.WithTimeout(r.Context(), c.Timeout)), "+
+				"which is set shorter than the prober's own timeout", i, took.Round(time.Millisecond), checkTimeout, hungBound)
+		}
+		if i == 1 {
+			t.Logf("GET /readyz with MySQL hanging answered %d in %v (Checker.Timeout %v)", got, took.Round(time.Millisecond), checkTimeout)
+		}
 	}
-	require.Equal(t, http.StatusServiceUnavailable, got, "GET /readyz with MySQL hanging = %d, want 503", got)
-	t.Logf("GET /readyz with MySQL hanging answered %d in %v (Checker.Timeout %v)", got, took.Round(time.Millisecond), checkTimeout)
+	in.quiet(t, "/readyz")
+	// Every check has answered: none may still hold a connection of the pool. (A ping ended by its deadline
+	// gives its connection back at once; allow slack for a loaded machine.)
+	for deadline := time.Now().Add(slack); in.db.Stats().InUse > 0; time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("pool connections in use %v after every readiness check answered = %d, want 0: a check that gives up "+
+				"must stop its ping too (PingContext under the deadline, not a goroutine raced against a timer), or each "+
+				"probe against a hung database holds a connection until the pool (MaxOpenConns %d) has none left",
+				slack, in.db.Stats().InUse, maxOpen)
+		}
+	}
 	in.hold(t, "/livez", http.StatusOK, 2*maxStall,
 		"MySQL hangs but the process is fine: liveness must not wait on a dependency")
+
+	// The partition heals. The checks that gave up must not have left pings hanging on the pool's connections.
+	for _, stream := range []string{"upstream", "downstream"} {
+		require.NoError(t, in.proxy.Toxics.RemoveToxic(context.Background(), "hang-"+stream))
+	}
+	in.expect(t, "/readyz", http.StatusOK, checkTimeout+slack, fmt.Sprintf("MySQL answers again, so readiness must come "+
+		"back by itself; a check that gives up must also stop its ping (PingContext under the deadline), or each hung "+
+		"ping keeps a pool connection for ever and, with MaxOpenConns %d, the pool never gets one back", maxOpen))
 }
 
 func TestProbesDeadlockedWorker(t *testing.T) {
@@ -183,6 +244,7 @@ func TestProbesDeadlockedWorker(t *testing.T) {
 	stuckAt := time.Now()
 	in.expect(t, "/livez", http.StatusServiceUnavailable, maxStall+slack,
 		fmt.Sprintf("the worker has been stuck in one job for longer than MaxStall (%v): only a restart helps. "+
-			"Beat from the worker's own loop, not from a separate goroutine, and compare the heartbeat's age to MaxStall", maxStall))
+			"Run each job in the worker's loop itself and beat from that loop, not from a separate goroutine, and compare the "+
+			"heartbeat's age to MaxStall", maxStall))
 	t.Logf("GET /livez turned 503 %v after the worker got stuck (MaxStall %v)", time.Since(stuckAt).Round(time.Millisecond), maxStall)
 }

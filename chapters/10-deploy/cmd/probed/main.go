@@ -36,7 +36,7 @@ import (
 func main() {
 	addr := flag.String("addr", "127.0.0.1:8101", "HTTP listen address")
 	dsn := flag.String("dsn", os.Getenv("LAB_MYSQL_DSN"), "MySQL DSN (default $LAB_MYSQL_DSN)")
-	timeout := flag.Duration("timeout", time.Second, "bound on one readiness check")
+	timeout := flag.Duration("timeout", 500*time.Millisecond, "bound on one readiness check (shorter than the prober's timeoutSeconds, 1 s by default)")
 	maxStall := flag.Duration("max-stall", 5*time.Second, "liveness fails when the worker has not beaten for this long")
 	flag.Parse()
 	if *dsn == "" {
@@ -89,7 +89,9 @@ func main() {
 		}
 	})
 	srv := &http.Server{Addr: *addr, Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	stopped := make(chan struct{})
 	go func() {
+		defer close(stopped)
 		<-ctx.Done()
 		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
@@ -99,4 +101,5 @@ func main() {
 	if err := srv.ListenAndServe(); !errors.Is(err, http.ErrServerClosed) {
 		log.Fatal(err)
 	}
+	<-stopped // ListenAndServe returns as soon as Shutdown starts: wait for the requests in flight
 }
