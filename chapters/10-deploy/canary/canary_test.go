@@ -391,6 +391,26 @@ func TestCanaryMetadata(t *testing.T) {
 		}
 	})
 
+	t.Run("a tag already in the outgoing metadata is replaced", func(t *testing.T) {
+		// Metadata forwarded from upstream, or a request that a fallback downgraded, may already carry a tag:
+		// the ctx's decision must be the only one that arrives (the server reads the first value).
+		before := len(rec.all())
+		ctx := metadata.AppendToOutgoingContext(canary.WithVersion(callCtx(t), canary.Stable),
+			canary.MetadataKey, string(canary.Canary), canary.RequestIDKey, "r-2")
+		if _, err := client.Handle(ctx, &canaryv1.HandleRequest{}); err != nil {
+			t.Fatalf("Handle: %v", err)
+		}
+		got := rec.all()[before]
+		if tags := got.md.Get(canary.MetadataKey); len(tags) != 1 || tags[0] != string(canary.Stable) {
+			t.Errorf("a call from a ctx tagged %q whose outgoing metadata already held %s=%s arrived with %s=%q, want exactly [%q]: "+
+				"set the key in a copy of the outgoing metadata; appending keeps the stale tag, and the server reads the first",
+				canary.Stable, canary.MetadataKey, canary.Canary, canary.MetadataKey, tags, canary.Stable)
+		}
+		if ids := got.md.Get(canary.RequestIDKey); len(ids) != 1 || ids[0] != "r-2" {
+			t.Errorf("the same call arrived with %s=%q, want [r-2]: replacing the tag must keep every other key", canary.RequestIDKey, ids)
+		}
+	})
+
 	t.Run("the server interceptor reads the metadata", func(t *testing.T) {
 		plain, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
 		if err != nil {

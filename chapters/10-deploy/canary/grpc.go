@@ -9,7 +9,8 @@ import (
 )
 
 // UnaryClientInterceptor puts the version tag of the call's ctx into the outgoing metadata (MetadataKey),
-// next to the metadata already there. A ctx without a tag sends none.
+// next to the metadata already there; a tag already there (forwarded from upstream) is replaced by the
+// ctx's. A ctx without a tag sends none.
 func UnaryClientInterceptor() grpc.UnaryClientInterceptor {
 	return func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
 		// TODO(10-canary): a ctx value does not cross the network; metadata does.

@@ -10,12 +10,19 @@ import (
 )
 
 // UnaryClientInterceptor puts the version tag of the call's ctx into the outgoing metadata (MetadataKey). A
-// ctx value never crosses the network: only metadata does. It appends to the metadata already there (a
-// request id, a trace context) instead of replacing it. A ctx without a tag sends none.
+// ctx value never crosses the network: only metadata does. It keeps the metadata already there (a request
+// id, a trace context) and sets the one key it owns: metadata forwarded from upstream may already hold a
+// tag, and a request that a fallback downgraded must arrive with the ctx's tag alone, not with both (the
+// server reads the first). A ctx without a tag sends none.
 func UnaryClientInterceptor() grpc.UnaryClientInterceptor {
 	return func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
 		if v := FromContext(ctx); v != "" {
-			ctx = metadata.AppendToOutgoingContext(ctx, MetadataKey, string(v))
+			md, ok := metadata.FromOutgoingContext(ctx) // a copy: the caller's metadata stays as it was
+			if !ok {
+				md = metadata.MD{}
+			}
+			md.Set(MetadataKey, string(v))
+			ctx = metadata.NewOutgoingContext(ctx, md)
 		}
 		return invoker(ctx, method, req, reply, cc, opts...)
 	}
