@@ -616,3 +616,31 @@ func TestCheckoutObservable(t *testing.T) {
 		require.Contains(t, string(body), series, "GET /metrics on the gateway: want the series %s", series)
 	}
 }
+
+// TestCheckoutBoundedInput: what a client sends is bounded before it reaches a database column or a sum. A body
+// too large, a value too long for its column, or a price and quantity whose total overflows int64 are the
+// client's mistakes (4xx), never a 500 with MySQL's text, and never an order with a negative total.
+func TestCheckoutBoundedInput(t *testing.T) {
+	e := start(t)
+	userID, productID := e.shop(t, 100, 5)
+	item := func(qty int) []any { return []any{map[string]any{"product_id": productID, "quantity": qty}} }
+	for _, tc := range []struct {
+		name   string
+		path   string
+		body   any
+		header map[string]string
+		want   int
+	}{
+		{"a price whose total overflows int64", "/products", map[string]any{"name": "gold", "price_cents": int64(1) << 62, "stock": 2}, nil, http.StatusBadRequest},
+		{"a quantity in the billions", "/orders", map[string]any{"user_id": userID, "items": item(2_000_000_000)}, nil, http.StatusBadRequest},
+		{"an idempotency key longer than its column", "/orders", map[string]any{"user_id": userID, "items": item(1)},
+			map[string]string{"Idempotency-Key": strings.Repeat("k", 300)}, http.StatusBadRequest},
+		{"a user name longer than its column", "/users", map[string]any{"name": strings.Repeat("n", 300), "email": "long-name@example.com"}, nil, http.StatusBadRequest},
+		{"a product name longer than its column", "/products", map[string]any{"name": strings.Repeat("n", 300), "price_cents": 1, "stock": 1}, nil, http.StatusBadRequest},
+		{"a body of 5 MB", "/users", map[string]any{"name": strings.Repeat("n", 5<<20), "email": "big@example.com"}, nil, http.StatusRequestEntityTooLarge},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			require.Equal(t, tc.want, e.do(t, "POST", tc.path, tc.body, tc.header, nil), "POST %s with %s: status", tc.path, tc.name)
+		})
+	}
+}
