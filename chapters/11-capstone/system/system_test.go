@@ -253,12 +253,20 @@ func (e *env) chargeCallsOf(orderID int64) int {
 }
 
 // post sends a JSON POST to the gateway from any goroutine (no require: the caller checks the result).
-func (e *env) post(path string, body any) (int, error) {
+func (e *env) post(path string, body any, header map[string]string) (int, error) {
 	buf, err := json.Marshal(body)
 	if err != nil {
 		return 0, err
 	}
-	resp, err := client.Post(e.sys.GatewayURL+path, "application/json", bytes.NewReader(buf))
+	req, err := http.NewRequest("POST", e.sys.GatewayURL+path, bytes.NewReader(buf))
+	if err != nil {
+		return 0, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	for k, v := range header {
+		req.Header.Set(k, v)
+	}
+	resp, err := client.Do(req)
 	if err != nil {
 		return 0, err
 	}
@@ -444,7 +452,7 @@ func TestCheckoutNoLockAcrossCalls(t *testing.T) {
 	e.getUser.arm(t, userID)
 	done := make(chan error, 1)
 	go func() {
-		status, err := e.post("/orders", body)
+		status, err := e.post("/orders", body, nil)
 		if err == nil && status != http.StatusCreated {
 			err = fmt.Errorf("status %d, want 201", status)
 		}
@@ -460,7 +468,7 @@ func TestCheckoutNoLockAcrossCalls(t *testing.T) {
 	o := e.placeOrder(t, userID, productID, 1)
 	e.charge.arm(t, o.ID)
 	go func() {
-		status, err := e.post(fmt.Sprintf("/orders/%d/payments", o.ID), map[string]any{"amount_cents": 400})
+		status, err := e.post(fmt.Sprintf("/orders/%d/payments", o.ID), map[string]any{"amount_cents": 400}, nil)
 		if err == nil && status != http.StatusCreated {
 			err = fmt.Errorf("status %d, want 201", status)
 		}
@@ -644,3 +652,4 @@ func TestCheckoutBoundedInput(t *testing.T) {
 		})
 	}
 }
+
