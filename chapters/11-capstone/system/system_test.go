@@ -652,4 +652,3 @@ func TestCheckoutBoundedInput(t *testing.T) {
 		})
 	}
 }
-
