@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -17,6 +18,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 	_ "github.com/go-sql-driver/mysql"
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"google.golang.org/grpc"
@@ -651,4 +653,58 @@ func TestCheckoutBoundedInput(t *testing.T) {
 			require.Equal(t, tc.want, e.do(t, "POST", tc.path, tc.body, tc.header, nil), "POST %s with %s: status", tc.path, tc.name)
 		})
 	}
+}
+
+// TestCheckoutConcurrentReplay: a client that retries before its first request answered sends one key twice at
+// once. Both requests look the key up before either commits; the unique key lets one order in, and the other is
+// told 409 (retry, and get the first order), never 500. The test makes the race certain: it holds the product's
+// row lock until both requests wait for it, after their lookups.
+func TestCheckoutConcurrentReplay(t *testing.T) {
+	e := start(t)
+	userID, productID := e.shop(t, 250, 5)
+	body := map[string]any{"user_id": userID, "items": []any{map[string]any{"product_id": productID, "quantity": 1}}}
+	key := map[string]string{"Idempotency-Key": fmt.Sprintf("concurrent-%d", time.Now().UnixNano())}
+
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	lock, err := e.orderDB.BeginTx(ctx, nil)
+	require.NoError(t, err)
+	defer lock.Rollback()
+	var id int64
+	require.NoError(t, lock.QueryRowContext(ctx, "SELECT id FROM products WHERE id = ? FOR UPDATE", productID).Scan(&id))
+
+	statuses := make(chan int, 2)
+	for range 2 {
+		go func() {
+			status, err := e.post("/orders", body, key)
+			if err != nil {
+				status = -1
+			}
+			statuses <- status
+		}()
+	}
+	// InnoDB refreshes INNODB_TRX only when it was not read for 100 ms: poll slower than that.
+	waiting := func() bool {
+		var n int
+		err := e.orderDB.QueryRowContext(ctx, `SELECT COUNT(*) FROM information_schema.INNODB_TRX t
+			JOIN information_schema.PROCESSLIST p ON p.ID = t.trx_mysql_thread_id
+			WHERE t.trx_state = 'LOCK WAIT' AND p.DB = DATABASE()`).Scan(&n)
+		return err == nil && n == 2
+	}
+	both := assert.Eventually(t, waiting, 4*time.Second, 250*time.Millisecond,
+		"two POST /orders with one key never both waited for product %d's row lock (the test holds it, and a lock wait ends after 5s): reserve stock inside s.Repo.InTx, after the key's lookup", productID)
+	require.NoError(t, lock.Rollback())
+	got := []int{<-statuses, <-statuses}
+	require.True(t, both)
+	slices.Sort(got)
+	require.Equal(t, []int{http.StatusCreated, http.StatusConflict}, got,
+		"statuses of two POST /orders sent at once with one key, want 201 and 409: return the repository's error as it is (domain.ErrKeyInUse, 409: the client retries), not wrapped in a plain error (500)")
+
+	var again placed
+	require.Equal(t, http.StatusOK, e.do(t, "POST", "/orders", body, key, &again), "POST /orders repeating the key after the race: status")
+	var p struct {
+		Stock int `json:"stock"`
+	}
+	require.Equal(t, http.StatusOK, e.do(t, "GET", fmt.Sprintf("/products/%d", productID), nil, nil, &p))
+	require.Equal(t, 4, p.Stock, "stock after two racing requests and a retry with one key, want 4: one order")
 }
