@@ -5,6 +5,7 @@ package gateway
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"strconv"
 	"time"
@@ -227,8 +228,17 @@ func (g *Gateway) pay(c *gin.Context) {
 	c.JSON(http.StatusCreated, gin.H{"id": resp.GetPaymentId(), "order_id": id, "amount_cents": in.AmountCents})
 }
 
+// maxBody bounds a request body: the largest honest one is a few kilobytes, and a bigger one would be read
+// into memory and forwarded to a service whose gRPC limit (4 MiB) answers with its own text.
+const maxBody = 1 << 20
+
 func bind(c *gin.Context, v any) bool {
+	c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, maxBody)
 	if err := c.ShouldBindJSON(v); err != nil {
+		if tooLarge := new(http.MaxBytesError); errors.As(err, &tooLarge) {
+			c.JSON(http.StatusRequestEntityTooLarge, gin.H{"error": "body too large"})
+			return false
+		}
 		c.JSON(http.StatusBadRequest, gin.H{"error": "body is not the expected JSON"})
 		return false
 	}

@@ -45,8 +45,9 @@ type Config struct {
 	// GRPCAddrs says where each service (UserService, OrderService, PaymentService) listens; a missing one
 	// listens on 127.0.0.1, any free port.
 	GRPCAddrs map[string]string
-	// PaymentOptions are extra server options of the payment service (tests add fault interceptors).
-	PaymentOptions []grpc.ServerOption
+	// UserOptions and PaymentOptions are extra server options of the user and payment services (tests add
+	// fault interceptors).
+	UserOptions, PaymentOptions []grpc.ServerOption
 	// OnInternal is told every error the order service answered with INTERNAL (may be nil), with the
 	// request's ctx. It is logged too, when Logger is set.
 	OnInternal func(ctx context.Context, method string, err error)
@@ -136,7 +137,8 @@ func Start(ctx context.Context, cfg Config) (*System, error) {
 		}
 	}
 	// Built here, not inside the goroutines below: cfg.Tracer is the caller's function, called from one goroutine.
-	userOpts, orderOpts, orderDial := serverTracing(cfg, UserService), serverTracing(cfg, OrderService), clientTracing(cfg, OrderService)
+	orderOpts, orderDial := serverTracing(cfg, OrderService), clientTracing(cfg, OrderService)
+	userOpts := append(serverTracing(cfg, UserService), cfg.UserOptions...)
 	paymentOpts := append(serverTracing(cfg, PaymentService), cfg.PaymentOptions...)
 	s.run("user service", func() error {
 		return user.Run(runCtx, user.Config{DSN: cfg.UserDSN, Consul: consul, Service: cfg.Prefix + UserService,

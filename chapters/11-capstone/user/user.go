@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/mail"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/go-sql-driver/mysql"
 	"github.com/hashicorp/consul/api"
@@ -43,8 +44,10 @@ func (s *Server) CreateUser(ctx context.Context, req *userv1.CreateUserRequest) 
 	var bad []*errdetails.BadRequest_FieldViolation
 	if name == "" {
 		bad = append(bad, &errdetails.BadRequest_FieldViolation{Field: "name", Description: "required"})
+	} else if utf8.RuneCountInString(name) > 255 { // the column's size: longer would be a 500 from MySQL
+		bad = append(bad, &errdetails.BadRequest_FieldViolation{Field: "name", Description: "at most 255 characters"})
 	}
-	if a, err := mail.ParseAddress(email); err != nil || a.Address != email {
+	if a, err := mail.ParseAddress(email); err != nil || a.Address != email || utf8.RuneCountInString(email) > 255 {
 		bad = append(bad, &errdetails.BadRequest_FieldViolation{Field: "email", Description: "not an email address"})
 	}
 	if len(bad) > 0 {

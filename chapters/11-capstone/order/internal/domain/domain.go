@@ -61,12 +61,15 @@ type Event struct {
 
 // Errors the service returns; the transport maps each to a gRPC code. Any other error is internal.
 var (
-	ErrInvalid         = errors.New("invalid request")            // INVALID_ARGUMENT
-	ErrUserNotFound    = errors.New("user not found")             // NOT_FOUND
-	ErrProductNotFound = errors.New("product not found")          // NOT_FOUND
-	ErrOrderNotFound   = errors.New("order not found")            // NOT_FOUND
-	ErrOutOfStock      = errors.New("not enough stock")           // FAILED_PRECONDITION
-	ErrNotPending      = errors.New("order is not pending")       // FAILED_PRECONDITION
-	ErrAmountMismatch  = errors.New("amount is not the total")    // FAILED_PRECONDITION
-	ErrUnavailable     = errors.New("a service is not reachable") // UNAVAILABLE: retrying is safe
+	ErrInvalid         = errors.New("invalid request")         // INVALID_ARGUMENT
+	ErrUserNotFound    = errors.New("user not found")          // NOT_FOUND
+	ErrProductNotFound = errors.New("product not found")       // NOT_FOUND
+	ErrOrderNotFound   = errors.New("order not found")         // NOT_FOUND
+	ErrOutOfStock      = errors.New("not enough stock")        // FAILED_PRECONDITION
+	ErrNotPending      = errors.New("order is not pending")    // FAILED_PRECONDITION
+	ErrAmountMismatch  = errors.New("amount is not the total") // FAILED_PRECONDITION
+	// ErrKeyInUse: another request with the same idempotency key placed its order while this one was under way.
+	// ABORTED (409): the client's retry gets the first order.
+	ErrKeyInUse    = errors.New("a request with this idempotency key is in progress")
+	ErrUnavailable = errors.New("a service is not reachable") // UNAVAILABLE: retrying is safe
 )

@@ -12,6 +12,8 @@ import (
 	"slices"
 	"strconv"
 
+	"github.com/go-sql-driver/mysql"
+
 	"github.com/gomicrolab/microlab/chapters/11-capstone/internal/outbox"
 	"github.com/gomicrolab/microlab/chapters/11-capstone/order/internal/domain"
 )
@@ -145,6 +147,11 @@ func (t *Tx) InsertOrder(ctx context.Context, o domain.Order) (domain.Order, err
 	}
 	res, err := t.tx.ExecContext(ctx, "INSERT INTO orders (user_id, status, total_cents, idempotency_key) VALUES (?, ?, ?, ?)",
 		o.UserID, o.Status, o.TotalCents, key)
+	// Two requests with one key both looked it up before either committed: the unique key lets one in. The
+	// other is not a failure of ours (500) but a conflict the client resolves by retrying (then: 200, the order).
+	if me := new(mysql.MySQLError); errors.As(err, &me) && me.Number == 1062 { // ER_DUP_ENTRY
+		return domain.Order{}, fmt.Errorf("order with key %q: %w", o.IdempotencyKey, domain.ErrKeyInUse)
+	}
 	if err != nil {
 		return domain.Order{}, fmt.Errorf("insert order: %w", err)
 	}

@@ -6,6 +6,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/gomicrolab/microlab/chapters/11-capstone/order/internal/domain"
 	"github.com/gomicrolab/microlab/chapters/11-capstone/order/internal/repository"
@@ -34,8 +35,9 @@ type Service struct {
 // CreateProduct adds a product to the catalogue.
 func (s *Service) CreateProduct(ctx context.Context, p domain.Product) (domain.Product, error) {
 	p.Name = strings.TrimSpace(p.Name)
-	if p.Name == "" || p.PriceCents <= 0 || p.Stock < 0 {
-		return domain.Product{}, fmt.Errorf("%w: a name, a positive price and a stock of 0 or more", domain.ErrInvalid)
+	if p.Name == "" || utf8.RuneCountInString(p.Name) > 255 || p.PriceCents <= 0 || p.PriceCents > maxPriceCents || p.Stock < 0 {
+		return domain.Product{}, fmt.Errorf("%w: a name of at most 255 characters, a price from 1 to %d cents and a stock of 0 or more",
+			domain.ErrInvalid, int64(maxPriceCents))
 	}
 	return s.Repo.CreateProduct(ctx, p)
 }
@@ -54,15 +56,27 @@ func (s *Service) Order(ctx context.Context, id int64) (domain.Order, error) {
 // the order and is the same on every retry, whoever retries.
 func PaymentKey(orderID int64) string { return fmt.Sprintf("order-%d", orderID) }
 
+// Bounds of an order. Their product is far below the largest int64, so a total never overflows into a negative
+// (or tiny) amount that a client could then pay.
+const (
+	maxPriceCents = 10_000_000_000 // 100 million in the currency
+	maxQuantity   = 1_000_000
+	maxItems      = 100
+	maxKeyLen     = 255 // the idempotency_key column
+)
+
 // validate checks a PlaceOrder command before anything is asked of other services.
 func validate(cmd domain.PlaceOrder) error {
-	if cmd.UserID <= 0 || len(cmd.Items) == 0 {
-		return fmt.Errorf("%w: a user_id and at least one item", domain.ErrInvalid)
+	if cmd.UserID <= 0 || len(cmd.Items) == 0 || len(cmd.Items) > maxItems {
+		return fmt.Errorf("%w: a user_id and 1 to %d items", domain.ErrInvalid, maxItems)
+	}
+	if len(cmd.IdempotencyKey) > maxKeyLen {
+		return fmt.Errorf("%w: an idempotency key of at most %d bytes", domain.ErrInvalid, maxKeyLen)
 	}
 	seen := map[int64]bool{}
 	for _, it := range cmd.Items {
-		if it.ProductID <= 0 || it.Quantity <= 0 {
-			return fmt.Errorf("%w: every item needs a product_id and a positive quantity", domain.ErrInvalid)
+		if it.ProductID <= 0 || it.Quantity <= 0 || it.Quantity > maxQuantity {
+			return fmt.Errorf("%w: every item needs a product_id and a quantity from 1 to %d", domain.ErrInvalid, maxQuantity)
 		}
 		if seen[it.ProductID] {
 			return fmt.Errorf("%w: product %d listed twice", domain.ErrInvalid, it.ProductID)

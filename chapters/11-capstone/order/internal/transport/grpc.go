@@ -82,6 +82,7 @@ var codeOf = []struct {
 	{domain.ErrOutOfStock, codes.FailedPrecondition},
 	{domain.ErrNotPending, codes.FailedPrecondition},
 	{domain.ErrAmountMismatch, codes.FailedPrecondition},
+	{domain.ErrKeyInUse, codes.Aborted},
 	{domain.ErrUnavailable, codes.Unavailable},
 }
 
