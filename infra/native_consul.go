@@ -26,11 +26,8 @@ func ConsulCachePath() string {
 }
 
 func findConsul() (string, error) {
-	if p := os.Getenv(EnvConsulBin); p != "" {
-		if _, err := os.Stat(p); err != nil {
-			return "", fmt.Errorf("%s=%s: %w", EnvConsulBin, p, err)
-		}
-		return p, nil
+	if p, set, err := binFromEnv(EnvConsulBin); set {
+		return p, err
 	}
 	p, err := findBinary([]string{"consul"}, filepath.Dir(ConsulCachePath()), "/usr/local/bin", "/opt/homebrew/bin")
 	if err != nil {

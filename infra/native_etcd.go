@@ -20,11 +20,8 @@ import (
 const EnvEtcdBin = "LAB_ETCD_BIN"
 
 func findEtcd() (string, error) {
-	if p := os.Getenv(EnvEtcdBin); p != "" {
-		if _, err := os.Stat(p); err != nil {
-			return "", fmt.Errorf("%s=%s: %w", EnvEtcdBin, p, err)
-		}
-		return p, nil
+	if p, set, err := binFromEnv(EnvEtcdBin); set {
+		return p, err
 	}
 	p, err := findBinary([]string{"etcd"}, "/usr/bin", "/usr/local/bin", "/opt/homebrew/bin")
 	if err != nil {

@@ -25,11 +25,8 @@ const EnvJaegerBin = "LAB_JAEGER_BIN"
 func JaegerCachePath() string { return filepath.Join(filepath.Dir(ConsulCachePath()), "jaeger") }
 
 func findJaeger() (string, error) {
-	if p := os.Getenv(EnvJaegerBin); p != "" {
-		if _, err := os.Stat(p); err != nil {
-			return "", fmt.Errorf("%s=%s: %w", EnvJaegerBin, p, err)
-		}
-		return p, nil
+	if p, set, err := binFromEnv(EnvJaegerBin); set {
+		return p, err
 	}
 	// The cache first: a jaeger on PATH may be a v1 binary, which takes other flags.
 	p, err := findBinary([]string{"jaeger"}, filepath.Dir(JaegerCachePath()))

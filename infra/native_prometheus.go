@@ -20,11 +20,8 @@ import (
 const EnvPrometheusBin = "LAB_PROMETHEUS_BIN"
 
 func findPrometheus() (string, error) {
-	if p := os.Getenv(EnvPrometheusBin); p != "" {
-		if _, err := os.Stat(p); err != nil {
-			return "", fmt.Errorf("%s=%s: %w", EnvPrometheusBin, p, err)
-		}
-		return p, nil
+	if p, set, err := binFromEnv(EnvPrometheusBin); set {
+		return p, err
 	}
 	p, err := findBinary([]string{"prometheus"}, "/usr/bin", "/usr/local/bin", "/opt/homebrew/bin")
 	if err != nil {

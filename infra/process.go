@@ -279,6 +279,19 @@ func findBinary(names []string, extraDirs ...string) (string, error) {
 
 var errNotInstalled = errors.New("not installed")
 
+// binFromEnv returns the binary that the environment variable env names (LAB_ETCD_BIN, ...), when it is set:
+// it then wins over any search, and a path that does not exist is an error, not a fallback.
+func binFromEnv(env string) (path string, set bool, err error) {
+	p := os.Getenv(env)
+	if p == "" {
+		return "", false, nil
+	}
+	if _, err := os.Stat(p); err != nil {
+		return "", true, fmt.Errorf("%s=%s: %w", env, p, err)
+	}
+	return p, true, nil
+}
+
 // copyTree copies the regular files and directories under src to dst.
 func copyTree(src, dst string) error {
 	return filepath.WalkDir(src, func(path string, d os.DirEntry, err error) error {
