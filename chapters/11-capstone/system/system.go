@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"slices"
 	"sync"
 	"time"
 
@@ -60,6 +61,10 @@ type Config struct {
 	Logger *zap.Logger
 	// OnRelayError is told every failed outbox relay run (may be nil).
 	OnRelayError func(error)
+	// Parts, if not empty, is what this process runs, out of UserService, OrderService, PaymentService and
+	// Gateway; empty runs all four. The parts find each other in Consul under Prefix, so one system can be
+	// spread over several processes, and an order service can run twice (cmd/capstone -only).
+	Parts []string
 }
 
 // Names of the services in Consul, without the prefix.
@@ -67,6 +72,7 @@ const (
 	UserService    = "user"
 	OrderService   = "order"
 	PaymentService = "payment"
+	Gateway        = "gateway" // the HTTP gateway; not in Consul
 )
 
 // System is a running capstone.
@@ -84,17 +90,25 @@ type System struct {
 	once   sync.Once
 }
 
-// Start starts every part and returns once the gateway answers and every service is registered in Consul.
-// Stop it with Stop.
+// Start starts every part in cfg.Parts and returns once the gateway listens and every service it started is
+// registered in Consul. Stop it with Stop.
 func Start(ctx context.Context, cfg Config) (*System, error) {
+	want := func(part string) bool { return len(cfg.Parts) == 0 || slices.Contains(cfg.Parts, part) }
+	for _, p := range cfg.Parts {
+		if !slices.Contains([]string{UserService, OrderService, PaymentService, Gateway}, p) {
+			return nil, fmt.Errorf("unknown part %q: want %s, %s, %s or %s", p, UserService, OrderService, PaymentService, Gateway)
+		}
+	}
 	ccfg := api.DefaultConfig()
 	ccfg.Address = cfg.ConsulAddr
 	consul, err := api.NewClient(ccfg)
 	if err != nil {
 		return nil, fmt.Errorf("consul client: %w", err)
 	}
-	if err := createTopic(ctx, cfg.Brokers, cfg.Topic); err != nil {
-		return nil, err
+	if want(OrderService) {
+		if err := createTopic(ctx, cfg.Brokers, cfg.Topic); err != nil {
+			return nil, err
+		}
 	}
 	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	// Consul refuses a client address with more than 200 open connections (http_max_conns_per_client): the
@@ -117,15 +131,20 @@ func Start(ctx context.Context, cfg Config) (*System, error) {
 	id := func(name string) string { return fmt.Sprintf("%s%s-%s", cfg.Prefix, name, s.GRPC[name]) }
 	onUp := func(name string) func() { return func() { up <- name } }
 
-	var lis [3]net.Listener
-	for i, name := range []string{UserService, PaymentService, OrderService} {
-		if lis[i], err = listen(name); err != nil {
-			for _, l := range lis[:i] {
+	lis := map[string]net.Listener{}
+	for _, name := range []string{UserService, PaymentService, OrderService} {
+		if !want(name) {
+			continue
+		}
+		l, err := listen(name)
+		if err != nil {
+			for _, l := range lis {
 				l.Close()
 			}
 			cancel()
 			return nil, err
 		}
+		lis[name] = l
 	}
 	onInternal := func(ctx context.Context, method string, err error) {
 		if cfg.Logger != nil {
@@ -140,22 +159,31 @@ func Start(ctx context.Context, cfg Config) (*System, error) {
 	orderOpts, orderDial := serverTracing(cfg, OrderService), clientTracing(cfg, OrderService)
 	userOpts := append(serverTracing(cfg, UserService), cfg.UserOptions...)
 	paymentOpts := append(serverTracing(cfg, PaymentService), cfg.PaymentOptions...)
-	s.run("user service", func() error {
-		return user.Run(runCtx, user.Config{DSN: cfg.UserDSN, Consul: consul, Service: cfg.Prefix + UserService,
-			ID: id(UserService), Listener: lis[0], Options: userOpts, OnUp: onUp(UserService)})
-	})
-	s.run("payment service", func() error {
-		return payment.Run(runCtx, payment.Config{DSN: cfg.PaymentDSN, Consul: consul, Service: cfg.Prefix + PaymentService,
-			ID: id(PaymentService), Listener: lis[1], Options: paymentOpts,
-			OnUp: onUp(PaymentService)})
-	})
-	s.run("order service", func() error {
-		return order.Run(runCtx, order.Config{DSN: cfg.OrderDSN, Brokers: cfg.Brokers, Topic: cfg.Topic, Consul: consul,
-			Service: cfg.Prefix + OrderService, ID: id(OrderService), UserService: cfg.Prefix + UserService,
-			PaymentService: cfg.Prefix + PaymentService, Listener: lis[2], OnUp: onUp(OrderService),
-			ServerOptions: orderOpts, DialOptions: orderDial,
-			OnInternal: onInternal, OnRelayError: cfg.OnRelayError})
-	})
+	if l := lis[UserService]; l != nil {
+		s.run("user service", func() error {
+			return user.Run(runCtx, user.Config{DSN: cfg.UserDSN, Consul: consul, Service: cfg.Prefix + UserService,
+				ID: id(UserService), Listener: l, Options: userOpts, OnUp: onUp(UserService)})
+		})
+	}
+	if l := lis[PaymentService]; l != nil {
+		s.run("payment service", func() error {
+			return payment.Run(runCtx, payment.Config{DSN: cfg.PaymentDSN, Consul: consul, Service: cfg.Prefix + PaymentService,
+				ID: id(PaymentService), Listener: l, Options: paymentOpts,
+				OnUp: onUp(PaymentService)})
+		})
+	}
+	if l := lis[OrderService]; l != nil {
+		s.run("order service", func() error {
+			return order.Run(runCtx, order.Config{DSN: cfg.OrderDSN, Brokers: cfg.Brokers, Topic: cfg.Topic, Consul: consul,
+				Service: cfg.Prefix + OrderService, ID: id(OrderService), UserService: cfg.Prefix + UserService,
+				PaymentService: cfg.Prefix + PaymentService, Listener: l, OnUp: onUp(OrderService),
+				ServerOptions: orderOpts, DialOptions: orderDial,
+				OnInternal: onInternal, OnRelayError: cfg.OnRelayError})
+		})
+	}
+	if !want(Gateway) {
+		return s.waitUp(ctx, up, len(lis))
+	}
 
 	// The gateway finds the services through Consul like any other client would.
 	resolver := &discovery.Builder{Client: consul}
@@ -201,13 +229,16 @@ func Start(ctx context.Context, cfg Config) (*System, error) {
 		return srv.Shutdown(sctx) // the gateway stops first: requests in flight still reach the services
 	})
 
-	// Wait until all three are registered, or one of them failed to start.
+	return s.waitUp(ctx, up, len(lis))
+}
+
+// waitUp waits until n services are registered, or one of them failed to start.
+func (s *System) waitUp(ctx context.Context, up <-chan string, n int) (*System, error) {
 	timeout := time.NewTimer(30 * time.Second)
 	defer timeout.Stop()
-	for n := 0; n < 3; {
+	for ; n > 0; n-- {
 		select {
 		case <-up:
-			n++
 		case <-s.failed:
 			return nil, errors.Join(append([]error{errors.New("capstone did not start")}, s.Stop())...)
 		case <-timeout.C:

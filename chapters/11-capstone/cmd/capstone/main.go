@@ -22,6 +22,7 @@ import (
 	"log"
 	"os"
 	"os/signal"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -52,6 +53,8 @@ func main() {
 		system.OrderService:   flag.String("order", "127.0.0.1:7102", "order service gRPC listen address"),
 		system.PaymentService: flag.String("payment", "127.0.0.1:7103", "payment service gRPC listen address"),
 	}
+	only := flag.String("only", "", "run only these parts, comma-separated, out of gateway,user,order,payment (default all); "+
+		"the parts find each other in Consul, so the system can run as several processes")
 	flag.Parse()
 	if *dsn == "" || *brokers == "" {
 		fmt.Fprintln(os.Stderr, "usage: capstone [-dsn DSN] [-consul host:port] [-brokers host:port,...]  (or eval \"$(go run ./labctl infra up mysql consul kafka)\" first)")
@@ -63,14 +66,18 @@ func main() {
 	for name, a := range grpcAddrs {
 		addrs[name] = *a
 	}
+	var parts []string
+	if *only != "" {
+		parts = strings.Split(*only, ",")
+	}
 	gin.SetMode(gin.ReleaseMode)
-	if err := run(ctx, *dsn, *consul, strings.Split(*brokers, ","), *httpAddr, addrs,
+	if err := run(ctx, parts, *dsn, *consul, strings.Split(*brokers, ","), *httpAddr, addrs,
 		os.Getenv("LAB_JAEGER_OTLP"), envOr("LAB_JAEGER_QUERY", "http://127.0.0.1:16686")); err != nil {
 		log.Fatal(err)
 	}
 }
 
-func run(ctx context.Context, dsn, consul string, brokers []string, httpAddr string, grpcAddrs map[string]string, otlp, jaegerUI string) error {
+func run(ctx context.Context, parts []string, dsn, consul string, brokers []string, httpAddr string, grpcAddrs map[string]string, otlp, jaegerUI string) error {
 	logger := obs.NewLogger(os.Stdout, zapcore.InfoLevel)
 	defer func() { _ = logger.Sync() }()
 	var tracer func(string) trace.TracerProvider
@@ -99,6 +106,9 @@ func run(ctx context.Context, dsn, consul string, brokers []string, httpAddr str
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	dsns := map[string]string{}
 	for _, svc := range []string{system.UserService, system.OrderService, system.PaymentService} {
+		if len(parts) > 0 && !slices.Contains(parts, svc) {
+			continue
+		}
 		d, err := database(ctx, dsn, "capstone_"+svc)
 		if err != nil {
 			return err
@@ -110,10 +120,24 @@ func run(ctx context.Context, dsn, consul string, brokers []string, httpAddr str
 		ConsulAddr: consul, Prefix: "capstone-", Brokers: brokers, Topic: "capstone-order-events", GatewayAddr: httpAddr,
 		GRPCAddrs:    grpcAddrs,
 		OnRelayError: func(err error) { logger.Warn("outbox relay failed", zap.Error(err)) },
-		Tracer:       tracer, Metrics: reg, Logger: logger,
+		Tracer:       tracer, Metrics: reg, Logger: logger, Parts: parts,
 	})
 	if err != nil {
 		return err
+	}
+	if len(parts) > 0 {
+		fmt.Printf("capstone parts %s are running (Ctrl-C stops them)\n", strings.Join(parts, ","))
+		if sys.GatewayURL != "" {
+			fmt.Printf("  gateway (HTTP)   %s   metrics %s/metrics\n", sys.GatewayURL, sys.GatewayURL)
+		}
+		for _, svc := range []string{system.UserService, system.OrderService, system.PaymentService} {
+			if a := sys.GRPC[svc]; a != "" {
+				fmt.Printf("  %-7s (gRPC)   %s   in Consul as capstone-%s\n", svc, a, svc)
+			}
+		}
+		<-ctx.Done()
+		fmt.Println("stopping: each service leaves Consul, drains, then stops")
+		return sys.Stop()
 	}
 	fmt.Printf(`capstone is running (Ctrl-C stops it)
   gateway (HTTP)   %s          try: curl -s -XPOST %s/users -d '{"name":"ada","email":"ada@example.com"}'
