@@ -58,6 +58,10 @@ func Run(ctx context.Context, cfg Config) error {
 		return fmt.Errorf("order service: %w", err)
 	}
 	defer db.Close()
+	if err := outbox.Migrate(ctx, db); err != nil { // a database made before the outbox carried trace context
+		cfg.Listener.Close()
+		return fmt.Errorf("order service: %w", err)
+	}
 	resolver := &discovery.Builder{Client: cfg.Consul}
 	opts := []grpc.DialOption{grpc.WithTransportCredentials(insecure.NewCredentials()),
 		grpc.WithUnaryInterceptor(timeoutInterceptor(callTimeout))}

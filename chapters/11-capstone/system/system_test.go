@@ -38,6 +38,7 @@ import (
 	paymentv1 "github.com/gomicrolab/microlab/chapters/11-capstone/gen/capstone/payment/v1"
 	userv1 "github.com/gomicrolab/microlab/chapters/11-capstone/gen/capstone/user/v1"
 	"github.com/gomicrolab/microlab/chapters/11-capstone/internal/obs"
+	"github.com/gomicrolab/microlab/chapters/11-capstone/internal/outbox"
 	"github.com/gomicrolab/microlab/infra"
 )
 
@@ -361,25 +362,14 @@ func TestCheckoutEvents(t *testing.T) {
 	require.Equal(t, map[string]int{"OrderPlaced": 1, "OrderPaid": 1}, e.outboxEvents(t, o.ID),
 		"outbox rows of order %d by type, want one OrderPlaced and one OrderPaid: enqueue each event in the transaction of its change, and not again on a replayed key", o.ID)
 
-	// The relay publishes them: read the topic until both arrived.
-	cl, err := kgo.NewClient(kgo.SeedBrokers(e.brokers...), kgo.ConsumeTopics(e.topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
-	require.NoError(t, err)
-	defer cl.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
+	// The relay publishes them.
 	seen := map[string]map[string]any{}
-	for len(seen) < 2 && ctx.Err() == nil {
-		fs := cl.PollFetches(ctx)
-		fs.EachRecord(func(r *kgo.Record) {
-			var ev map[string]any
-			if json.Unmarshal(r.Value, &ev) == nil && ev["order_id"] == float64(o.ID) {
-				require.Equal(t, fmt.Sprint(o.ID), string(r.Key), "key of %s record: want the order id (one partition keeps an order's events in order)", ev["type"])
-				seen[fmt.Sprint(ev["type"])] = ev
-			}
-		})
+	for typ, r := range e.orderRecords(t, o.ID) {
+		require.Equal(t, fmt.Sprint(o.ID), string(r.Key), "key of %s record: want the order id (one partition keeps an order's events in order)", typ)
+		var ev map[string]any
+		require.NoError(t, json.Unmarshal(r.Value, &ev), "%s record of order %d", typ, o.ID)
+		seen[typ] = ev
 	}
-	require.Contains(t, seen, "OrderPlaced", "no OrderPlaced event for order %d on %s within 20s", o.ID, e.topic)
-	require.Contains(t, seen, "OrderPaid", "no OrderPaid event for order %d on %s within 20s", o.ID, e.topic)
 	// A consumer acts on the event alone (who bought, how much, which payment): every field is filled.
 	for _, f := range []struct {
 		event, field string
@@ -391,6 +381,32 @@ func TestCheckoutEvents(t *testing.T) {
 		require.Equal(t, float64(f.want), seen[f.event][f.field], "%s.%s of order %d = %v, want %d: fill the event from the order (and the payment)",
 			f.event, f.field, o.ID, seen[f.event][f.field], f.want)
 	}
+}
+
+// orderRecords reads the topic until order id's OrderPlaced and OrderPaid records arrived (20s at most) and
+// returns them by type.
+func (e *env) orderRecords(t *testing.T, id int64) map[string]*kgo.Record {
+	t.Helper()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(e.brokers...), kgo.ConsumeTopics(e.topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	require.NoError(t, err)
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	seen := map[string]*kgo.Record{}
+	for len(seen) < 2 && ctx.Err() == nil {
+		cl.PollFetches(ctx).EachRecord(func(r *kgo.Record) {
+			var ev struct {
+				Type    string `json:"type"`
+				OrderID int64  `json:"order_id"`
+			}
+			if json.Unmarshal(r.Value, &ev) == nil && ev.OrderID == id {
+				seen[ev.Type] = r
+			}
+		})
+	}
+	require.Contains(t, seen, "OrderPlaced", "no OrderPlaced event for order %d on %s within 20s", id, e.topic)
+	require.Contains(t, seen, "OrderPaid", "no OrderPaid event for order %d on %s within 20s", id, e.topic)
+	return seen
 }
 
 // TestCheckoutUnknownUser: the order service asks the user service, and an unknown user is a 404, not an
@@ -608,6 +624,17 @@ func TestCheckoutObservable(t *testing.T) {
 		require.Equal(t, caller.SpanContext().TraceID(), callee.SpanContext().TraceID(),
 			"%s ran in trace %s, want the trace of %s (%s): call the other service with the request's ctx, which carries its trace and its deadline (not context.Background())",
 			hop.callee, callee.SpanContext().TraceID(), hop.caller, caller.SpanContext().TraceID())
+	}
+
+	// The trace crosses Kafka: each event carries the trace context of the request that caused it (the outbox
+	// keeps it in the row), so a consumer's spans join that request's trace.
+	records := e.orderRecords(t, o.ID)
+	for event, rpc := range map[string]string{"OrderPlaced": "PlaceOrder", "OrderPaid": "PayOrder"} {
+		want := find("capstone.order.v1.OrderService/"+rpc, trace.SpanKindServer).SpanContext().TraceID()
+		got := trace.SpanContextFromContext(outbox.RecordContext(context.Background(), records[event])).TraceID()
+		require.Equal(t, want, got,
+			"%s record of order %d carries trace %s (header %s), want the trace of its %s request %s: enqueue the event with the request's ctx, not context.Background()",
+			event, o.ID, got, outbox.TraceHeader, rpc, want)
 	}
 
 	pay := find("capstone.order.v1.OrderService/PayOrder", trace.SpanKindServer).SpanContext().TraceID().String()

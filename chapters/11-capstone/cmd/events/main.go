@@ -1,5 +1,6 @@
 // Command events prints the order events on Kafka as they arrive (or from the start with -from-start): what
-// the outbox relay published, with the message-id header a consumer dedupes on. From the repository root:
+// the outbox relay published, with the message-id header a consumer dedupes on and the trace id of the request
+// that caused the event (its traceparent header; empty when tracing is off). From the repository root:
 //
 //	go run ./chapters/11-capstone/cmd/events -from-start
 //
@@ -46,13 +47,18 @@ func main() {
 		}
 		fs.EachError(func(t string, p int32, err error) { log.Printf("fetch %s/%d: %v", t, p, err) })
 		fs.EachRecord(func(r *kgo.Record) {
-			var id string
+			var id, traceID string
 			for _, h := range r.Headers {
-				if h.Key == "message-id" {
+				switch h.Key {
+				case "message-id":
 					id = string(h.Value)
+				case "traceparent": // version-traceid-spanid-flags: the trace of the request that caused the event
+					if parts := strings.Split(string(h.Value), "-"); len(parts) == 4 {
+						traceID = parts[1]
+					}
 				}
 			}
-			fmt.Printf("%s/%d@%d key=%s message-id=%s %s\n", r.Topic, r.Partition, r.Offset, r.Key, id, r.Value)
+			fmt.Printf("%s/%d@%d key=%s message-id=%s trace=%s %s\n", r.Topic, r.Partition, r.Offset, r.Key, id, traceID, r.Value)
 		})
 	}
 }

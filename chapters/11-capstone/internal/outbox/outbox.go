@@ -17,6 +17,7 @@ import (
 
 	"github.com/go-sql-driver/mysql"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"go.opentelemetry.io/otel/propagation"
 )
 
 // Schema creates the outbox and the processed-messages table of one service, one statement each.
@@ -25,6 +26,7 @@ var Schema = []string{`CREATE TABLE IF NOT EXISTS outbox (
 	topic        VARCHAR(255) NOT NULL,
 	msg_key      VARCHAR(255) NOT NULL,
 	payload      BLOB NOT NULL,
+	traceparent  VARCHAR(55) NOT NULL DEFAULT '',
 	created_at   TIMESTAMP(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6),
 	published_at TIMESTAMP(6) NULL,
 	KEY unpublished (published_at, id)
@@ -39,9 +41,35 @@ var Schema = []string{`CREATE TABLE IF NOT EXISTS outbox (
 // "<service>-<outbox row id>", so a row published twice carries the same id both times.
 const MessageIDHeader = "message-id"
 
-// Enqueue adds a message to the outbox inside tx: it is published only if tx commits.
+// TraceHeader is the record header that carries the W3C trace context of the request that enqueued the
+// message: a consumer that extracts it continues that request's trace, so one checkout is one trace across Kafka.
+const TraceHeader = "traceparent"
+
+// Migrate adds what a newer Schema has to an outbox table made by an older one (the traceparent column).
+// Plain SQL has no "ADD COLUMN IF NOT EXISTS" on MySQL 8, so it asks information_schema first.
+func Migrate(ctx context.Context, db *sql.DB) error {
+	var n int
+	err := db.QueryRowContext(ctx, `SELECT COUNT(*) FROM information_schema.COLUMNS
+		WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = 'outbox' AND COLUMN_NAME = 'traceparent'`).Scan(&n)
+	if err != nil {
+		return fmt.Errorf("outbox columns: %w", err)
+	}
+	if n == 0 {
+		if _, err := db.ExecContext(ctx, "ALTER TABLE outbox ADD COLUMN traceparent VARCHAR(55) NOT NULL DEFAULT '' AFTER payload"); err != nil {
+			return fmt.Errorf("add outbox.traceparent: %w", err)
+		}
+	}
+	return nil
+}
+
+// Enqueue adds a message to the outbox inside tx: it is published only if tx commits. The trace context of
+// ctx (W3C traceparent) is stored with it and published as the record's TraceHeader: the relay runs later, in
+// no request, so the row is the only way the trace can cross.
 func Enqueue(ctx context.Context, tx *sql.Tx, topic, key string, payload []byte) error {
-	_, err := tx.ExecContext(ctx, "INSERT INTO outbox (topic, msg_key, payload) VALUES (?, ?, ?)", topic, key, payload)
+	carrier := propagation.MapCarrier{}
+	propagation.TraceContext{}.Inject(ctx, carrier) // nothing when ctx has no span
+	_, err := tx.ExecContext(ctx, "INSERT INTO outbox (topic, msg_key, payload, traceparent) VALUES (?, ?, ?, ?)",
+		topic, key, payload, carrier.Get(TraceHeader))
 	if err != nil {
 		return fmt.Errorf("enqueue %s/%s: %w", topic, key, err)
 	}
@@ -87,7 +115,7 @@ func (r *Relay) RunOnce(ctx context.Context) (int, error) {
 		return 0, fmt.Errorf("begin: %w", err)
 	}
 	defer tx.Rollback()
-	rows, err := tx.QueryContext(ctx, `SELECT id, topic, msg_key, payload FROM outbox
+	rows, err := tx.QueryContext(ctx, `SELECT id, topic, msg_key, payload, traceparent FROM outbox
 		WHERE published_at IS NULL ORDER BY id LIMIT ? FOR UPDATE SKIP LOCKED`, r.Batch)
 	if err != nil {
 		return 0, fmt.Errorf("select unpublished: %w", err)
@@ -96,14 +124,17 @@ func (r *Relay) RunOnce(ctx context.Context) (int, error) {
 	var recs []*kgo.Record
 	for rows.Next() {
 		var id int64
-		var key string
+		var key, traceparent string
 		rec := &kgo.Record{}
-		if err := rows.Scan(&id, &rec.Topic, &key, &rec.Value); err != nil {
+		if err := rows.Scan(&id, &rec.Topic, &key, &rec.Value, &traceparent); err != nil {
 			rows.Close()
 			return 0, fmt.Errorf("scan outbox row: %w", err)
 		}
 		rec.Key = []byte(key)
 		rec.Headers = []kgo.RecordHeader{{Key: MessageIDHeader, Value: fmt.Appendf(nil, "%s-%d", r.Service, id)}}
+		if traceparent != "" {
+			rec.Headers = append(rec.Headers, kgo.RecordHeader{Key: TraceHeader, Value: []byte(traceparent)})
+		}
 		ids = append(ids, id)
 		recs = append(recs, rec)
 	}
@@ -145,8 +176,20 @@ func (r *Relay) Run(ctx context.Context, every time.Duration, onErr func(error))
 	}
 }
 
-// Handler processes one record. An error means "not processed": the record is handed to it again.
+// Handler processes one record. An error means "not processed": the record is handed to it again. Its ctx
+// carries the trace context of the record's TraceHeader, if it has one: a span the handler starts joins the
+// trace of the request that enqueued the message.
 type Handler func(ctx context.Context, r *kgo.Record) error
+
+// RecordContext is ctx with the trace context that r's TraceHeader carries (ctx unchanged if none).
+func RecordContext(ctx context.Context, r *kgo.Record) context.Context {
+	for _, h := range r.Headers {
+		if h.Key == TraceHeader {
+			return propagation.TraceContext{}.Extract(ctx, propagation.MapCarrier{TraceHeader: string(h.Value)})
+		}
+	}
+	return ctx
+}
 
 // ConsumerConfig says what to consume.
 type ConsumerConfig struct {
@@ -189,7 +232,7 @@ func Consume(ctx context.Context, cfg ConsumerConfig, h Handler) error {
 		for it := fs.RecordIter(); !it.Done(); {
 			r := it.Next()
 			for {
-				err := h(ctx, r)
+				err := h(RecordContext(ctx, r), r)
 				if err == nil {
 					break
 				}
