@@ -59,6 +59,8 @@ type Config struct {
 	Metrics *prometheus.Registry
 	// Logger, if not nil, gets the gateway's access log and the order service's INTERNAL errors, with trace ids.
 	Logger *zap.Logger
+	// UserCache, if not nil, is the Redis cache in front of the user service's reads (user.Cache).
+	UserCache *user.Cache
 	// OnRelayError is told every failed outbox relay run (may be nil).
 	OnRelayError func(error)
 	// Parts, if not empty, is what this process runs, out of UserService, OrderService, PaymentService and
@@ -162,7 +164,7 @@ func Start(ctx context.Context, cfg Config) (*System, error) {
 	if l := lis[UserService]; l != nil {
 		s.run("user service", func() error {
 			return user.Run(runCtx, user.Config{DSN: cfg.UserDSN, Consul: consul, Service: cfg.Prefix + UserService,
-				ID: id(UserService), Listener: l, Options: userOpts, OnUp: onUp(UserService)})
+				ID: id(UserService), Listener: l, Options: userOpts, OnUp: onUp(UserService), Cache: cfg.UserCache})
 		})
 	}
 	if l := lis[PaymentService]; l != nil {

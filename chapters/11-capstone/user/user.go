@@ -35,7 +35,8 @@ var Schema = []string{`CREATE TABLE IF NOT EXISTS users (
 // Server implements userv1.UserServiceServer on a database.
 type Server struct {
 	userv1.UnimplementedUserServiceServer
-	DB *sql.DB
+	DB    *sql.DB
+	Cache *Cache // reads of one user go through it, when it is not nil
 }
 
 // CreateUser validates, then inserts: the unique key on email decides a duplicate, not a SELECT first.
@@ -74,15 +75,33 @@ func (s *Server) CreateUser(ctx context.Context, req *userv1.CreateUserRequest) 
 
 // GetUser returns one user or NOT_FOUND.
 func (s *Server) GetUser(ctx context.Context, req *userv1.GetUserRequest) (*userv1.GetUserResponse, error) {
-	u := &userv1.User{}
-	err := s.DB.QueryRowContext(ctx, "SELECT id, name, email FROM users WHERE id = ?", req.GetId()).Scan(&u.Id, &u.Name, &u.Email)
-	if errors.Is(err, sql.ErrNoRows) {
+	var u *userv1.User
+	var err error
+	if s.Cache != nil {
+		u, err = s.Cache.Get(ctx, req.GetId(), s.load)
+	} else {
+		u, err = s.load(ctx, req.GetId())
+	}
+	if errors.Is(err, ErrNoUser) {
 		return nil, status.Errorf(codes.NotFound, "user %d not found", req.GetId())
 	}
 	if err != nil {
-		return nil, fmt.Errorf("get user %d: %w", req.GetId(), err)
+		return nil, err
 	}
 	return &userv1.GetUserResponse{User: u}, nil
+}
+
+// load reads one user from the database: ErrNoUser if there is none.
+func (s *Server) load(ctx context.Context, id int64) (*userv1.User, error) {
+	u := &userv1.User{}
+	err := s.DB.QueryRowContext(ctx, "SELECT id, name, email FROM users WHERE id = ?", id).Scan(&u.Id, &u.Name, &u.Email)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, ErrNoUser
+	}
+	if err != nil {
+		return nil, fmt.Errorf("get user %d: %w", id, err)
+	}
+	return u, nil
 }
 
 // Config says where the user service keeps its data and how it is found.
@@ -94,6 +113,7 @@ type Config struct {
 	Listener net.Listener // where it serves gRPC
 	Options  []grpc.ServerOption
 	OnUp     func() // called once it is registered (may be nil)
+	Cache    *Cache // the Redis cache in front of GetUser (nil: none)
 }
 
 // Run serves the user service until ctx is done.
@@ -105,6 +125,6 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	defer db.Close()
 	srv := grpc.NewServer(cfg.Options...)
-	userv1.RegisterUserServiceServer(srv, &Server{DB: db})
+	userv1.RegisterUserServiceServer(srv, &Server{DB: db, Cache: cfg.Cache})
 	return discovery.Serve(ctx, discovery.Instance{Consul: cfg.Consul, Service: cfg.Service, ID: cfg.ID}, srv, cfg.Listener, cfg.OnUp)
 }
