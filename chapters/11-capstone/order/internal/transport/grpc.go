@@ -108,6 +108,11 @@ func (s *Server) toStatus(ctx context.Context, method string, err error) error {
 			return status.Error(c.code, c.err.Error())
 		}
 	}
+	// The request's own ctx ended (the client went away, or its deadline passed): that is the answer, whatever
+	// error the work it cut short returned (a downstream call's "canceled" is not an internal error).
+	if ctx.Err() != nil {
+		return status.FromContextError(ctx.Err()).Err()
+	}
 	if errors.Is(err, context.DeadlineExceeded) {
 		return status.Error(codes.DeadlineExceeded, "deadline exceeded")
 	}
