@@ -73,7 +73,7 @@ func (p *probe) serve(ctx context.Context, orderID int64, next func(context.Cont
 		time.AfterFunc(300*time.Millisecond, p.openBarrier)
 	case p.calls == 1:
 		// A sequential caller never has two calls in flight: open after a bound, and the test fails on max.
-		time.AfterFunc(3*time.Second, p.openBarrier)
+		time.AfterFunc(5*time.Second, p.openBarrier)
 	}
 	full := p.full
 	p.mu.Unlock()
@@ -88,7 +88,7 @@ func (p *probe) serve(ctx context.Context, orderID int64, next func(context.Cont
 		if full != nil {
 			select { // fail once the others are in flight, so that there is something to cancel
 			case <-full:
-			case <-time.After(3 * time.Second):
+			case <-time.After(5 * time.Second):
 			case <-ctx.Done():
 			}
 		}
