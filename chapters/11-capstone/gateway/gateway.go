@@ -59,6 +59,7 @@ func (g *Gateway) Handler() http.Handler {
 	r.GET("/healthz", func(c *gin.Context) { c.JSON(http.StatusOK, gin.H{"status": "ok"}) })
 	r.POST("/users", g.createUser)
 	r.GET("/users/:id", g.getUser)
+	r.GET("/users/:id/orders", g.userOrders)
 	r.POST("/products", g.createProduct)
 	r.GET("/products/:id", g.getProduct)
 	r.POST("/orders", g.placeOrder)
@@ -130,6 +131,39 @@ func (g *Gateway) getUser(c *gin.Context) {
 		return
 	}
 	c.JSON(http.StatusOK, userOut(resp.GetUser()))
+}
+
+type paymentJSON struct {
+	ID          int64 `json:"id"`
+	AmountCents int64 `json:"amount_cents"`
+}
+
+// userOrders answers with the user's orders, oldest first, each with its payments.
+func (g *Gateway) userOrders(c *gin.Context) {
+	id, ok := pathID(c)
+	if !ok {
+		return
+	}
+	ctx, cancel := g.ctx(c)
+	defer cancel()
+	resp, err := g.Orders.ListUserOrders(ctx, &orderv1.ListUserOrdersRequest{UserId: id})
+	if err != nil {
+		writeError(c, err)
+		return
+	}
+	type orderWithPayments struct {
+		orderJSON
+		Payments []paymentJSON `json:"payments"`
+	}
+	out := []orderWithPayments{}
+	for _, o := range resp.GetOrders() {
+		op := orderWithPayments{orderJSON: orderOut(o.GetOrder()), Payments: []paymentJSON{}}
+		for _, p := range o.GetPayments() {
+			op.Payments = append(op.Payments, paymentJSON{ID: p.GetId(), AmountCents: p.GetAmountCents()})
+		}
+		out = append(out, op)
+	}
+	c.JSON(http.StatusOK, gin.H{"orders": out})
 }
 
 func (g *Gateway) createProduct(c *gin.Context) {

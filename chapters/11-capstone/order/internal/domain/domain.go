@@ -37,6 +37,18 @@ type Order struct {
 	IdempotencyKey string // the client's key, "" if none
 }
 
+// Payment is money taken for an order, as the payment service reports it.
+type Payment struct {
+	ID          int64
+	AmountCents int64
+}
+
+// OrderWithPayments is an order with its payments, oldest first: one line of a user's order history.
+type OrderWithPayments struct {
+	Order    Order
+	Payments []Payment
+}
+
 // PlaceOrder is the command to place an order.
 type PlaceOrder struct {
 	UserID         int64

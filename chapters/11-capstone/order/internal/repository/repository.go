@@ -93,6 +93,55 @@ func (r *Repository) Order(ctx context.Context, id int64) (domain.Order, error) 
 	return readOrder(ctx, r.DB, "id = ?", id)
 }
 
+// OrdersOfUser returns up to limit orders of a user with their items, oldest first. Two queries, whatever
+// the number of orders: the items of all of them are read at once, not one query per order.
+func (r *Repository) OrdersOfUser(ctx context.Context, userID int64, limit int) ([]domain.Order, error) {
+	rows, err := r.DB.QueryContext(ctx, "SELECT id, user_id, status, total_cents, idempotency_key FROM orders WHERE user_id = ? ORDER BY id LIMIT ?",
+		userID, limit)
+	if err != nil {
+		return nil, fmt.Errorf("orders of user %d: %w", userID, err)
+	}
+	defer rows.Close()
+	var out []domain.Order
+	at := map[int64]int{} // order id -> index in out
+	for rows.Next() {
+		var o domain.Order
+		var key sql.NullString
+		if err := rows.Scan(&o.ID, &o.UserID, &o.Status, &o.TotalCents, &key); err != nil {
+			return nil, fmt.Errorf("orders of user %d: %w", userID, err)
+		}
+		o.IdempotencyKey = key.String
+		at[o.ID] = len(out)
+		out = append(out, o)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("orders of user %d: %w", userID, err)
+	}
+	if len(out) == 0 {
+		return nil, nil
+	}
+	items, err := r.DB.QueryContext(ctx, `SELECT i.order_id, i.product_id, i.quantity, i.price_cents FROM order_items i JOIN orders o ON o.id = i.order_id
+		WHERE o.user_id = ? AND o.id <= ? ORDER BY i.order_id, i.product_id`, userID, out[len(out)-1].ID)
+	if err != nil {
+		return nil, fmt.Errorf("items of user %d's orders: %w", userID, err)
+	}
+	defer items.Close()
+	for items.Next() {
+		var orderID int64
+		var it domain.Item
+		if err := items.Scan(&orderID, &it.ProductID, &it.Quantity, &it.PriceCents); err != nil {
+			return nil, fmt.Errorf("items of user %d's orders: %w", userID, err)
+		}
+		if i, ok := at[orderID]; ok {
+			out[i].Items = append(out[i].Items, it)
+		}
+	}
+	if err := items.Err(); err != nil {
+		return nil, fmt.Errorf("items of user %d's orders: %w", userID, err)
+	}
+	return out, nil
+}
+
 // Tx is one transaction of the order service's database.
 type Tx struct {
 	tx    *sql.Tx

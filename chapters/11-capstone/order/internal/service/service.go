@@ -23,6 +23,8 @@ type Payments interface {
 	// Charge takes amountCents for orderID once per key: the same key again charges nothing more and returns
 	// the first payment's id. An error may still mean the money was taken (the reply was lost).
 	Charge(ctx context.Context, orderID, amountCents int64, key string) (paymentID int64, err error)
+	// List returns the payments of orderID, oldest first. A failure to ask is an error, never an empty list.
+	List(ctx context.Context, orderID int64) ([]domain.Payment, error)
 }
 
 // Service is the order service.

@@ -42,6 +42,19 @@ func (p Payments) Charge(ctx context.Context, orderID, amountCents int64, key st
 	return resp.GetPayment().GetId(), nil
 }
 
+// List asks the payment service for an order's payments.
+func (p Payments) List(ctx context.Context, orderID int64) ([]domain.Payment, error) {
+	resp, err := p.Client.ListPayments(ctx, &paymentv1.ListPaymentsRequest{OrderId: orderID})
+	if err != nil {
+		return nil, downstream("payment service", err)
+	}
+	out := make([]domain.Payment, 0, len(resp.GetPayments()))
+	for _, pm := range resp.GetPayments() {
+		out = append(out, domain.Payment{ID: pm.GetId(), AmountCents: pm.GetAmountCents()})
+	}
+	return out, nil
+}
+
 // downstream wraps a failed call: an unreachable or slow service is domain.ErrUnavailable (the caller may retry),
 // any other answer stays an error of its own (INTERNAL at our edge).
 func downstream(who string, err error) error {

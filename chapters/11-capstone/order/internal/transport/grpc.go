@@ -68,6 +68,22 @@ func (s *Server) PayOrder(ctx context.Context, req *orderv1.PayOrderRequest) (*o
 	return &orderv1.PayOrderResponse{Order: orderPB(o), PaymentId: paymentID}, nil
 }
 
+func (s *Server) ListUserOrders(ctx context.Context, req *orderv1.ListUserOrdersRequest) (*orderv1.ListUserOrdersResponse, error) {
+	history, err := s.Svc.OrdersOfUser(ctx, req.GetUserId())
+	if err != nil {
+		return nil, s.toStatus(ctx, "ListUserOrders", err)
+	}
+	out := &orderv1.ListUserOrdersResponse{}
+	for _, h := range history {
+		op := &orderv1.OrderWithPayments{Order: orderPB(h.Order)}
+		for _, p := range h.Payments {
+			op.Payments = append(op.Payments, &orderv1.Payment{Id: p.ID, AmountCents: p.AmountCents})
+		}
+		out.Orders = append(out.Orders, op)
+	}
+	return out, nil
+}
+
 // codeOf maps the service's errors to gRPC codes. Only errors the service names pass; anything else
 // (a SQL error, a downstream service's status) is INTERNAL, so no internal detail and no other service's
 // verdict reaches the client by accident.
@@ -91,6 +107,11 @@ func (s *Server) toStatus(ctx context.Context, method string, err error) error {
 		if errors.Is(err, c.err) {
 			return status.Error(c.code, c.err.Error())
 		}
+	}
+	// The request's own ctx ended (the client went away, or its deadline passed): that is the answer, whatever
+	// error the work it cut short returned (a downstream call's "canceled" is not an internal error).
+	if ctx.Err() != nil {
+		return status.FromContextError(ctx.Err()).Err()
 	}
 	if errors.Is(err, context.DeadlineExceeded) {
 		return status.Error(codes.DeadlineExceeded, "deadline exceeded")

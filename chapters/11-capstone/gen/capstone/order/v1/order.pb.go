@@ -779,6 +779,200 @@ func (x *PayOrderResponse) GetPaymentId() int64 {
 	return 0
 }
 
+// Payment is money taken for an order, as the payment service reports it.
+type Payment struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            int64                  `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
+	AmountCents   int64                  `protobuf:"varint,2,opt,name=amount_cents,json=amountCents,proto3" json:"amount_cents,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Payment) Reset() {
+	*x = Payment{}
+	mi := &file_capstone_order_v1_order_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Payment) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Payment) ProtoMessage() {}
+
+func (x *Payment) ProtoReflect() protoreflect.Message {
+	mi := &file_capstone_order_v1_order_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Payment.ProtoReflect.Descriptor instead.
+func (*Payment) Descriptor() ([]byte, []int) {
+	return file_capstone_order_v1_order_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *Payment) GetId() int64 {
+	if x != nil {
+		return x.Id
+	}
+	return 0
+}
+
+func (x *Payment) GetAmountCents() int64 {
+	if x != nil {
+		return x.AmountCents
+	}
+	return 0
+}
+
+// OrderWithPayments is an order and its payments, oldest first.
+type OrderWithPayments struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Order         *Order                 `protobuf:"bytes,1,opt,name=order,proto3" json:"order,omitempty"`
+	Payments      []*Payment             `protobuf:"bytes,2,rep,name=payments,proto3" json:"payments,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *OrderWithPayments) Reset() {
+	*x = OrderWithPayments{}
+	mi := &file_capstone_order_v1_order_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *OrderWithPayments) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*OrderWithPayments) ProtoMessage() {}
+
+func (x *OrderWithPayments) ProtoReflect() protoreflect.Message {
+	mi := &file_capstone_order_v1_order_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use OrderWithPayments.ProtoReflect.Descriptor instead.
+func (*OrderWithPayments) Descriptor() ([]byte, []int) {
+	return file_capstone_order_v1_order_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *OrderWithPayments) GetOrder() *Order {
+	if x != nil {
+		return x.Order
+	}
+	return nil
+}
+
+func (x *OrderWithPayments) GetPayments() []*Payment {
+	if x != nil {
+		return x.Payments
+	}
+	return nil
+}
+
+type ListUserOrdersRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	UserId        int64                  `protobuf:"varint,1,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListUserOrdersRequest) Reset() {
+	*x = ListUserOrdersRequest{}
+	mi := &file_capstone_order_v1_order_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListUserOrdersRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListUserOrdersRequest) ProtoMessage() {}
+
+func (x *ListUserOrdersRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_capstone_order_v1_order_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListUserOrdersRequest.ProtoReflect.Descriptor instead.
+func (*ListUserOrdersRequest) Descriptor() ([]byte, []int) {
+	return file_capstone_order_v1_order_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *ListUserOrdersRequest) GetUserId() int64 {
+	if x != nil {
+		return x.UserId
+	}
+	return 0
+}
+
+type ListUserOrdersResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Orders        []*OrderWithPayments   `protobuf:"bytes,1,rep,name=orders,proto3" json:"orders,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListUserOrdersResponse) Reset() {
+	*x = ListUserOrdersResponse{}
+	mi := &file_capstone_order_v1_order_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListUserOrdersResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListUserOrdersResponse) ProtoMessage() {}
+
+func (x *ListUserOrdersResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_capstone_order_v1_order_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListUserOrdersResponse.ProtoReflect.Descriptor instead.
+func (*ListUserOrdersResponse) Descriptor() ([]byte, []int) {
+	return file_capstone_order_v1_order_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *ListUserOrdersResponse) GetOrders() []*OrderWithPayments {
+	if x != nil {
+		return x.Orders
+	}
+	return nil
+}
+
 var File_capstone_order_v1_order_proto protoreflect.FileDescriptor
 
 const file_capstone_order_v1_order_proto_rawDesc = "" +
@@ -831,11 +1025,21 @@ const file_capstone_order_v1_order_proto_rawDesc = "" +
 	"\x10PayOrderResponse\x12.\n" +
 	"\x05order\x18\x01 \x01(\v2\x18.capstone.order.v1.OrderR\x05order\x12\x1d\n" +
 	"\n" +
-	"payment_id\x18\x02 \x01(\x03R\tpaymentId*\\\n" +
+	"payment_id\x18\x02 \x01(\x03R\tpaymentId\"<\n" +
+	"\aPayment\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\x03R\x02id\x12!\n" +
+	"\famount_cents\x18\x02 \x01(\x03R\vamountCents\"{\n" +
+	"\x11OrderWithPayments\x12.\n" +
+	"\x05order\x18\x01 \x01(\v2\x18.capstone.order.v1.OrderR\x05order\x126\n" +
+	"\bpayments\x18\x02 \x03(\v2\x1a.capstone.order.v1.PaymentR\bpayments\"0\n" +
+	"\x15ListUserOrdersRequest\x12\x17\n" +
+	"\auser_id\x18\x01 \x01(\x03R\x06userId\"V\n" +
+	"\x16ListUserOrdersResponse\x12<\n" +
+	"\x06orders\x18\x01 \x03(\v2$.capstone.order.v1.OrderWithPaymentsR\x06orders*\\\n" +
 	"\vOrderStatus\x12\x1c\n" +
 	"\x18ORDER_STATUS_UNSPECIFIED\x10\x00\x12\x18\n" +
 	"\x14ORDER_STATUS_PENDING\x10\x01\x12\x15\n" +
-	"\x11ORDER_STATUS_PAID\x10\x022\xd2\x03\n" +
+	"\x11ORDER_STATUS_PAID\x10\x022\xb9\x04\n" +
 	"\fOrderService\x12b\n" +
 	"\rCreateProduct\x12'.capstone.order.v1.CreateProductRequest\x1a(.capstone.order.v1.CreateProductResponse\x12Y\n" +
 	"\n" +
@@ -843,7 +1047,8 @@ const file_capstone_order_v1_order_proto_rawDesc = "" +
 	"\n" +
 	"PlaceOrder\x12$.capstone.order.v1.PlaceOrderRequest\x1a%.capstone.order.v1.PlaceOrderResponse\x12S\n" +
 	"\bGetOrder\x12\".capstone.order.v1.GetOrderRequest\x1a#.capstone.order.v1.GetOrderResponse\x12S\n" +
-	"\bPayOrder\x12\".capstone.order.v1.PayOrderRequest\x1a#.capstone.order.v1.PayOrderResponseBSZQgithub.com/gomicrolab/microlab/chapters/11-capstone/gen/capstone/order/v1;orderv1b\x06proto3"
+	"\bPayOrder\x12\".capstone.order.v1.PayOrderRequest\x1a#.capstone.order.v1.PayOrderResponse\x12e\n" +
+	"\x0eListUserOrders\x12(.capstone.order.v1.ListUserOrdersRequest\x1a).capstone.order.v1.ListUserOrdersResponseBSZQgithub.com/gomicrolab/microlab/chapters/11-capstone/gen/capstone/order/v1;orderv1b\x06proto3"
 
 var (
 	file_capstone_order_v1_order_proto_rawDescOnce sync.Once
@@ -858,22 +1063,26 @@ func file_capstone_order_v1_order_proto_rawDescGZIP() []byte {
 }
 
 var file_capstone_order_v1_order_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_capstone_order_v1_order_proto_msgTypes = make([]protoimpl.MessageInfo, 13)
+var file_capstone_order_v1_order_proto_msgTypes = make([]protoimpl.MessageInfo, 17)
 var file_capstone_order_v1_order_proto_goTypes = []any{
-	(OrderStatus)(0),              // 0: capstone.order.v1.OrderStatus
-	(*Product)(nil),               // 1: capstone.order.v1.Product
-	(*Item)(nil),                  // 2: capstone.order.v1.Item
-	(*Order)(nil),                 // 3: capstone.order.v1.Order
-	(*CreateProductRequest)(nil),  // 4: capstone.order.v1.CreateProductRequest
-	(*CreateProductResponse)(nil), // 5: capstone.order.v1.CreateProductResponse
-	(*GetProductRequest)(nil),     // 6: capstone.order.v1.GetProductRequest
-	(*GetProductResponse)(nil),    // 7: capstone.order.v1.GetProductResponse
-	(*PlaceOrderRequest)(nil),     // 8: capstone.order.v1.PlaceOrderRequest
-	(*PlaceOrderResponse)(nil),    // 9: capstone.order.v1.PlaceOrderResponse
-	(*GetOrderRequest)(nil),       // 10: capstone.order.v1.GetOrderRequest
-	(*GetOrderResponse)(nil),      // 11: capstone.order.v1.GetOrderResponse
-	(*PayOrderRequest)(nil),       // 12: capstone.order.v1.PayOrderRequest
-	(*PayOrderResponse)(nil),      // 13: capstone.order.v1.PayOrderResponse
+	(OrderStatus)(0),               // 0: capstone.order.v1.OrderStatus
+	(*Product)(nil),                // 1: capstone.order.v1.Product
+	(*Item)(nil),                   // 2: capstone.order.v1.Item
+	(*Order)(nil),                  // 3: capstone.order.v1.Order
+	(*CreateProductRequest)(nil),   // 4: capstone.order.v1.CreateProductRequest
+	(*CreateProductResponse)(nil),  // 5: capstone.order.v1.CreateProductResponse
+	(*GetProductRequest)(nil),      // 6: capstone.order.v1.GetProductRequest
+	(*GetProductResponse)(nil),     // 7: capstone.order.v1.GetProductResponse
+	(*PlaceOrderRequest)(nil),      // 8: capstone.order.v1.PlaceOrderRequest
+	(*PlaceOrderResponse)(nil),     // 9: capstone.order.v1.PlaceOrderResponse
+	(*GetOrderRequest)(nil),        // 10: capstone.order.v1.GetOrderRequest
+	(*GetOrderResponse)(nil),       // 11: capstone.order.v1.GetOrderResponse
+	(*PayOrderRequest)(nil),        // 12: capstone.order.v1.PayOrderRequest
+	(*PayOrderResponse)(nil),       // 13: capstone.order.v1.PayOrderResponse
+	(*Payment)(nil),                // 14: capstone.order.v1.Payment
+	(*OrderWithPayments)(nil),      // 15: capstone.order.v1.OrderWithPayments
+	(*ListUserOrdersRequest)(nil),  // 16: capstone.order.v1.ListUserOrdersRequest
+	(*ListUserOrdersResponse)(nil), // 17: capstone.order.v1.ListUserOrdersResponse
 }
 var file_capstone_order_v1_order_proto_depIdxs = []int32{
 	0,  // 0: capstone.order.v1.Order.status:type_name -> capstone.order.v1.OrderStatus
@@ -884,21 +1093,26 @@ var file_capstone_order_v1_order_proto_depIdxs = []int32{
 	3,  // 5: capstone.order.v1.PlaceOrderResponse.order:type_name -> capstone.order.v1.Order
 	3,  // 6: capstone.order.v1.GetOrderResponse.order:type_name -> capstone.order.v1.Order
 	3,  // 7: capstone.order.v1.PayOrderResponse.order:type_name -> capstone.order.v1.Order
-	4,  // 8: capstone.order.v1.OrderService.CreateProduct:input_type -> capstone.order.v1.CreateProductRequest
-	6,  // 9: capstone.order.v1.OrderService.GetProduct:input_type -> capstone.order.v1.GetProductRequest
-	8,  // 10: capstone.order.v1.OrderService.PlaceOrder:input_type -> capstone.order.v1.PlaceOrderRequest
-	10, // 11: capstone.order.v1.OrderService.GetOrder:input_type -> capstone.order.v1.GetOrderRequest
-	12, // 12: capstone.order.v1.OrderService.PayOrder:input_type -> capstone.order.v1.PayOrderRequest
-	5,  // 13: capstone.order.v1.OrderService.CreateProduct:output_type -> capstone.order.v1.CreateProductResponse
-	7,  // 14: capstone.order.v1.OrderService.GetProduct:output_type -> capstone.order.v1.GetProductResponse
-	9,  // 15: capstone.order.v1.OrderService.PlaceOrder:output_type -> capstone.order.v1.PlaceOrderResponse
-	11, // 16: capstone.order.v1.OrderService.GetOrder:output_type -> capstone.order.v1.GetOrderResponse
-	13, // 17: capstone.order.v1.OrderService.PayOrder:output_type -> capstone.order.v1.PayOrderResponse
-	13, // [13:18] is the sub-list for method output_type
-	8,  // [8:13] is the sub-list for method input_type
-	8,  // [8:8] is the sub-list for extension type_name
-	8,  // [8:8] is the sub-list for extension extendee
-	0,  // [0:8] is the sub-list for field type_name
+	3,  // 8: capstone.order.v1.OrderWithPayments.order:type_name -> capstone.order.v1.Order
+	14, // 9: capstone.order.v1.OrderWithPayments.payments:type_name -> capstone.order.v1.Payment
+	15, // 10: capstone.order.v1.ListUserOrdersResponse.orders:type_name -> capstone.order.v1.OrderWithPayments
+	4,  // 11: capstone.order.v1.OrderService.CreateProduct:input_type -> capstone.order.v1.CreateProductRequest
+	6,  // 12: capstone.order.v1.OrderService.GetProduct:input_type -> capstone.order.v1.GetProductRequest
+	8,  // 13: capstone.order.v1.OrderService.PlaceOrder:input_type -> capstone.order.v1.PlaceOrderRequest
+	10, // 14: capstone.order.v1.OrderService.GetOrder:input_type -> capstone.order.v1.GetOrderRequest
+	12, // 15: capstone.order.v1.OrderService.PayOrder:input_type -> capstone.order.v1.PayOrderRequest
+	16, // 16: capstone.order.v1.OrderService.ListUserOrders:input_type -> capstone.order.v1.ListUserOrdersRequest
+	5,  // 17: capstone.order.v1.OrderService.CreateProduct:output_type -> capstone.order.v1.CreateProductResponse
+	7,  // 18: capstone.order.v1.OrderService.GetProduct:output_type -> capstone.order.v1.GetProductResponse
+	9,  // 19: capstone.order.v1.OrderService.PlaceOrder:output_type -> capstone.order.v1.PlaceOrderResponse
+	11, // 20: capstone.order.v1.OrderService.GetOrder:output_type -> capstone.order.v1.GetOrderResponse
+	13, // 21: capstone.order.v1.OrderService.PayOrder:output_type -> capstone.order.v1.PayOrderResponse
+	17, // 22: capstone.order.v1.OrderService.ListUserOrders:output_type -> capstone.order.v1.ListUserOrdersResponse
+	17, // [17:23] is the sub-list for method output_type
+	11, // [11:17] is the sub-list for method input_type
+	11, // [11:11] is the sub-list for extension type_name
+	11, // [11:11] is the sub-list for extension extendee
+	0,  // [0:11] is the sub-list for field type_name
 }
 
 func init() { file_capstone_order_v1_order_proto_init() }
@@ -912,7 +1126,7 @@ func file_capstone_order_v1_order_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_capstone_order_v1_order_proto_rawDesc), len(file_capstone_order_v1_order_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   13,
+			NumMessages:   17,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -22,11 +22,12 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	OrderService_CreateProduct_FullMethodName = "/capstone.order.v1.OrderService/CreateProduct"
-	OrderService_GetProduct_FullMethodName    = "/capstone.order.v1.OrderService/GetProduct"
-	OrderService_PlaceOrder_FullMethodName    = "/capstone.order.v1.OrderService/PlaceOrder"
-	OrderService_GetOrder_FullMethodName      = "/capstone.order.v1.OrderService/GetOrder"
-	OrderService_PayOrder_FullMethodName      = "/capstone.order.v1.OrderService/PayOrder"
+	OrderService_CreateProduct_FullMethodName  = "/capstone.order.v1.OrderService/CreateProduct"
+	OrderService_GetProduct_FullMethodName     = "/capstone.order.v1.OrderService/GetProduct"
+	OrderService_PlaceOrder_FullMethodName     = "/capstone.order.v1.OrderService/PlaceOrder"
+	OrderService_GetOrder_FullMethodName       = "/capstone.order.v1.OrderService/GetOrder"
+	OrderService_PayOrder_FullMethodName       = "/capstone.order.v1.OrderService/PayOrder"
+	OrderService_ListUserOrders_FullMethodName = "/capstone.order.v1.OrderService/ListUserOrders"
 )
 
 // OrderServiceClient is the client API for OrderService service.
@@ -49,6 +50,10 @@ type OrderServiceClient interface {
 	// OrderPaid event in the same transaction. Errors: NOT_FOUND, FAILED_PRECONDITION (not pending, or the
 	// amount is not the total), UNAVAILABLE (the payment service did not answer: retrying is safe).
 	PayOrder(ctx context.Context, in *PayOrderRequest, opts ...grpc.CallOption) (*PayOrderResponse, error)
+	// ListUserOrders returns a user's orders, oldest first (at most 100), each with the payments the payment
+	// service holds for it. It is all or nothing: if the payments of one order cannot be read, the whole call
+	// fails. Errors: INVALID_ARGUMENT, UNAVAILABLE (the payment service did not answer: retrying is safe).
+	ListUserOrders(ctx context.Context, in *ListUserOrdersRequest, opts ...grpc.CallOption) (*ListUserOrdersResponse, error)
 }
 
 type orderServiceClient struct {
@@ -109,6 +114,16 @@ func (c *orderServiceClient) PayOrder(ctx context.Context, in *PayOrderRequest, 
 	return out, nil
 }
 
+func (c *orderServiceClient) ListUserOrders(ctx context.Context, in *ListUserOrdersRequest, opts ...grpc.CallOption) (*ListUserOrdersResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListUserOrdersResponse)
+	err := c.cc.Invoke(ctx, OrderService_ListUserOrders_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // OrderServiceServer is the server API for OrderService service.
 // All implementations must embed UnimplementedOrderServiceServer
 // for forward compatibility.
@@ -129,6 +144,10 @@ type OrderServiceServer interface {
 	// OrderPaid event in the same transaction. Errors: NOT_FOUND, FAILED_PRECONDITION (not pending, or the
 	// amount is not the total), UNAVAILABLE (the payment service did not answer: retrying is safe).
 	PayOrder(context.Context, *PayOrderRequest) (*PayOrderResponse, error)
+	// ListUserOrders returns a user's orders, oldest first (at most 100), each with the payments the payment
+	// service holds for it. It is all or nothing: if the payments of one order cannot be read, the whole call
+	// fails. Errors: INVALID_ARGUMENT, UNAVAILABLE (the payment service did not answer: retrying is safe).
+	ListUserOrders(context.Context, *ListUserOrdersRequest) (*ListUserOrdersResponse, error)
 	mustEmbedUnimplementedOrderServiceServer()
 }
 
@@ -153,6 +172,9 @@ func (UnimplementedOrderServiceServer) GetOrder(context.Context, *GetOrderReques
 }
 func (UnimplementedOrderServiceServer) PayOrder(context.Context, *PayOrderRequest) (*PayOrderResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method PayOrder not implemented")
+}
+func (UnimplementedOrderServiceServer) ListUserOrders(context.Context, *ListUserOrdersRequest) (*ListUserOrdersResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListUserOrders not implemented")
 }
 func (UnimplementedOrderServiceServer) mustEmbedUnimplementedOrderServiceServer() {}
 func (UnimplementedOrderServiceServer) testEmbeddedByValue()                      {}
@@ -265,6 +287,24 @@ func _OrderService_PayOrder_Handler(srv interface{}, ctx context.Context, dec fu
 	return interceptor(ctx, in, info, handler)
 }
 
+func _OrderService_ListUserOrders_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListUserOrdersRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(OrderServiceServer).ListUserOrders(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: OrderService_ListUserOrders_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(OrderServiceServer).ListUserOrders(ctx, req.(*ListUserOrdersRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // OrderService_ServiceDesc is the grpc.ServiceDesc for OrderService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -291,6 +331,10 @@ var OrderService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "PayOrder",
 			Handler:    _OrderService_PayOrder_Handler,
+		},
+		{
+			MethodName: "ListUserOrders",
+			Handler:    _OrderService_ListUserOrders_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},
