@@ -120,7 +120,7 @@ func (a *app) printDemo(s *demo.System) {
 	fmt.Fprintf(w, "  Kafka       %s   topic %s\n", strings.Join(s.Brokers, ","), s.Topic)
 	fmt.Fprintf(w, "  logs        %s  (one file per process)\n", s.StateDir)
 	for _, u := range s.Infra {
-		who := "already running, left running"
+		who := "not the demo's: left running"
 		if u.Owned {
 			who = "started by the demo, stopped with it"
 		}

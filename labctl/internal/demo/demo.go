@@ -98,6 +98,7 @@ type System struct {
 	consul    *api.Client
 	kafka     *kfake.Cluster
 	kafkaPort int
+	restarts  int                           // Kafka starts so far
 	stops     []func(context.Context) error // infra sessions, in start order
 	mu        sync.Mutex
 	stopped   bool
@@ -294,7 +295,12 @@ func (s *System) startKafka() error {
 		s.baseEnv = append(s.baseEnv, infra.EnvKafkaBrokers+"="+a)
 		s.Infra = append(s.Infra, InfraUse{Service: "kafka", Provider: "inprocess (kfake, in labctl)", Addr: a, Owned: true})
 	}
-	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.Ports(s.kafkaPort), kfake.AllowAutoTopicCreation(), kfake.DefaultNumPartitions(1))
+	opts := []kfake.Opt{kfake.NumBrokers(1), kfake.Ports(s.kafkaPort), kfake.AllowAutoTopicCreation(), kfake.DefaultNumPartitions(1)}
+	if s.restarts++; s.restarts > 1 {
+		// A restarted kfake is empty, and a producer does not create topics: the system created its topic at start.
+		opts = append(opts, kfake.SeedTopics(1, s.Topic))
+	}
+	c, err := kfake.NewCluster(opts...)
 	if err != nil {
 		return fmt.Errorf("start Kafka (kfake) on port %d: %w", s.kafkaPort, err)
 	}
@@ -394,7 +400,7 @@ func (s *System) Stop(ctx context.Context) error {
 		if u.Owned {
 			p("stopping %s (%s), which the demo started", u.Service, u.Provider)
 		} else {
-			p("leaving %s (%s at %s) running: it was running before the demo", u.Service, u.Provider, u.Addr)
+			p("leaving %s (%s at %s) running: the demo did not start it (a server already running, or a shared container kept for the next run)", u.Service, u.Provider, u.Addr)
 		}
 	}
 	s.stopKafka()
