@@ -17,7 +17,7 @@ import (
 // newDemoCmd is `labctl demo`: the capstone running on this machine, with scripted scenarios.
 func (a *app) newDemoCmd() *cobra.Command {
 	var mine bool
-	var scenario, prefix string
+	var scenario, prefix, stateDir string
 	cmd := &cobra.Command{
 		Use:   "demo",
 		Short: "Run the chapter 11 capstone on this machine (five processes on the lab's infrastructure) and play scenarios against it",
@@ -32,6 +32,7 @@ func (a *app) newDemoCmd() *cobra.Command {
 	cmd.Flags().BoolVar(&mine, "mine", false, "run your own code in chapters/ instead of the reference solution")
 	cmd.Flags().StringVar(&scenario, "scenario", "", "run this scenario (name or number) once, then stop everything")
 	cmd.Flags().StringVar(&prefix, "prefix", demo.DefaultPrefix, "prefix of the Consul service names, topic and databases")
+	cmd.Flags().StringVar(&stateDir, "state-dir", "", "directory for the binary, the logs and demo.json (default a new temporary directory)")
 	_ = cmd.Flags().MarkHidden("prefix") // the tests' own namespace
 	cmd.RunE = a.runE(func(cmd *cobra.Command, _ []string) error {
 		ctx := cmd.Context()
@@ -47,7 +48,7 @@ func (a *app) newDemoCmd() *cobra.Command {
 		if err != nil {
 			return err
 		}
-		cfg := demo.Config{Root: l.Root(), Prefix: prefix, Progress: func(f string, args ...any) {
+		cfg := demo.Config{Root: l.Root(), Prefix: prefix, StateDir: stateDir, Progress: func(f string, args ...any) {
 			fmt.Fprintf(a.stderr, "demo: "+f+"\n", args...)
 		}}
 		if !mine {

@@ -6,6 +6,7 @@ package demo
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
@@ -199,7 +200,35 @@ func Start(ctx context.Context, cfg Config) (_ *System, err error) {
 	s.Healthy = time.Since(t0)
 	p("all healthy in %v", s.Healthy.Round(100*time.Millisecond))
 	s.scrape()
+	if err := s.WriteState(); err != nil {
+		return s, err
+	}
 	return s, nil
+}
+
+// StateFile is where WriteState puts the running system's description, in the state directory.
+const StateFile = "demo.json"
+
+// State is the running system as other programs (a load test, the tests) read it from StateFile.
+type State struct {
+	GatewayURL string         `json:"gateway_url"`
+	ConsulAddr string         `json:"consul_addr"`
+	Prefix     string         `json:"prefix"`
+	MySQLDSN   string         `json:"mysql_dsn"` // admin DSN; the databases are <prefix with _>user, order, payment
+	PIDs       map[string]int `json:"pids"`      // part name -> pid of the running process
+}
+
+// WriteState writes StateFile again (after a start, and after a part was restarted).
+func (s *System) WriteState() error {
+	b, err := json.MarshalIndent(State{GatewayURL: s.GatewayURL, ConsulAddr: s.ConsulAddr, Prefix: s.Prefix, MySQLDSN: s.MySQLDSN, PIDs: s.PIDs()}, "", "  ")
+	if err != nil {
+		return err
+	}
+	name := filepath.Join(s.StateDir, StateFile)
+	if err := os.WriteFile(name+".tmp", b, 0o644); err != nil {
+		return fmt.Errorf("write state: %w", err)
+	}
+	return os.Rename(name+".tmp", name)
 }
 
 // build compiles the capstone once into the state directory.
@@ -349,7 +378,10 @@ func (s *System) Restart(p *Part) error {
 	if p.Alive() {
 		return fmt.Errorf("restart %s: pid %d still runs", p.Name, p.PID)
 	}
-	return s.spawn(p)
+	if err := s.spawn(p); err != nil {
+		return err
+	}
+	return s.WriteState()
 }
 
 // stopPart asks p's process group to stop (SIGINT: the part leaves Consul and drains), and kills it after grace.
