@@ -245,6 +245,20 @@ func (s *System) build(ctx context.Context) error {
 	t := time.Now()
 	cmd := exec.CommandContext(ctx, "go", append(args, Package)...)
 	cmd.Dir = s.cfg.Root
+	done := make(chan struct{})
+	defer close(done)
+	go func() { // a first build takes minutes on two cores: say that it is still going
+		tick := time.NewTicker(15 * time.Second)
+		defer tick.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-tick.C:
+				s.cfg.Progress("still building (%v; a first build compiles gRPC, OpenTelemetry, Gin, ... and takes minutes)", time.Since(t).Round(time.Second))
+			}
+		}
+	}()
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		return fmt.Errorf("go build %s (%s): %w\n%s", Package, what, err, out)
