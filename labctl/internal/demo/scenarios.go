@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 	"time"
@@ -195,7 +196,7 @@ func runCheckout(ctx context.Context, s *System, w io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("%w: the order's events did not both arrive: %w", ErrScenario, err)
 	}
-	s.watchTrace(w, c.TraceID, "the gateway span POST /orders/:id/payments, its child order Pay, and under it payment Charge")
+	s.watchTrace(w, c.TraceID, "one trace for the whole checkout: the gateway span POST /orders/:id/payments, under it order PayOrder, under that payment Charge")
 	if c.Status != "paid" {
 		return fmt.Errorf("%w: order %d is %q after paying, want paid", ErrScenario, c.OrderID, c.Status)
 	}
@@ -233,9 +234,9 @@ func runSlowPayment(ctx context.Context, s *System, w io.Writer) error {
 	}
 	fmt.Fprintf(w, "Observed: POST /orders/:id/payments took %v before, %v with the fault (placing the order: %v, then %v; it never calls payment)\n",
 		ms(before.Pay), ms(slow.Pay), ms(before.Place), ms(slow.Place))
-	s.watchTrace(w, slow.TraceID, "the slow span is payment's server span capstone.payment.v1.PaymentService/Charge; order's Pay waits on it, the gateway waits on order")
+	s.watchTrace(w, slow.TraceID, "the slow span is payment's server span capstone.payment.v1.PaymentService/Charge; order's PayOrder waits on it, the gateway's POST /orders/:id/payments waits on order")
 	if s.Scraped {
-		fmt.Fprintf(w, "Watch in Prometheus: %s/graph?g0.expr=%s\n", s.PrometheusURL, "histogram_quantile(0.99%2C+sum+by+(le%2Croute)+(rate(http_request_duration_seconds_bucket%5B1m%5D)))")
+		fmt.Fprintf(w, "Watch in Prometheus: %s/graph?g0.expr=%s\n", s.PrometheusURL, url.QueryEscape(`histogram_quantile(0.99, sum by (le, route) (rate(http_request_duration_seconds_bucket{job="capstone-gateway"}[1m])))`))
 	}
 	if slow.Pay < delay {
 		return fmt.Errorf("%w: paying took %v with a %v fault: the fault did not reach the payment service", ErrScenario, slow.Pay, delay)
