@@ -372,11 +372,12 @@ func (s *System) spawn(p *Part) error {
 		f.Close()
 		return fmt.Errorf("start %s: %w", p.Name, err)
 	}
-	p.cmd, p.PID, p.done = cmd, cmd.Process.Pid, make(chan struct{})
+	done := make(chan struct{})
+	p.cmd, p.PID, p.done = cmd, cmd.Process.Pid, done
 	go func() {
 		_ = cmd.Wait()
 		f.Close()
-		close(p.done)
+		close(done)
 	}()
 	return nil
 }
