@@ -241,3 +241,23 @@ func randID() string {
 	_, _ = rand.Read(b)
 	return hex.EncodeToString(b)
 }
+
+// A part that dies while the system starts fails the wait at once with ErrUnhealthy, not after the timeout.
+func TestWaitHealthyPartExited(t *testing.T) {
+	dir := t.TempDir()
+	s := &System{bin: "/bin/false", baseEnv: nil, StateDir: dir}
+	p := &Part{Name: "order-1", Log: filepath.Join(dir, "order-1.log")}
+	if err := s.spawn(p); err != nil {
+		t.Fatalf("run /bin/false: %v", err)
+	}
+	<-p.done
+	s.Parts = []*Part{p}
+	start := time.Now()
+	err := s.WaitHealthy(context.Background(), time.Minute)
+	if !errors.Is(err, ErrUnhealthy) {
+		t.Fatalf("WaitHealthy with an exited part = %v, want ErrUnhealthy", err)
+	}
+	if d := time.Since(start); d > 10*time.Second {
+		t.Errorf("WaitHealthy took %v to notice an exited part, want at once", d)
+	}
+}
