@@ -35,6 +35,7 @@ func (a *app) newDemoCmd() *cobra.Command {
 	cmd.Flags().StringVar(&stateDir, "state-dir", "", "directory for the binary, the logs and demo.json (default a new temporary directory)")
 	_ = cmd.Flags().MarkHidden("prefix") // the tests' own namespace
 	cmd.RunE = a.runE(func(cmd *cobra.Command, _ []string) error {
+		began := time.Now()
 		ctx := cmd.Context()
 		var run demo.Scenario
 		if scenario != "" {
@@ -48,7 +49,7 @@ func (a *app) newDemoCmd() *cobra.Command {
 		if err != nil {
 			return err
 		}
-		cfg := demo.Config{Root: l.Root(), Prefix: prefix, StateDir: stateDir, Progress: func(f string, args ...any) {
+		cfg := demo.Config{Root: l.Root(), Prefix: prefix, StateDir: stateDir, Began: began, Progress: func(f string, args ...any) {
 			fmt.Fprintf(a.stderr, "demo: "+f+"\n", args...)
 		}}
 		if !mine {

@@ -43,6 +43,8 @@ type Config struct {
 	StateDir string // where the binary and the logs go; default a new temporary directory (kept: the logs are there)
 	// Progress, when not nil, gets one line per step.
 	Progress func(format string, args ...any)
+	// Began is when the command started, for the time to "all healthy" (default: when Start is called).
+	Began time.Time
 	// HealthTimeout bounds the wait for "all healthy" after the last part started (default 90 s).
 	HealthTimeout time.Duration
 }
@@ -130,7 +132,10 @@ func (s *System) Part(name string) *Part {
 // Start starts the infrastructure, builds the capstone once, starts its parts and waits until all are
 // healthy. On error everything it started is stopped again.
 func Start(ctx context.Context, cfg Config) (_ *System, err error) {
-	t0 := time.Now()
+	t0 := cfg.Began
+	if t0.IsZero() {
+		t0 = time.Now()
+	}
 	if cfg.Prefix == "" {
 		cfg.Prefix = DefaultPrefix
 	}
