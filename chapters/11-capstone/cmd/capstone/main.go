@@ -12,6 +12,10 @@
 // Observability: JSON logs on stdout (zap, with trace_id inside a request), the gateway's RED metrics at
 // GET /metrics, and, when LAB_JAEGER_OTLP is set (`labctl infra up jaeger` exports it), traces over OTLP/gRPC to
 // Jaeger, one service name per part (gateway, user, order, payment); LAB_JAEGER_QUERY is the UI it prints.
+//
+// Fault injection: -admin 127.0.0.1:0 serves POST /fault?delay=1500ms (and DELETE /fault) on loopback, which
+// slows every call the payment service answers; `labctl demo` uses it for its "slow payment" scenario.
+// -prefix renames the Consul services, the topic and the databases, so two systems can share the servers.
 package main
 
 import (
