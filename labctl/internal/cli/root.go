@@ -83,6 +83,7 @@ func (a *app) newRootCmd() *cobra.Command {
 	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error { return badInput(err) })
 	root.AddCommand(a.newListCmd(), a.newCheckCmd(), a.newHintCmd(), a.newSolutionCmd(), a.newResetCmd(),
 		a.newWatchCmd(), a.newVerifyCmd(), a.newDoctorCmd(), a.wrapTree(newInfraCmd())) // newInfraCmd: infra.go
+	root.AddCommand(a.newDemoCmd())   // demo.go: the capstone on this machine
 	root.AddCommand(a.newMutateCmd()) // mutate.go: authors' mutation testing, hidden
 	return root
 }

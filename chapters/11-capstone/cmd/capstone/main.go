@@ -12,6 +12,10 @@
 // Observability: JSON logs on stdout (zap, with trace_id inside a request), the gateway's RED metrics at
 // GET /metrics, and, when LAB_JAEGER_OTLP is set (`labctl infra up jaeger` exports it), traces over OTLP/gRPC to
 // Jaeger, one service name per part (gateway, user, order, payment); LAB_JAEGER_QUERY is the UI it prints.
+//
+// Fault injection: -admin 127.0.0.1:0 serves POST /fault?delay=1500ms (and DELETE /fault) on loopback, which
+// slows every call the payment service answers; `labctl demo` uses it for its "slow payment" scenario.
+// -prefix renames the Consul services, the topic and the databases, so two systems can share the servers.
 package main
 
 import (
@@ -38,6 +42,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
+	"google.golang.org/grpc"
 
 	"github.com/gomicrolab/microlab/chapters/11-capstone/internal/obs"
 	"github.com/gomicrolab/microlab/chapters/11-capstone/system"
@@ -55,6 +60,9 @@ func main() {
 	}
 	only := flag.String("only", "", "run only these parts, comma-separated, out of gateway,user,order,payment (default all); "+
 		"the parts find each other in Consul, so the system can run as several processes")
+	admin := flag.String("admin", "", "serve the admin endpoint (POST /fault?delay=1500ms slows every call of the services "+
+		"this process runs; DELETE /fault clears it) on this loopback address, e.g. 127.0.0.1:0; off by default")
+	prefix := flag.String("prefix", "capstone-", "prefix of the Consul service names, the topic and (with - as _) the databases")
 	flag.Parse()
 	if *dsn == "" || *brokers == "" {
 		fmt.Fprintln(os.Stderr, "usage: capstone [-dsn DSN] [-consul host:port] [-brokers host:port,...]  (or eval \"$(go run ./labctl infra up mysql consul kafka)\" first)")
@@ -71,13 +79,26 @@ func main() {
 		parts = strings.Split(*only, ",")
 	}
 	gin.SetMode(gin.ReleaseMode)
-	if err := run(ctx, parts, *dsn, *consul, strings.Split(*brokers, ","), *httpAddr, addrs,
-		os.Getenv("LAB_JAEGER_OTLP"), envOr("LAB_JAEGER_QUERY", "http://127.0.0.1:16686")); err != nil {
+	if err := run(ctx, options{parts: parts, dsn: *dsn, consul: *consul, brokers: strings.Split(*brokers, ","),
+		httpAddr: *httpAddr, grpcAddrs: addrs, otlp: os.Getenv("LAB_JAEGER_OTLP"),
+		jaegerUI: envOr("LAB_JAEGER_QUERY", "http://127.0.0.1:16686"), admin: *admin, prefix: *prefix}); err != nil {
 		log.Fatal(err)
 	}
 }
 
-func run(ctx context.Context, parts []string, dsn, consul string, brokers []string, httpAddr string, grpcAddrs map[string]string, otlp, jaegerUI string) error {
+// options are the command line's settings.
+type options struct {
+	parts          []string
+	dsn, consul    string
+	brokers        []string
+	httpAddr       string
+	grpcAddrs      map[string]string
+	otlp, jaegerUI string
+	admin, prefix  string
+}
+
+func run(ctx context.Context, o options) error {
+	parts, dsn, consul, brokers, otlp, jaegerUI := o.parts, o.dsn, o.consul, o.brokers, o.otlp, o.jaegerUI
 	logger := obs.NewLogger(os.Stdout, zapcore.InfoLevel)
 	defer func() { _ = logger.Sync() }()
 	var tracer func(string) trace.TracerProvider
@@ -109,16 +130,26 @@ func run(ctx context.Context, parts []string, dsn, consul string, brokers []stri
 		if len(parts) > 0 && !slices.Contains(parts, svc) {
 			continue
 		}
-		d, err := database(ctx, dsn, "capstone_"+svc)
+		d, err := database(ctx, dsn, strings.ReplaceAll(o.prefix, "-", "_")+svc)
 		if err != nil {
 			return err
 		}
 		dsns[svc] = d
 	}
+	var paymentOpts []grpc.ServerOption
+	if o.admin != "" {
+		f := &fault{}
+		a, err := serveAdmin(ctx, o.admin, f)
+		if err != nil {
+			return err
+		}
+		paymentOpts = append(paymentOpts, grpc.ChainUnaryInterceptor(f.unary))
+		fmt.Printf("admin endpoint http://%s/fault (POST ?delay=1500ms slows the payment service, DELETE clears)\n", a)
+	}
 	sys, err := system.Start(ctx, system.Config{
 		UserDSN: dsns[system.UserService], OrderDSN: dsns[system.OrderService], PaymentDSN: dsns[system.PaymentService],
-		ConsulAddr: consul, Prefix: "capstone-", Brokers: brokers, Topic: "capstone-order-events", GatewayAddr: httpAddr,
-		GRPCAddrs:    grpcAddrs,
+		ConsulAddr: consul, Prefix: o.prefix, Brokers: brokers, Topic: o.prefix + "order-events", GatewayAddr: o.httpAddr,
+		GRPCAddrs: o.grpcAddrs, PaymentOptions: paymentOpts,
 		OnRelayError: func(err error) { logger.Warn("outbox relay failed", zap.Error(err)) },
 		Tracer:       tracer, Metrics: reg, Logger: logger, Parts: parts,
 	})
@@ -132,7 +163,7 @@ func run(ctx context.Context, parts []string, dsn, consul string, brokers []stri
 		}
 		for _, svc := range []string{system.UserService, system.OrderService, system.PaymentService} {
 			if a := sys.GRPC[svc]; a != "" {
-				fmt.Printf("  %-7s (gRPC)   %s   in Consul as capstone-%s\n", svc, a, svc)
+				fmt.Printf("  %-7s (gRPC)   %s   in Consul as %s%s\n", svc, a, o.prefix, svc)
 			}
 		}
 		<-ctx.Done()
