@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"strings"
 	"time"
 
@@ -12,12 +13,14 @@ import (
 
 	"github.com/gomicrolab/microlab/labctl/internal/course"
 	"github.com/gomicrolab/microlab/labctl/internal/demo"
+	"github.com/gomicrolab/microlab/labctl/internal/loadgen"
 )
 
 // newDemoCmd is `labctl demo`: the capstone running on this machine, with scripted scenarios.
 func (a *app) newDemoCmd() *cobra.Command {
-	var mine bool
+	var mine, load bool
 	var scenario, prefix, stateDir string
+	bounds := loadgen.Bounds{Requests: 2000, Duration: 20 * time.Second, Clients: 8}
 	cmd := &cobra.Command{
 		Use:   "demo",
 		Short: "Run the chapter 11 capstone on this machine (five processes on the lab's infrastructure) and play scenarios against it",
@@ -31,6 +34,10 @@ func (a *app) newDemoCmd() *cobra.Command {
 	}
 	cmd.Flags().BoolVar(&mine, "mine", false, "run your own code in chapters/ instead of the reference solution")
 	cmd.Flags().StringVar(&scenario, "scenario", "", "run this scenario (name or number) once, then stop everything")
+	cmd.Flags().BoolVar(&load, "load", false, "run the bounded load test (docs/benchmarks.md) once healthy, print its figures, then stop everything")
+	cmd.Flags().IntVar(&bounds.Requests, "requests", bounds.Requests, "with --load: at most this many requests per path")
+	cmd.Flags().DurationVar(&bounds.Duration, "duration", bounds.Duration, "with --load: and at most this long per path")
+	cmd.Flags().IntVar(&bounds.Clients, "clients", bounds.Clients, "with --load: concurrent clients, each waiting for its answer")
 	cmd.Flags().StringVar(&prefix, "prefix", demo.DefaultPrefix, "prefix of the Consul service names, topic and databases")
 	cmd.Flags().StringVar(&stateDir, "state-dir", "", "directory for the binary, the logs and demo.json (default a new temporary directory)")
 	_ = cmd.Flags().MarkHidden("prefix") // the tests' own namespace
@@ -38,6 +45,12 @@ func (a *app) newDemoCmd() *cobra.Command {
 		began := time.Now()
 		ctx := cmd.Context()
 		var run demo.Scenario
+		if load && scenario != "" {
+			return badInput(errors.New("--load and --scenario: choose one"))
+		}
+		if load && (bounds.Requests <= 0 || bounds.Duration <= 0 || bounds.Clients <= 0) {
+			return badInput(fmt.Errorf("--requests, --duration and --clients must be positive, got %d, %v, %d", bounds.Requests, bounds.Duration, bounds.Clients))
+		}
 		if scenario != "" {
 			sc, err := demo.Find(scenario)
 			if err != nil {
@@ -81,12 +94,30 @@ func (a *app) newDemoCmd() *cobra.Command {
 			return startErr
 		}
 		a.printDemo(sys)
+		if load {
+			rep, err := sys.Load(ctx, bounds)
+			if err != nil {
+				return &exitError{code: ExitFailed, err: err}
+			}
+			a.printLoad(rep)
+			return nil
+		}
 		if run.Run != nil {
 			return a.playScenario(ctx, sys, run)
 		}
 		return a.demoMenu(ctx, sys)
 	})
 	return cmd
+}
+
+// printLoad prints the load test's figures as the Markdown tables of docs/benchmarks.md.
+func (a *app) printLoad(r *demo.LoadReport) {
+	w := a.stdout
+	fmt.Fprintf(w, "\nLoad: each path at most %d requests or %v, %d concurrent clients (closed loop), one after the other.\n\n",
+		r.Bounds.Requests, r.Bounds.Duration, r.Bounds.Clients)
+	fmt.Fprint(w, loadgen.Table(r.Results, loadgen.PathBare))
+	fmt.Fprintln(w)
+	fmt.Fprint(w, loadgen.MemoryTable(r.Parts, r.Memory))
 }
 
 func scenarioHelp() string {
@@ -118,6 +149,12 @@ func (a *app) printDemo(s *demo.System) {
 		fmt.Fprintf(w, "  Prometheus  %s   (it has no scrape-target directory: read %s/metrics yourself)\n", s.PrometheusURL, s.GatewayURL)
 	default:
 		fmt.Fprintf(w, "  Prometheus  not running; the gateway's metrics are at %s/metrics\n", s.GatewayURL)
+	}
+	if s.RedisAddr != "" {
+		fmt.Fprintf(w, "  Redis       %s   the user service's cache: redis-cli -h %s -p %s --scan --pattern '%suser:*'\n",
+			s.RedisAddr, hostOf(s.RedisAddr), portOf(s.RedisAddr), s.Prefix)
+	} else {
+		fmt.Fprintln(w, "  Redis       not running: no provider could start it; the user service reads MySQL only")
 	}
 	fmt.Fprintf(w, "  Kafka       %s   topic %s\n", strings.Join(s.Brokers, ","), s.Topic)
 	fmt.Fprintf(w, "  logs        %s  (one file per process)\n", s.StateDir)
@@ -185,3 +222,6 @@ func (a *app) demoMenu(ctx context.Context, s *demo.System) error {
 		}
 	}
 }
+
+func hostOf(addr string) string { h, _, _ := net.SplitHostPort(addr); return h }
+func portOf(addr string) string { _, p, _ := net.SplitHostPort(addr); return p }

@@ -55,6 +55,7 @@ type Part struct {
 	Args []string // its cmd/capstone flags
 	Log  string   // its stdout and stderr
 	PID  int
+	Bin  string // the binary's name in the state directory; "" is the capstone
 
 	cmd  *exec.Cmd
 	done chan struct{} // closed when the process has exited and been reaped
@@ -86,6 +87,7 @@ type System struct {
 	ConsulAddr    string
 	JaegerUI      string // "" when no Jaeger could start
 	PrometheusURL string // "" when no Prometheus could start
+	RedisAddr     string // the user service's cache; "" when no Redis could start (it runs without)
 	Scraped       bool   // Prometheus scrapes the gateway's /metrics
 	AdminURL      string // the payment process's fault endpoint
 	Brokers       []string
@@ -240,7 +242,8 @@ func (s *System) WriteState() error {
 func (s *System) build(ctx context.Context) error {
 	s.bin = filepath.Join(s.cfg.StateDir, "capstone")
 	what := "the reference solution"
-	args := []string{"build", "-o", s.bin}
+	// Both binaries in one go build: the capstone, and the load test's bare Gin baseline next to it.
+	args := []string{"build", "-o", s.cfg.StateDir + string(filepath.Separator)}
 	if s.cfg.Overlay != "" {
 		args = append(args, "-overlay", s.cfg.Overlay)
 	} else {
@@ -248,7 +251,7 @@ func (s *System) build(ctx context.Context) error {
 	}
 	s.cfg.Progress("building %s with %s ...", Package, what)
 	t := time.Now()
-	cmd := exec.CommandContext(ctx, "go", append(args, Package)...)
+	cmd := exec.CommandContext(ctx, "go", append(args, Package, BarePackage)...)
 	cmd.Dir = s.cfg.Root
 	done := make(chan struct{})
 	defer close(done)
@@ -272,17 +275,17 @@ func (s *System) build(ctx context.Context) error {
 	return nil
 }
 
-// startInfra starts MySQL and Consul through the lab's providers (as checks do), Jaeger and Prometheus when a
-// provider can give them, and Kafka in this process (kfake): the one Kafka the demo can stop and start again
+// startInfra starts MySQL and Consul through the lab's providers (as checks do), Redis (the user service's
+// cache), Jaeger and Prometheus when a provider can give them, and Kafka in this process (kfake): the one Kafka the demo can stop and start again
 // at the same address for the "Kafka down" scenario without touching a server others share.
 func (s *System) startInfra(ctx context.Context) error {
 	p := s.cfg.Progress
-	p("starting infrastructure: mysql, consul (required), jaeger, prometheus (if available), kafka (in-process) ...")
+	p("starting infrastructure: mysql, consul (required), redis, jaeger, prometheus (if available), kafka (in-process) ...")
 	type res struct {
 		sess *infra.Session
 		err  error
 	}
-	optional := []infra.Service{infra.JaegerService, infra.PrometheusService}
+	optional := []infra.Service{infra.RedisService, infra.JaegerService, infra.PrometheusService}
 	results := make([]res, len(optional))
 	var wg sync.WaitGroup
 	for i, svc := range optional {
@@ -314,6 +317,7 @@ func (s *System) startInfra(ctx context.Context) error {
 	}
 	s.MySQLDSN, s.ConsulAddr = env[infra.EnvMySQLDSN], env[infra.EnvConsulAddr]
 	s.JaegerUI, s.PrometheusURL = env[infra.EnvJaegerQuery], env[infra.EnvPrometheusURL]
+	s.RedisAddr = env[infra.EnvRedisAddr]
 	ccfg := api.DefaultConfig()
 	ccfg.Address = s.ConsulAddr
 	if s.consul, err = api.NewClient(ccfg); err != nil {
@@ -369,7 +373,11 @@ func (s *System) spawn(p *Part) error {
 	if err != nil {
 		return fmt.Errorf("log of %s: %w", p.Name, err)
 	}
-	cmd := exec.Command(s.bin, p.Args...)
+	bin := s.bin
+	if p.Bin != "" {
+		bin = filepath.Join(s.cfg.StateDir, p.Bin)
+	}
+	cmd := exec.Command(bin, p.Args...)
 	cmd.Env = append(os.Environ(), s.baseEnv...)
 	cmd.Stdout, cmd.Stderr = f, f
 	cmd.SysProcAttr = procAttr()

@@ -16,11 +16,12 @@ import (
 const (
 	PathBare  = "bare gin: GET /products/:id"             // the baseline, another process, nothing behind the handler
 	PathRead  = "read: GET /products/:id"                 // gateway -> order service -> MySQL
+	PathUser  = "read: GET /users/:id"                    // gateway -> user service -> Redis (its cache), MySQL on a miss
 	PathPlace = "checkout 1/2: POST /orders"              // gateway -> order -> user service, then one transaction with the outbox row
 	PathPay   = "checkout 2/2: POST /orders/:id/payments" // gateway -> order -> payment service, then a transaction with the outbox row
 )
 
-// Capstone measures the capstone's read path and both steps of its checkout through gatewayURL, and the bare
+// Capstone measures the capstone's two read paths and both steps of its checkout through gatewayURL, and the bare
 // Gin handler at bareURL, one after the other in one run, each within b. The orders that the pay step pays are
 // placed before it, unmeasured. runID keeps this run's emails and idempotency keys apart from earlier runs'.
 func Capstone(ctx context.Context, gatewayURL, bareURL, runID string, b Bounds, progress func(string)) ([]Result, error) {
@@ -58,6 +59,9 @@ func Capstone(ctx context.Context, gatewayURL, bareURL, runID string, b Bounds, 
 		return results, err
 	}
 	if err := attack(Static(PathRead, http.MethodGet, gatewayURL+productPath)); err != nil {
+		return results, err
+	}
+	if err := attack(Static(PathUser, http.MethodGet, gatewayURL+"/users/"+strconv.FormatInt(user.ID, 10))); err != nil {
 		return results, err
 	}
 	if err := attack(Target{Name: PathPlace, Next: func(i int) (Request, error) {

@@ -2,7 +2,7 @@
 // services over gRPC, registered in Consul, each with its own MySQL database, the order events going through
 // the outbox to Kafka. From the repository root:
 //
-//	eval "$(go run ./labctl infra up mysql consul kafka)"   # LAB_MYSQL_DSN, LAB_CONSUL_ADDR, LAB_KAFKA_BROKERS
+//	eval "$(go run ./labctl infra up mysql consul kafka redis)"   # LAB_MYSQL_DSN, LAB_CONSUL_ADDR, LAB_KAFKA_BROKERS, LAB_REDIS_ADDR
 //	go run ./chapters/11-capstone/cmd/capstone
 //
 // It creates the databases capstone_user, capstone_order and capstone_payment on that server (and keeps them)
@@ -35,6 +35,7 @@ import (
 	"github.com/go-sql-driver/mysql"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/redis/go-redis/v9"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracegrpc"
 	sdkresource "go.opentelemetry.io/otel/sdk/resource"
@@ -46,6 +47,7 @@ import (
 
 	"github.com/gomicrolab/microlab/chapters/11-capstone/internal/obs"
 	"github.com/gomicrolab/microlab/chapters/11-capstone/system"
+	"github.com/gomicrolab/microlab/chapters/11-capstone/user"
 )
 
 func main() {
@@ -62,6 +64,7 @@ func main() {
 		"the parts find each other in Consul, so the system can run as several processes")
 	admin := flag.String("admin", "", "serve the admin endpoint (POST /fault?delay=1500ms slows every call of the services "+
 		"this process runs; DELETE /fault clears it) on this loopback address, e.g. 127.0.0.1:0; off by default")
+	redisAddr := flag.String("redis", os.Getenv("LAB_REDIS_ADDR"), "Redis host:port for the user service's cache (default $LAB_REDIS_ADDR; empty: no cache)")
 	prefix := flag.String("prefix", "capstone-", "prefix of the Consul service names, the topic and (with - as _) the databases")
 	flag.Parse()
 	if *dsn == "" || *brokers == "" {
@@ -81,7 +84,7 @@ func main() {
 	gin.SetMode(gin.ReleaseMode)
 	if err := run(ctx, options{parts: parts, dsn: *dsn, consul: *consul, brokers: strings.Split(*brokers, ","),
 		httpAddr: *httpAddr, grpcAddrs: addrs, otlp: os.Getenv("LAB_JAEGER_OTLP"),
-		jaegerUI: envOr("LAB_JAEGER_QUERY", "http://127.0.0.1:16686"), admin: *admin, prefix: *prefix}); err != nil {
+		jaegerUI: envOr("LAB_JAEGER_QUERY", "http://127.0.0.1:16686"), admin: *admin, prefix: *prefix, redis: *redisAddr}); err != nil {
 		log.Fatal(err)
 	}
 }
@@ -95,6 +98,7 @@ type options struct {
 	grpcAddrs      map[string]string
 	otlp, jaegerUI string
 	admin, prefix  string
+	redis          string
 }
 
 func run(ctx context.Context, o options) error {
@@ -146,12 +150,21 @@ func run(ctx context.Context, o options) error {
 		paymentOpts = append(paymentOpts, grpc.ChainUnaryInterceptor(f.unary))
 		fmt.Printf("admin endpoint http://%s/fault (POST ?delay=1500ms slows the payment service, DELETE clears)\n", a)
 	}
+	var cache *user.Cache
+	if o.redis != "" && (len(parts) == 0 || slices.Contains(parts, system.UserService)) {
+		rdb := redis.NewClient(&redis.Options{Addr: o.redis, DialTimeout: 200 * time.Millisecond,
+			ReadTimeout: 200 * time.Millisecond, WriteTimeout: 200 * time.Millisecond}) // a hung Redis costs a read 200ms, not 3s
+		defer rdb.Close()
+		cache = &user.Cache{Redis: rdb, Prefix: o.prefix, TTL: 10 * time.Minute, Jitter: 2 * time.Minute, MissTTL: 30 * time.Second,
+			OnError: func(err error) { logger.Warn("user cache: Redis failed, reading the database", zap.Error(err)) }}
+		fmt.Printf("user cache: Redis %s, keys %suser:<id>\n", o.redis, o.prefix)
+	}
 	sys, err := system.Start(ctx, system.Config{
 		UserDSN: dsns[system.UserService], OrderDSN: dsns[system.OrderService], PaymentDSN: dsns[system.PaymentService],
 		ConsulAddr: consul, Prefix: o.prefix, Brokers: brokers, Topic: o.prefix + "order-events", GatewayAddr: o.httpAddr,
 		GRPCAddrs: o.grpcAddrs, PaymentOptions: paymentOpts,
 		OnRelayError: func(err error) { logger.Warn("outbox relay failed", zap.Error(err)) },
-		Tracer:       tracer, Metrics: reg, Logger: logger, Parts: parts,
+		Tracer:       tracer, Metrics: reg, Logger: logger, Parts: parts, UserCache: cache,
 	})
 	if err != nil {
 		return err
