@@ -30,6 +30,9 @@ const (
 	cacheTTL     = 10 * time.Minute
 	cacheJitter  = 2 * time.Minute
 	cacheMissTTL = 2 * time.Second
+	// ttlSlack is how much of a key's life may pass between its SET and the test's PTTL: milliseconds, but 30 s
+	// leaves room for a loaded machine and is still far below Jitter, so a TTL shortened by jitter shows.
+	ttlSlack = 30 * time.Second
 )
 
 // cacheEnv is the user service with its Redis cache and the gateway, nothing else: GET /users/:id reads
@@ -117,6 +120,33 @@ func (e *cacheEnv) pttl(t *testing.T, id int64) time.Duration {
 	return ttl
 }
 
+// lockUsers locks the users table until unlock (or the end of the test): every read of it waits inside MySQL,
+// where waiting counts them.
+func (e *cacheEnv) lockUsers(t *testing.T) (waiting func() int, unlock func()) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	t.Cleanup(cancel)
+	lock, err := e.db.Conn(ctx)
+	require.NoError(t, err)
+	_, err = lock.ExecContext(ctx, "LOCK TABLES users WRITE")
+	require.NoError(t, err)
+	var once sync.Once
+	unlock = func() {
+		once.Do(func() {
+			_, _ = lock.ExecContext(context.Background(), "UNLOCK TABLES")
+			lock.Close()
+		})
+	}
+	t.Cleanup(unlock)
+	waiting = func() int {
+		var n int
+		require.NoError(t, e.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM information_schema.PROCESSLIST
+			WHERE DB = DATABASE() AND INFO LIKE '%FROM users%' AND ID <> CONNECTION_ID()`).Scan(&n))
+		return n
+	}
+	return waiting, unlock
+}
+
 // get is GET /users/:id through the gateway.
 func (e *cacheEnv) get(t *testing.T, id int64) (int, userOut) {
 	t.Helper()
@@ -149,8 +179,8 @@ func TestCacheHit(t *testing.T) {
 		"GET /users/%d the second time = %+v, want the user as first read %+v, every field: answer from Redis (cache-aside: read the cache first, fill it on a miss)", ada.ID, got, ada)
 
 	ttl := e.pttl(t, ada.ID)
-	require.True(t, ttl > cacheTTL-cacheJitter && ttl <= cacheTTL+cacheJitter,
-		"PTTL %s = %v, want about TTL %v (+ up to Jitter %v): a cached user expires, so a change reaches readers in bounded time", e.cache.Key(ada.ID), ttl, cacheTTL, cacheJitter)
+	require.True(t, ttl > cacheTTL-ttlSlack && ttl <= cacheTTL+cacheJitter,
+		"PTTL %s = %v, want TTL %v plus up to Jitter %v: a cached user expires, so a change reaches readers in bounded time, and not before TTL, the least it stays cached", e.cache.Key(ada.ID), ttl, cacheTTL, cacheJitter)
 }
 
 // TestCacheJitter: users cached together get different lifetimes, so they do not all expire in one instant
@@ -163,8 +193,8 @@ func TestCacheJitter(t *testing.T) {
 		code, _ := e.get(t, u.ID)
 		require.Equal(t, http.StatusOK, code, "GET /users/%d: status", u.ID)
 		ttl := e.pttl(t, u.ID)
-		require.True(t, ttl > cacheTTL-cacheJitter && ttl <= cacheTTL+cacheJitter,
-			"PTTL %s = %v, want TTL %v plus a random part of Jitter %v", e.cache.Key(u.ID), ttl, cacheTTL, cacheJitter)
+		require.True(t, ttl > cacheTTL-ttlSlack && ttl <= cacheTTL+cacheJitter,
+			"PTTL %s = %v, want TTL %v plus a random part of Jitter %v: the jitter is added to TTL, never taken from it (TTL is the least a user stays cached)", e.cache.Key(u.ID), ttl, cacheTTL, cacheJitter)
 		ttls = append(ttls, ttl)
 	}
 	lo, hi := ttls[0], ttls[0]
@@ -230,21 +260,7 @@ func TestCacheOneLoadPerKey(t *testing.T) {
 	e := startCache(t)
 	a, b := e.insert(t, "ada"), e.insert(t, "bob")
 
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	lock, err := e.db.Conn(ctx)
-	require.NoError(t, err)
-	defer lock.Close()
-	_, err = lock.ExecContext(ctx, "LOCK TABLES users WRITE")
-	require.NoError(t, err)
-	locked := true
-	unlock := func() {
-		if locked {
-			_, _ = lock.ExecContext(context.Background(), "UNLOCK TABLES")
-			locked = false
-		}
-	}
-	defer unlock()
+	waiting, unlock := e.lockUsers(t)
 
 	const perUser = 10
 	type answer struct {
@@ -274,12 +290,6 @@ func TestCacheOneLoadPerKey(t *testing.T) {
 		"%d GetUser calls reached the user service, want %d", e.inFlight.Load(), 2*perUser)
 	// ...and the reads they caused wait on the lock. Requests that each read for themselves all reach MySQL
 	// within milliseconds; a second is far longer, so more than one read per user shows up here.
-	waiting := func() int {
-		var n int
-		require.NoError(t, e.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM information_schema.PROCESSLIST
-			WHERE DB = DATABASE() AND INFO LIKE '%FROM users%' AND ID <> CONNECTION_ID()`).Scan(&n))
-		return n
-	}
 	require.Eventually(t, func() bool { return waiting() >= 2 }, 20*time.Second, 10*time.Millisecond,
 		"no read of the users table is waiting on the lock: the requests never reached the database")
 	deadline := time.Now().Add(time.Second)
@@ -296,6 +306,71 @@ func TestCacheOneLoadPerKey(t *testing.T) {
 		require.NoError(t, ans.err, "GET /users/%d", ans.want.ID)
 		require.Equal(t, http.StatusOK, ans.code, "GET /users/%d: status", ans.want.ID)
 		require.Equal(t, ans.want, ans.got, "GET /users/%d: a request that waited on a shared load must get its own user", ans.want.ID)
+	}
+}
+
+// TestCacheLoadOutlivesCaller: the shared load answers every request waiting on it, so the request that started
+// it hanging up must not cancel it for the others. The test locks the users table so the load waits in MySQL,
+// lets more requests for the same user join it, cancels the first, and then lets the load finish.
+func TestCacheLoadOutlivesCaller(t *testing.T) {
+	e := startCache(t)
+	ada := e.insert(t, "ada")
+	waiting, unlock := e.lockUsers(t)
+
+	first, hangUp := context.WithCancel(context.Background())
+	defer hangUp()
+	req, err := http.NewRequestWithContext(first, http.MethodGet, fmt.Sprintf("%s/users/%d", e.gateway, ada.ID), nil)
+	require.NoError(t, err)
+	firstDone := make(chan struct{})
+	go func() {
+		defer close(firstDone)
+		if resp, err := client.Do(req); err == nil {
+			resp.Body.Close()
+		}
+	}()
+	require.Eventually(t, func() bool { return e.inFlight.Load() == 1 && waiting() == 1 }, 20*time.Second, 10*time.Millisecond,
+		"the first GET /users/%d never reached the users table (%d GetUser calls in the user service)", ada.ID, e.inFlight.Load())
+
+	const others = 3
+	type answer struct {
+		code int
+		got  userOut
+		err  error
+	}
+	answers := make(chan answer, others)
+	for range others {
+		go func() {
+			var ans answer
+			resp, err := client.Get(fmt.Sprintf("%s/users/%d", e.gateway, ada.ID))
+			if ans.err = err; err == nil {
+				ans.code = resp.StatusCode
+				if ans.code == http.StatusOK {
+					ans.err = json.NewDecoder(resp.Body).Decode(&ans.got)
+				}
+				resp.Body.Close()
+			}
+			answers <- ans
+		}()
+	}
+	require.Eventually(t, func() bool { return e.inFlight.Load() == 1+others }, 20*time.Second, 10*time.Millisecond,
+		"%d GetUser calls reached the user service, want %d", e.inFlight.Load(), 1+others)
+	// From inside the service to waiting on the load is one Redis GET: a millisecond; 300 ms is plenty.
+	time.Sleep(300 * time.Millisecond)
+
+	hangUp()
+	<-firstDone
+	// A load cancelled with the first request fails every waiter at once, the table still locked: give that
+	// up to 2 s to show (it takes milliseconds). A load that outlives its caller keeps all of them waiting.
+	for deadline := time.Now().Add(2 * time.Second); time.Now().Before(deadline) && e.inFlight.Load() == 1+others; {
+		time.Sleep(10 * time.Millisecond)
+	}
+	unlock()
+	for range others {
+		ans := <-answers
+		require.NoError(t, ans.err, "GET /users/%d", ada.ID)
+		require.Equal(t, http.StatusOK, ans.code,
+			"GET /users/%d, waiting on the load a request that hung up had started = %d, want 200: the shared load answers every waiter, so it must not run on the first caller's ctx (context.WithoutCancel)", ada.ID, ans.code)
+		require.Equal(t, ada, ans.got, "GET /users/%d", ada.ID)
 	}
 }
 
