@@ -106,7 +106,9 @@ func (e *env) timedPay(t *testing.T, o placed, amount int64) (int, time.Duration
 	t.Helper()
 	start := time.Now()
 	status := e.pay(t, o, amount)
-	return status, time.Since(start)
+	took := time.Since(start)
+	t.Logf("POST /orders/%d/payments: %d in %v", o.ID, status, took.Round(time.Millisecond))
+	return status, took
 }
 
 // paidOnce waits until a deferred order is paid, then checks that the money was taken once, with the order's
@@ -114,8 +116,8 @@ func (e *env) timedPay(t *testing.T, o placed, amount int64) (int, time.Duration
 func (e *env) paidOnce(t *testing.T, f *payFaults, o placed, why string) {
 	t.Helper()
 	require.Eventually(t, func() bool { return e.orderStatus(t, o.ID) == "paid" }, recovery, 20*time.Millisecond,
-		"order %d (%s) was not paid within %v after the payment service recovered: keep retrying a deferred payment in the background while the payment service is unavailable, and let the breaker try again after its open timeout",
-		o.ID, why, recovery)
+		"order %d (%s) was not paid within %v after the payment service recovered: keep retrying a deferred payment in the background while the payment service is unavailable, and let the breaker half-open after BreakerOpen (%v; gobreaker's own default is 60s)",
+		o.ID, why, recovery, degrade.BreakerOpen)
 	require.Equal(t, 1, e.charges(t, o.ID),
 		"payments for order %d (%s) = %d, want 1: every attempt must carry the same idempotency key, service.PaymentKey(order), so an attempt whose reply was lost is not charged again",
 		o.ID, why, e.charges(t, o.ID))
@@ -145,6 +147,8 @@ func TestDegradeOutage(t *testing.T) {
 		require.Equal(t, http.StatusAccepted, status,
 			"POST /orders/%d/payments (attempt %d) while the payment service is down (or the breaker open): status, want 202: an unavailable payment service (UNAVAILABLE, DEADLINE_EXCEEDED, breaker open) is degraded, not the client's 5xx", o.ID, i+1)
 		require.Less(t, took, fastAnswer, "POST /orders/%d/payments while the payment service is down took %v, want < %v: answer at once", o.ID, took, fastAnswer)
+		require.Equal(t, "pending", e.orderStatus(t, o.ID),
+			"order %d after a 202 while the payment service is down: status, want pending: accepted is not paid; mark it paid (and enqueue OrderPaid) only after a charge succeeded", o.ID)
 	}
 
 	// The background retries run every 50ms. Count what reaches the payment service for a while: with the
@@ -166,7 +170,7 @@ func TestDegradeOutage(t *testing.T) {
 	f.mode.Store(healthy)
 	e.paidOnce(t, f, a, "deferred during an outage")
 	e.paidOnce(t, f, b, "deferred during an outage")
-	require.Equal(t, http.StatusConflict, e.pay(t, a, a.TotalCents), "POST /orders/%d/payments once the deferred payment went through: status, want 409 (paid)", a.ID)
+	require.Equal(t, http.StatusConflict, e.pay(t, a, a.TotalCents), "POST /orders/%d/payments once the deferred payment went through: status, want 409: an order that is not pending is refused as in 11-checkout, never degraded (degrade only domain.ErrUnavailable)", a.ID)
 
 	// The breaker closed again: a new payment goes straight through.
 	c := e.placeOrder(t, userID, productID, 1)
