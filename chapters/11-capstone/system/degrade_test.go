@@ -10,6 +10,9 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+	"go.opentelemetry.io/otel/trace"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -90,15 +93,33 @@ func (f *payFaults) keysOf(orderID int64) []string {
 }
 
 // startDegraded runs the system with checkout's degradation switched on and the payment faults in place.
-func startDegraded(t *testing.T) (*env, *payFaults) {
+func startDegraded(t *testing.T, with ...func(*Config)) (*env, *payFaults) {
 	t.Helper()
 	f := &payFaults{keys: map[int64][]string{}}
-	e := start(t, func(c *Config) {
+	e := start(t, append([]func(*Config){func(c *Config) {
 		d := degrade
 		c.OrderDegrade = &d
 		c.PaymentOptions = append(c.PaymentOptions, grpc.ChainUnaryInterceptor(f.intercept))
-	})
+	}}, with...)...)
 	return e, f
+}
+
+// traced records the spans of every part (in one recorder), as TestCheckoutObservable does.
+func traced(t *testing.T, spans *tracetest.SpanRecorder) func(*Config) {
+	providers := map[string]*sdktrace.TracerProvider{}
+	t.Cleanup(func() {
+		for _, tp := range providers {
+			_ = tp.Shutdown(context.Background())
+		}
+	})
+	return func(c *Config) {
+		c.Tracer = func(service string) trace.TracerProvider {
+			if providers[service] == nil {
+				providers[service] = sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(spans))
+			}
+			return providers[service]
+		}
+	}
 }
 
 // timedPay pays an order through the gateway and says how long the answer took.
@@ -182,7 +203,8 @@ func TestDegradeOutage(t *testing.T) {
 // TestDegradeSlowPayment: a payment service that hangs is cut off by the per-call budget, derived from the
 // request, and the client gets 202, not a 504 after the fallback timeouts.
 func TestDegradeSlowPayment(t *testing.T) {
-	e, f := startDegraded(t)
+	spans := tracetest.NewSpanRecorder()
+	e, f := startDegraded(t, traced(t, spans))
 	userID, productID := e.shop(t, 300, 2)
 	o := e.placeOrder(t, userID, productID, 1)
 
@@ -200,6 +222,25 @@ func TestDegradeSlowPayment(t *testing.T) {
 	require.Equal(t, http.StatusAccepted, status, "POST /orders/%d/payments while the payment service hangs: status, want 202: a Charge over its budget (DEADLINE_EXCEEDED) is degraded", o.ID)
 	require.Less(t, took, fastAnswer, "POST /orders/%d/payments while the payment service hangs took %v, want < %v", o.ID, took, fastAnswer)
 	require.Equal(t, "pending", e.orderStatus(t, o.ID), "order %d while the payment service hangs: status, want pending", o.ID)
+	// The budget is derived from the request's ctx: the Charge is part of the payment request's trace (a ctx
+	// made from context.Background() would also drop the request's cancellation).
+	spanOf := func(name string) trace.SpanContext {
+		var sc trace.SpanContext
+		require.Eventually(t, func() bool {
+			for _, s := range spans.Ended() {
+				if s.Name() == name && s.SpanKind() == trace.SpanKindServer {
+					sc = s.SpanContext()
+					return true
+				}
+			}
+			return false
+		}, 10*time.Second, 10*time.Millisecond, "no server span %q was recorded", name)
+		return sc
+	}
+	pay, charge := spanOf("capstone.order.v1.OrderService/PayOrder"), spanOf("capstone.payment.v1.PaymentService/Charge")
+	require.Equal(t, pay.TraceID(), charge.TraceID(),
+		"the first Charge ran in trace %s, want the payment request's trace %s: derive its budget from the request's ctx, context.WithTimeout(ctx, CallTimeout), not from context.Background()",
+		charge.TraceID(), pay.TraceID())
 
 	f.mode.Store(healthy)
 	e.paidOnce(t, f, o, "deferred while the payment service hung")
