@@ -259,6 +259,12 @@ func (g *Gateway) pay(c *gin.Context) {
 		writeError(c, err)
 		return
 	}
+	if resp.GetOrder().GetStatus() == orderv1.OrderStatus_ORDER_STATUS_PENDING {
+		// The payment service is unavailable: the order service took the payment on and will charge later
+		// (degraded checkout). 202: accepted, not done; GET /orders/:id says when it is paid.
+		c.JSON(http.StatusAccepted, gin.H{"order_id": id, "amount_cents": in.AmountCents, "status": "pending"})
+		return
+	}
 	c.JSON(http.StatusCreated, gin.H{"id": resp.GetPaymentId(), "order_id": id, "amount_cents": in.AmountCents})
 }
 

@@ -45,7 +45,14 @@ type Config struct {
 	OnInternal func(ctx context.Context, method string, err error)
 	// OnRelayError is told every failed outbox relay run (may be nil).
 	OnRelayError func(error)
+	// Degrade, if not nil, is the 降级 switch of checkout: a per-call budget and a circuit breaker around the
+	// payment client, and a payment outage answered with "accepted, still pending" and retried in the
+	// background (11-degrade). Nil: an outage is the client's 503.
+	Degrade *Degrade
 }
+
+// Degrade configures how checkout degrades when the payment service fails.
+type Degrade = service.Degrade
 
 // callTimeout bounds one call to another service, so a hung instance cannot hold a request for ever.
 const callTimeout = 5 * time.Second
@@ -89,6 +96,11 @@ func Run(ctx context.Context, cfg Config) error {
 	svc := &service.Service{Repo: repo,
 		Users:    transport.Users{Client: userv1.NewUserServiceClient(users)},
 		Payments: transport.Payments{Client: paymentv1.NewPaymentServiceClient(payments)}}
+	if cfg.Degrade != nil {
+		svc.Payments = service.NewResilientPayments(svc.Payments, *cfg.Degrade)
+		svc.Degrade, svc.Retries = cfg.Degrade, service.NewRetries()
+		defer svc.Retries.Stop() // after the server stopped, before the database closes
+	}
 	srv := grpc.NewServer(cfg.ServerOptions...)
 	orderv1.RegisterOrderServiceServer(srv, &transport.Server{Svc: svc, OnInternal: cfg.OnInternal})
 

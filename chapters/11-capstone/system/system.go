@@ -63,6 +63,9 @@ type Config struct {
 	UserCache *user.Cache
 	// OnRelayError is told every failed outbox relay run (may be nil).
 	OnRelayError func(error)
+	// OrderDegrade, if not nil, makes the order service degrade checkout when the payment service fails
+	// (11-degrade); nil answers a payment outage with 503.
+	OrderDegrade *order.Degrade
 	// Parts, if not empty, is what this process runs, out of UserService, OrderService, PaymentService and
 	// Gateway; empty runs all four. The parts find each other in Consul under Prefix, so one system can be
 	// spread over several processes, and an order service can run twice (cmd/capstone -only).
@@ -180,7 +183,7 @@ func Start(ctx context.Context, cfg Config) (*System, error) {
 				Service: cfg.Prefix + OrderService, ID: id(OrderService), UserService: cfg.Prefix + UserService,
 				PaymentService: cfg.Prefix + PaymentService, Listener: l, OnUp: onUp(OrderService),
 				ServerOptions: orderOpts, DialOptions: orderDial,
-				OnInternal: onInternal, OnRelayError: cfg.OnRelayError})
+				OnInternal: onInternal, OnRelayError: cfg.OnRelayError, Degrade: cfg.OrderDegrade})
 		})
 	}
 	if !want(Gateway) {

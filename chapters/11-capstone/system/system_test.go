@@ -502,6 +502,8 @@ func TestCheckoutNoLockAcrossCalls(t *testing.T) {
 
 // TestCheckoutLostPaymentReply: the payment service charged, but its reply was lost. The order must stay
 // pending (it is not known to be paid), and the client's retry must not take the money a second time.
+// (This runs without 11-degrade's switch: a lost reply is the client's 503. With it, the same fault is a 202
+// and a background retry with the same key: TestDegradeLostReply.)
 func TestCheckoutLostPaymentReply(t *testing.T) {
 	e := start(t)
 	userID, productID := e.shop(t, 1250, 2)

@@ -3,5 +3,6 @@
 package deps
 
 import (
-	_ "golang.org/x/sync/errgroup" // 00-fanout
+	_ "github.com/sony/gobreaker/v2" // 11-degrade
+	_ "golang.org/x/sync/errgroup"   // 00-fanout
 )

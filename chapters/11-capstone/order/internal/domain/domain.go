@@ -84,4 +84,7 @@ var (
 	// ABORTED (409): the client's retry gets the first order.
 	ErrKeyInUse    = errors.New("a request with this idempotency key is in progress")
 	ErrUnavailable = errors.New("a service is not reachable") // UNAVAILABLE: retrying is safe
+	// ErrPaymentRefused: the payment service answered and said no (a bad request, a key used for another
+	// payment). FAILED_PRECONDITION: retrying the same payment gets the same answer.
+	ErrPaymentRefused = errors.New("the payment service refused the payment")
 )

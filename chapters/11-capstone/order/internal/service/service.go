@@ -32,6 +32,11 @@ type Service struct {
 	Repo     *repository.Repository
 	Users    Users
 	Payments Payments
+	// Degrade, if not nil, turns a payment outage into a deferred payment (11-degrade, payments.go); nil
+	// answers an outage with UNAVAILABLE, as 11-checkout does.
+	Degrade *Degrade
+	// Retries runs the deferred payments in the background; needed when Degrade is set.
+	Retries *Retries
 }
 
 // CreateProduct adds a product to the catalogue.

@@ -36,10 +36,14 @@ type Payments struct {
 // Charge asks the payment service to take the money.
 func (p Payments) Charge(ctx context.Context, orderID, amountCents int64, key string) (int64, error) {
 	resp, err := p.Client.Charge(ctx, &paymentv1.ChargeRequest{OrderId: orderID, AmountCents: amountCents, IdempotencyKey: key})
-	if err != nil {
+	switch status.Code(err) {
+	case codes.OK:
+		return resp.GetPayment().GetId(), nil
+	case codes.InvalidArgument, codes.FailedPrecondition: // an answer, not an outage: asking again changes nothing
+		return 0, fmt.Errorf("payment service: %w (%w)", domain.ErrPaymentRefused, err)
+	default:
 		return 0, downstream("payment service", err)
 	}
-	return resp.GetPayment().GetId(), nil
 }
 
 // List asks the payment service for an order's payments.

@@ -61,7 +61,8 @@ func (s *Server) GetOrder(ctx context.Context, req *orderv1.GetOrderRequest) (*o
 }
 
 func (s *Server) PayOrder(ctx context.Context, req *orderv1.PayOrderRequest) (*orderv1.PayOrderResponse, error) {
-	o, paymentID, err := s.Svc.Pay(ctx, req.GetOrderId(), req.GetAmountCents())
+	// An order still pending in the answer is a deferred payment (the gateway says 202 Accepted).
+	o, paymentID, err := s.Svc.PayOrDefer(ctx, req.GetOrderId(), req.GetAmountCents())
 	if err != nil {
 		return nil, s.toStatus(ctx, "PayOrder", err)
 	}
@@ -100,6 +101,7 @@ var codeOf = []struct {
 	{domain.ErrAmountMismatch, codes.FailedPrecondition},
 	{domain.ErrKeyInUse, codes.Aborted},
 	{domain.ErrUnavailable, codes.Unavailable},
+	{domain.ErrPaymentRefused, codes.FailedPrecondition},
 }
 
 func (s *Server) toStatus(ctx context.Context, method string, err error) error {
