@@ -151,3 +151,9 @@ func (r *Retries) Stop() {
 	r.mu.Unlock()
 	r.wg.Wait()
 }
+
+// List goes straight through: the breaker and the budget guard the charge, the step checkout degrades; the
+// order history (11-slowspan) has budgets of its own.
+func (p *resilientPayments) List(ctx context.Context, orderID int64) ([]domain.Payment, error) {
+	return p.next.List(ctx, orderID)
+}
