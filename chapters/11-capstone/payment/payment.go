@@ -8,6 +8,8 @@
 //	internal/svc             ServiceContext: the database, built once
 //	internal/logic           ChargeLogic, ListPaymentsLogic: the business code, one per RPC
 //	internal/server          the gRPC server, delegating each RPC to its logic
+//	api/payment.api          the HTTP API in goctl's language; internal/{types,handler} serve it on a
+//	                         rest.Server with the same logic (the system does not start it)
 //	payment.go               Run: what goctl puts in payment.go's main, as a function the system can call
 //
 // The order service shows the other layout (internal/{domain,repository,service,transport} and cmd/);
