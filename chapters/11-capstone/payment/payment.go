@@ -1,97 +1,51 @@
 // Package payment is the payment service: it takes money, once per idempotency key, and keeps its own table.
-// Like the user service it is one file; the order service shows the layered layout.
+//
+// It is built on go-zero (github.com/zeromicro/go-zero v1.10.3) in goctl's rpc layout, written by hand in
+// that shape (no goctl was run):
+//
+//	etc/payment.yaml         the config file (zrpc.RpcServerConf + DataSource)
+//	internal/config          Config, what the file holds
+//	internal/svc             ServiceContext: the database, built once
+//	internal/logic           ChargeLogic, ListPaymentsLogic: the business code, one per RPC
+//	internal/server          the gRPC server, delegating each RPC to its logic
+//	api/payment.api          the HTTP API in goctl's language; internal/{types,handler} serve it on a
+//	                         rest.Server with the same logic (the system does not start it)
+//	payment.go               Run: what goctl puts in payment.go's main, as a function the system can call
+//
+// The order service shows the other layout (internal/{domain,repository,service,transport} and cmd/);
+// LESSON-layouts.md compares the two, and Kratos'.
 package payment
 
 import (
 	"context"
-	"database/sql"
+	_ "embed"
 	"errors"
 	"fmt"
 	"net"
+	"strconv"
+	"sync"
+	"time"
 
-	"github.com/go-sql-driver/mysql"
 	"github.com/hashicorp/consul/api"
+	"github.com/zeromicro/go-zero/core/conf"
+	"github.com/zeromicro/go-zero/core/proc"
+	"github.com/zeromicro/go-zero/zrpc"
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
+	"google.golang.org/grpc/reflection"
 
 	paymentv1 "github.com/gomicrolab/microlab/chapters/11-capstone/gen/capstone/payment/v1"
-	"github.com/gomicrolab/microlab/chapters/11-capstone/internal/discovery"
-	"github.com/gomicrolab/microlab/chapters/11-capstone/internal/mysqldb"
+	"github.com/gomicrolab/microlab/chapters/11-capstone/payment/internal/config"
+	"github.com/gomicrolab/microlab/chapters/11-capstone/payment/internal/server"
+	"github.com/gomicrolab/microlab/chapters/11-capstone/payment/internal/svc"
 )
 
-// Schema is the payment service's only table. The unique idempotency key is what makes a retried charge
-// take the money once (幂等): the second INSERT fails and the first payment is the answer.
-var Schema = []string{`CREATE TABLE IF NOT EXISTS payments (
-	id              BIGINT AUTO_INCREMENT PRIMARY KEY,
-	order_id        BIGINT NOT NULL,
-	amount_cents    BIGINT NOT NULL,
-	idempotency_key VARCHAR(255) NOT NULL,
-	created_at      TIMESTAMP(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6),
-	UNIQUE KEY idempotency_key (idempotency_key),
-	KEY order_id (order_id)
-) ENGINE=InnoDB`}
+// Schema is the payment service's only table (see svc.Schema).
+var Schema = svc.Schema
 
-// Server implements paymentv1.PaymentServiceServer on a database.
-type Server struct {
-	paymentv1.UnimplementedPaymentServiceServer
-	DB *sql.DB
-}
-
-// Charge takes the money once per key: insert first, and on a duplicate key answer with the payment the key
-// made the first time, if it was for the same order and amount.
-func (s *Server) Charge(ctx context.Context, req *paymentv1.ChargeRequest) (*paymentv1.ChargeResponse, error) {
-	if req.GetIdempotencyKey() == "" || req.GetOrderId() <= 0 || req.GetAmountCents() <= 0 {
-		return nil, status.Error(codes.InvalidArgument, "order_id, a positive amount_cents and idempotency_key are required")
-	}
-	res, err := s.DB.ExecContext(ctx, "INSERT INTO payments (order_id, amount_cents, idempotency_key) VALUES (?, ?, ?)",
-		req.GetOrderId(), req.GetAmountCents(), req.GetIdempotencyKey())
-	var me *mysql.MySQLError
-	if errors.As(err, &me) && me.Number == 1062 { // ER_DUP_ENTRY: this key charged before
-		p := &paymentv1.Payment{}
-		err := s.DB.QueryRowContext(ctx, "SELECT id, order_id, amount_cents, idempotency_key FROM payments WHERE idempotency_key = ?",
-			req.GetIdempotencyKey()).Scan(&p.Id, &p.OrderId, &p.AmountCents, &p.IdempotencyKey)
-		if err != nil {
-			return nil, fmt.Errorf("read payment of key %q: %w", req.GetIdempotencyKey(), err)
-		}
-		if p.OrderId != req.GetOrderId() || p.AmountCents != req.GetAmountCents() {
-			return nil, status.Errorf(codes.FailedPrecondition,
-				"idempotency key %q was used for order %d, %d cents", p.IdempotencyKey, p.OrderId, p.AmountCents)
-		}
-		return &paymentv1.ChargeResponse{Payment: p, Replayed: true}, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("insert payment: %w", err)
-	}
-	id, err := res.LastInsertId()
-	if err != nil {
-		return nil, fmt.Errorf("insert payment: %w", err)
-	}
-	return &paymentv1.ChargeResponse{Payment: &paymentv1.Payment{Id: id, OrderId: req.GetOrderId(),
-		AmountCents: req.GetAmountCents(), IdempotencyKey: req.GetIdempotencyKey()}}, nil
-}
-
-// ListPayments returns an order's payments, oldest first.
-func (s *Server) ListPayments(ctx context.Context, req *paymentv1.ListPaymentsRequest) (*paymentv1.ListPaymentsResponse, error) {
-	rows, err := s.DB.QueryContext(ctx,
-		"SELECT id, order_id, amount_cents, idempotency_key FROM payments WHERE order_id = ? ORDER BY id", req.GetOrderId())
-	if err != nil {
-		return nil, fmt.Errorf("list payments: %w", err)
-	}
-	defer rows.Close()
-	out := &paymentv1.ListPaymentsResponse{}
-	for rows.Next() {
-		p := &paymentv1.Payment{}
-		if err := rows.Scan(&p.Id, &p.OrderId, &p.AmountCents, &p.IdempotencyKey); err != nil {
-			return nil, fmt.Errorf("list payments: %w", err)
-		}
-		out.Payments = append(out.Payments, p)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("list payments: %w", err)
-	}
-	return out, nil
-}
+// ConfigFile is etc/payment.yaml, compiled in so Run works from any directory.
+//
+//go:embed etc/payment.yaml
+var ConfigFile []byte
 
 // Config says where the payment service keeps its data and how it is found.
 type Config struct {
@@ -100,19 +54,126 @@ type Config struct {
 	Service  string // its name in Consul
 	ID       string // this instance's id
 	Listener net.Listener
-	Options  []grpc.ServerOption // e.g. interceptors
+	Options  []grpc.ServerOption // e.g. interceptors, the otelgrpc stats handler
 	OnUp     func()
 }
 
-// Run serves the payment service until ctx is done.
+const (
+	registryTimeout = 5 * time.Second
+	// drainDelay is the pause between leaving Consul and stopping: callers' resolvers see the instance gone
+	// before its connections close (摘流 first, then stop), as in chapter 05.
+	drainDelay = 300 * time.Millisecond
+)
+
+// zrpc keeps process-wide state (proc's shutdown listeners, logx): one payment server at a time per process.
+var running sync.Mutex
+
+// Run serves the payment service until ctx is done: serve, register in Consul, OnUp; on ctx done
+// deregister, drain, stop.
+//
+// zrpc v1.10.3 listens itself (net.Listen on ListenOn inside RpcServer.Start) and takes no net.Listener, so
+// Run closes cfg.Listener and hands its address to ListenOn: the system still picks the address, and with
+// "127.0.0.1:0" the port is known before registration. The port is free between the Close and zrpc's Listen
+// only for a moment; if another process takes it, Start fails and Run returns the error.
+// zrpc also stops only through proc's shutdown listeners (RpcServer.Stop just closes the log), which is
+// why Run calls proc.Shutdown: that stops every zrpc server in the process, hence one at a time.
 func Run(ctx context.Context, cfg Config) error {
-	db, err := mysqldb.Open(ctx, cfg.DSN, Schema...)
+	addr := cfg.Listener.Addr().String()
+	var c config.Config
+	if err := conf.LoadFromYamlBytes(ConfigFile, &c); err != nil {
+		cfg.Listener.Close()
+		return fmt.Errorf("payment service: config: %w", err)
+	}
+	c.Name, c.ListenOn, c.DataSource = cfg.Service, addr, cfg.DSN
+
+	svcCtx, err := svc.NewServiceContext(ctx, c)
 	if err != nil {
 		cfg.Listener.Close()
 		return fmt.Errorf("payment service: %w", err)
 	}
-	defer db.Close()
-	srv := grpc.NewServer(cfg.Options...)
-	paymentv1.RegisterPaymentServiceServer(srv, &Server{DB: db})
-	return discovery.Serve(ctx, discovery.Instance{Consul: cfg.Consul, Service: cfg.Service, ID: cfg.ID}, srv, cfg.Listener, cfg.OnUp)
+	defer svcCtx.Close()
+
+	running.Lock()
+	defer running.Unlock()
+	bound := make(chan struct{})
+	s, err := zrpc.NewServer(c.RpcServerConf, func(g *grpc.Server) {
+		paymentv1.RegisterPaymentServiceServer(g, server.NewPaymentServiceServer(svcCtx))
+		reflection.Register(g) // for grpcurl; goctl's main does this in dev mode
+		close(bound)           // zrpc calls this after its net.Listen and just before Serve
+	})
+	if err != nil {
+		cfg.Listener.Close()
+		return fmt.Errorf("payment service: %w", err)
+	}
+	// Options (the otelgrpc stats handler, tests' interceptors) come first in the chain: they see every call
+	// as the caller does, before go-zero's own interceptors (recover, timeout).
+	s.AddOptions(cfg.Options...)
+
+	cfg.Listener.Close()
+	started := make(chan error, 1)
+	go func() {
+		defer func() { // Start logs and panics when it cannot listen
+			if r := recover(); r != nil {
+				started <- fmt.Errorf("zrpc start on %s: %v", addr, r)
+			}
+		}()
+		s.Start()
+		started <- nil
+	}()
+	select {
+	case <-bound:
+	case err := <-started:
+		return fmt.Errorf("payment service: %w", err)
+	}
+	stop := func() error {
+		proc.Shutdown() // GracefulStop of the zrpc server: in-flight calls finish
+		return <-started
+	}
+
+	if err := register(ctx, cfg, addr); err != nil {
+		return errors.Join(fmt.Errorf("payment service: %w", err), stop())
+	}
+	if cfg.OnUp != nil {
+		cfg.OnUp()
+	}
+	<-ctx.Done()
+	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), registryTimeout)
+	defer cancel()
+	var deregErr error
+	if err := cfg.Consul.Agent().ServiceDeregisterOpts(cfg.ID, (&api.QueryOptions{}).WithContext(dctx)); err != nil {
+		deregErr = fmt.Errorf("payment service: deregister %s: %w", cfg.ID, err)
+	}
+	time.Sleep(drainDelay)
+	return errors.Join(deregErr, stop())
+}
+
+// register puts the instance in Consul with the same gRPC health check as every other capstone service
+// (internal/discovery.Serve); zrpc's Health: true serves grpc.health.v1 for it.
+func register(ctx context.Context, cfg Config, addr string) error {
+	host, portS, err := net.SplitHostPort(addr)
+	if err != nil {
+		return err
+	}
+	port, err := strconv.Atoi(portS)
+	if err != nil {
+		return err
+	}
+	reg := &api.AgentServiceRegistration{
+		ID: cfg.ID, Name: cfg.Service, Address: host, Port: port,
+		Check: &api.AgentServiceCheck{
+			CheckID:                        cfg.ID + ":grpc",
+			Name:                           "gRPC health",
+			GRPC:                           addr,
+			Status:                         api.HealthPassing, // it already serves
+			Interval:                       "2s",
+			Timeout:                        "1s",
+			DeregisterCriticalServiceAfter: "1m",
+		},
+	}
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), registryTimeout)
+	defer cancel()
+	if err := cfg.Consul.Agent().ServiceRegisterOpts(reg, api.ServiceRegisterOpts{}.WithContext(rctx)); err != nil {
+		return fmt.Errorf("register %s at %s: %w", cfg.ID, addr, err)
+	}
+	return nil
 }
