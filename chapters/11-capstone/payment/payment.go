@@ -13,7 +13,7 @@
 //	payment.go               Run: what goctl puts in payment.go's main, as a function the system can call
 //
 // The order service shows the other layout (internal/{domain,repository,service,transport} and cmd/);
-// LESSON-layouts.md compares the two, and Kratos'.
+// the chapter's README ("Three ways to lay out a Go microservice") compares the two, and Kratos'.
 package payment
 
 import (

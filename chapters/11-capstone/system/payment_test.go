@@ -1,9 +1,8 @@
-package payment
+package system
 
 import (
 	"context"
 	"net"
-	"os"
 	"testing"
 	"time"
 
@@ -14,15 +13,14 @@ import (
 	"google.golang.org/grpc/status"
 
 	paymentv1 "github.com/gomicrolab/microlab/chapters/11-capstone/gen/capstone/payment/v1"
+	"github.com/gomicrolab/microlab/chapters/11-capstone/payment"
 	"github.com/gomicrolab/microlab/infra"
 )
 
-func TestMain(m *testing.M) { os.Exit(infra.Main(m)) }
-
-// TestPaymentRunOnZrpc runs the go-zero payment service alone: it serves on the address the caller picked,
+// TestCheckoutPaymentServiceOnZrpc runs the go-zero payment service alone: it serves on the address the caller picked,
 // is in Consul when OnUp runs, charges once per key, refuses a key reused for another amount, and leaves
 // Consul before Run returns.
-func TestPaymentRunOnZrpc(t *testing.T) {
+func TestCheckoutPaymentServiceOnZrpc(t *testing.T) {
 	ce := infra.Consul(t)
 	consul, err := api.NewClient(&api.Config{Address: ce.Addr})
 	if err != nil {
@@ -38,7 +36,7 @@ func TestPaymentRunOnZrpc(t *testing.T) {
 	defer cancel()
 	up, done := make(chan struct{}), make(chan error, 1)
 	go func() {
-		done <- Run(ctx, Config{DSN: infra.MySQL(t), Consul: consul, Service: service, ID: id, Listener: lis,
+		done <- payment.Run(ctx, payment.Config{DSN: infra.MySQL(t), Consul: consul, Service: service, ID: id, Listener: lis,
 			OnUp: func() { close(up) }})
 	}()
 	select {
