@@ -45,13 +45,7 @@ const exitInfra = 3
 // must get healthy, run the checkout and the killed-order scenarios, and on a real SIGINT stop every
 // process it started, free the gateway's port and leave none of its services in Consul.
 func TestDemoScenariosThenCtrlC(t *testing.T) {
-	root := courseRoot(t)
-	bin := filepath.Join(t.TempDir(), "labctl")
-	build := exec.Command("go", "build", "-o", bin, "./labctl")
-	build.Dir = root
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build labctl: %v\n%s", err, out)
-	}
+	root, bin := buildLabctl(t)
 	state := t.TempDir()
 	prefix := "capstone-t" + randID() + "-"
 	cmd := exec.Command(bin, "--root", root, "--lang", "en", "demo", "--prefix", prefix, "--state-dir", state)
@@ -189,6 +183,19 @@ func TestDemoScenariosThenCtrlC(t *testing.T) {
 			t.Errorf("Consul still lists %s after the demo stopped: a stopped demo must leave no registration", name)
 		}
 	}
+}
+
+// buildLabctl builds the real labctl into a temporary directory and returns the course root and the binary.
+func buildLabctl(t *testing.T) (root, bin string) {
+	t.Helper()
+	root = courseRoot(t)
+	bin = filepath.Join(t.TempDir(), "labctl")
+	build := exec.Command("go", "build", "-o", bin, "./labctl")
+	build.Dir = root
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build labctl: %v\n%s", err, out)
+	}
+	return root, bin
 }
 
 // courseRoot is the repository root: the directory above with chapters/course.toml.

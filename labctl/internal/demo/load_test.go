@@ -19,13 +19,7 @@ import (
 // TestDemoLoad runs `labctl demo --load` with small bounds: every path of the load test must be measured with
 // no failed request, every process's memory must be read, and the demo must stop everything afterwards.
 func TestDemoLoad(t *testing.T) {
-	root := courseRoot(t)
-	bin := filepath.Join(t.TempDir(), "labctl")
-	build := exec.Command("go", "build", "-o", bin, "./labctl")
-	build.Dir = root
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build labctl: %v\n%s", err, out)
-	}
+	root, bin := buildLabctl(t)
 	state := t.TempDir()
 	prefix := "capstone-t" + randID() + "-"
 	t.Cleanup(func() { dropDatabases(t, state, prefix) })
