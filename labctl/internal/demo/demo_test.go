@@ -105,14 +105,7 @@ func TestDemoScenariosThenCtrlC(t *testing.T) {
 	}
 	readState := func() State {
 		t.Helper()
-		b, err := os.ReadFile(filepath.Join(state, StateFile))
-		if err != nil {
-			t.Fatalf("read %s: %v", StateFile, err)
-		}
-		var st State
-		if err := json.Unmarshal(b, &st); err != nil {
-			t.Fatalf("decode %s: %v", StateFile, err)
-		}
+		st := readStateFile(t, state)
 		for _, pid := range st.PIDs {
 			seen[pid] = true
 		}
@@ -183,6 +176,20 @@ func TestDemoScenariosThenCtrlC(t *testing.T) {
 			t.Errorf("Consul still lists %s after the demo stopped: a stopped demo must leave no registration", name)
 		}
 	}
+}
+
+// readStateFile reads the demo.json that a demo with --state-dir dir wrote last.
+func readStateFile(t *testing.T, dir string) State {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(dir, StateFile))
+	if err != nil {
+		t.Fatalf("read %s: %v", StateFile, err)
+	}
+	var st State
+	if err := json.Unmarshal(b, &st); err != nil {
+		t.Fatalf("decode %s: %v", StateFile, err)
+	}
+	return st
 }
 
 // buildLabctl builds the real labctl into a temporary directory and returns the course root and the binary.

@@ -1,11 +1,8 @@
 package demo
 
 import (
-	"encoding/json"
 	"errors"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -65,14 +62,7 @@ func TestDemoLoad(t *testing.T) {
 		}
 	}
 	// Every process the demo started is gone (its PIDs are in the last demo.json written).
-	b, err := os.ReadFile(filepath.Join(state, StateFile))
-	if err != nil {
-		t.Fatalf("read %s: %v", StateFile, err)
-	}
-	var st State
-	if err := json.Unmarshal(b, &st); err != nil {
-		t.Fatalf("decode %s: %v", StateFile, err)
-	}
+	st := readStateFile(t, state)
 	if len(st.PIDs) != 6 {
 		t.Errorf("%s lists %d parts %v, want 6 (the five of the system and the baseline)", StateFile, len(st.PIDs), st.PIDs)
 	}
