@@ -115,7 +115,7 @@ func (a *app) printLoad(r *demo.LoadReport) {
 	w := a.stdout
 	fmt.Fprintf(w, "\nLoad: each path at most %d requests or %v, %d concurrent clients (closed loop), one after the other.\n\n",
 		r.Bounds.Requests, r.Bounds.Duration, r.Bounds.Clients)
-	fmt.Fprint(w, loadgen.Table(r.Results, loadgen.PathBare))
+	fmt.Fprint(w, loadgen.Table(r.Results, demo.PathBare))
 	fmt.Fprintln(w)
 	fmt.Fprint(w, loadgen.MemoryTable(r.Parts, r.Memory))
 }

@@ -9,8 +9,6 @@ import (
 	"syscall"
 	"testing"
 	"time"
-
-	"github.com/gomicrolab/microlab/labctl/internal/loadgen"
 )
 
 // TestDemoLoad runs `labctl demo --load` with small bounds: every path of the load test must be measured with
@@ -44,7 +42,7 @@ func TestDemoLoad(t *testing.T) {
 		t.Fatalf("labctl demo --load still runs after 8 minutes; stderr:\n%s", stderr.String())
 	}
 	out := stdout.String()
-	for _, path := range []string{loadgen.PathBare, loadgen.PathRead, loadgen.PathUser, loadgen.PathPlace, loadgen.PathPay} {
+	for _, path := range []string{PathBare, PathRead, PathUser, PathPlace, PathPay} {
 		row := regexp.MustCompile(`(?m)^\| ` + regexp.QuoteMeta(path) + ` \| (\d+) \| (\d+) \| (\d+) \|`).FindStringSubmatch(out)
 		if row == nil {
 			t.Errorf("no row for %q in the load report:\n%s", path, out)

@@ -1,5 +1,5 @@
 // Package loadgen drives bounded HTTP load at a running system with vegeta and reads the resident memory of
-// the processes that served it: the figures of the capstone's section in docs/benchmarks.md.
+// the processes that served it (labctl demo --load uses it for the capstone's figures in docs/benchmarks.md).
 //
 // Every attack is bounded twice, in requests and in time, and runs with a fixed number of concurrent clients
 // (a closed loop): each client sends its next request when the last one answered, so the throughput is what the
