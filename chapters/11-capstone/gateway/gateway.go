@@ -344,8 +344,11 @@ func productOut(p *orderv1.Product) productJSON {
 
 func orderOut(o *orderv1.Order) orderJSON {
 	out := orderJSON{ID: o.GetId(), UserID: o.GetUserId(), TotalCents: o.GetTotalCents(), Status: "pending", Items: []itemJSON{}}
-	if o.GetStatus() == orderv1.OrderStatus_ORDER_STATUS_PAID {
+	switch o.GetStatus() {
+	case orderv1.OrderStatus_ORDER_STATUS_PAID:
 		out.Status = "paid"
+	case orderv1.OrderStatus_ORDER_STATUS_CANCELLED:
+		out.Status = "cancelled"
 	}
 	for _, it := range o.GetItems() {
 		out.Items = append(out.Items, itemJSON{ProductID: it.GetProductId(), Quantity: it.GetQuantity(), PriceCents: it.GetPriceCents()})

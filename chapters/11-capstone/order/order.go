@@ -49,10 +49,19 @@ type Config struct {
 	// payment client, and a payment outage answered with "accepted, still pending" and retried in the
 	// background (11-degrade). Nil: an outage is the client's 503.
 	Degrade *Degrade
+	// Expiry, if not nil, cancels orders left unpaid for longer than Expiry.PayWithin (the checkout saga's
+	// compensation, 11-saga); nil keeps them pending for ever.
+	Expiry *Expiry
+	// OnExpired is told the outcome of every ExpireOrder this instance ran: the order's status afterwards, or
+	// the error (may be nil).
+	OnExpired func(orderID int64, status string, err error)
 }
 
 // Degrade configures how checkout degrades when the payment service fails.
 type Degrade = service.Degrade
+
+// Expiry configures when an unpaid order is cancelled.
+type Expiry = service.Expiry
 
 // callTimeout bounds one call to another service, so a hung instance cannot hold a request for ever.
 const callTimeout = 5 * time.Second
@@ -65,7 +74,7 @@ func Run(ctx context.Context, cfg Config) error {
 		return fmt.Errorf("order service: %w", err)
 	}
 	defer db.Close()
-	if err := outbox.Migrate(ctx, db); err != nil { // a database made before the outbox carried trace context
+	if err := repository.Migrate(ctx, db); err != nil { // a database made by an older version of the course
 		cfg.Listener.Close()
 		return fmt.Errorf("order service: %w", err)
 	}
@@ -96,6 +105,10 @@ func Run(ctx context.Context, cfg Config) error {
 	svc := &service.Service{Repo: repo,
 		Users:    transport.Users{Client: userv1.NewUserServiceClient(users)},
 		Payments: transport.Payments{Client: paymentv1.NewPaymentServiceClient(payments)}}
+	// Closing goes around the breaker of 11-degrade: it runs in the background, one order at a time on a
+	// timer, and callTimeout bounds each call, so it cannot pile up on a sick payment service the way
+	// checkout requests would.
+	svc.Closer = transport.Payments{Client: paymentv1.NewPaymentServiceClient(payments)}
 	if cfg.Degrade != nil {
 		svc.Payments = service.NewResilientPayments(svc.Payments, *cfg.Degrade)
 		svc.Degrade, svc.Retries = cfg.Degrade, service.NewRetries()
@@ -110,10 +123,30 @@ func Run(ctx context.Context, cfg Config) error {
 	relay.Go(func() {
 		(&outbox.Relay{DB: db, Producer: producer, Service: "order", Batch: 100}).Run(relayCtx, 100*time.Millisecond, cfg.OnRelayError)
 	})
+	if cfg.Expiry != nil {
+		relay.Go(func() { expireLoop(relayCtx, svc, *cfg.Expiry, cfg.OnExpired, cfg.OnInternal) })
+	}
 	err = discovery.Serve(ctx, discovery.Instance{Consul: cfg.Consul, Service: cfg.Service, ID: cfg.ID}, srv, cfg.Listener, cfg.OnUp)
 	stopRelay()
 	relay.Wait()
 	return err
+}
+
+// expireLoop looks for expired orders every e.Every until ctx is done. A failed order is reported to
+// onError (as the log of an INTERNAL answer would be) and stays pending for the next look.
+func expireLoop(ctx context.Context, svc *service.Service, e Expiry, done func(int64, string, error), onError func(context.Context, string, error)) {
+	t := time.NewTicker(e.Every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if err := svc.ExpireDue(ctx, e, done); err != nil && ctx.Err() == nil && onError != nil {
+			onError(ctx, "ExpireDue", err)
+		}
+	}
 }
 
 func timeoutInterceptor(d time.Duration) grpc.UnaryClientInterceptor {

@@ -6,7 +6,7 @@
 //	etc/payment.yaml         the config file (zrpc.RpcServerConf + DataSource)
 //	internal/config          Config, what the file holds
 //	internal/svc             ServiceContext: the database, built once
-//	internal/logic           ChargeLogic, ListPaymentsLogic: the business code, one per RPC
+//	internal/logic           ChargeLogic, ListPaymentsLogic, CloseLogic: the business code, one per RPC
 //	internal/server          the gRPC server, delegating each RPC to its logic
 //	api/payment.api          the HTTP API in goctl's language; internal/{types,handler} serve it on a
 //	                         rest.Server with the same logic (the system does not start it)

@@ -66,6 +66,11 @@ type Config struct {
 	// OrderDegrade, if not nil, makes the order service degrade checkout when the payment service fails
 	// (11-degrade); nil answers a payment outage with 503.
 	OrderDegrade *order.Degrade
+	// OrderExpiry, if not nil, makes the order service cancel orders left unpaid (11-saga); nil never does.
+	OrderExpiry *order.Expiry
+	// OnOrderExpired is told the outcome of every ExpireOrder the order service ran: the order's status
+	// afterwards ("cancelled", or "paid" when its money had been taken), or the error (may be nil).
+	OnOrderExpired func(orderID int64, status string, err error)
 	// Parts, if not empty, is what this process runs, out of UserService, OrderService, PaymentService and
 	// Gateway; empty runs all four. The parts find each other in Consul under Prefix, so one system can be
 	// spread over several processes, and an order service can run twice (cmd/capstone -only).
@@ -183,7 +188,8 @@ func Start(ctx context.Context, cfg Config) (*System, error) {
 				Service: cfg.Prefix + OrderService, ID: id(OrderService), UserService: cfg.Prefix + UserService,
 				PaymentService: cfg.Prefix + PaymentService, Listener: l, OnUp: onUp(OrderService),
 				ServerOptions: orderOpts, DialOptions: orderDial,
-				OnInternal: onInternal, OnRelayError: cfg.OnRelayError, Degrade: cfg.OrderDegrade})
+				OnInternal: onInternal, OnRelayError: cfg.OnRelayError, Degrade: cfg.OrderDegrade,
+				Expiry: cfg.OrderExpiry, OnExpired: cfg.OnOrderExpired})
 		})
 	}
 	if !want(Gateway) {

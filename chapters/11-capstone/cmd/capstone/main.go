@@ -46,6 +46,7 @@ import (
 	"google.golang.org/grpc"
 
 	"github.com/gomicrolab/microlab/chapters/11-capstone/internal/obs"
+	"github.com/gomicrolab/microlab/chapters/11-capstone/order"
 	"github.com/gomicrolab/microlab/chapters/11-capstone/system"
 	"github.com/gomicrolab/microlab/chapters/11-capstone/user"
 )
@@ -65,6 +66,7 @@ func main() {
 	admin := flag.String("admin", "", "serve the admin endpoint (POST /fault?delay=1500ms slows every call of the services "+
 		"this process runs; DELETE /fault clears it) on this loopback address, e.g. 127.0.0.1:0; off by default")
 	redisAddr := flag.String("redis", os.Getenv("LAB_REDIS_ADDR"), "Redis host:port for the user service's cache (default $LAB_REDIS_ADDR; empty: no cache)")
+	payWithin := flag.Duration("pay-within", 15*time.Minute, "cancel an order left unpaid this long: close its payment, release its stock, publish OrderCancelled (0: never)")
 	prefix := flag.String("prefix", "capstone-", "prefix of the Consul service names, the topic and (with - as _) the databases")
 	flag.Parse()
 	if *dsn == "" || *brokers == "" {
@@ -84,7 +86,7 @@ func main() {
 	gin.SetMode(gin.ReleaseMode)
 	if err := run(ctx, options{parts: parts, dsn: *dsn, consul: *consul, brokers: strings.Split(*brokers, ","),
 		httpAddr: *httpAddr, grpcAddrs: addrs, otlp: os.Getenv("LAB_JAEGER_OTLP"),
-		jaegerUI: envOr("LAB_JAEGER_QUERY", "http://127.0.0.1:16686"), admin: *admin, prefix: *prefix, redis: *redisAddr}); err != nil {
+		jaegerUI: envOr("LAB_JAEGER_QUERY", "http://127.0.0.1:16686"), admin: *admin, prefix: *prefix, redis: *redisAddr, payWithin: *payWithin}); err != nil {
 		log.Fatal(err)
 	}
 }
@@ -99,6 +101,7 @@ type options struct {
 	otlp, jaegerUI string
 	admin, prefix  string
 	redis          string
+	payWithin      time.Duration
 }
 
 func run(ctx context.Context, o options) error {
@@ -159,12 +162,25 @@ func run(ctx context.Context, o options) error {
 			OnError: func(err error) { logger.Warn("user cache: Redis failed, reading the database", zap.Error(err)) }}
 		fmt.Printf("user cache: Redis %s, keys %suser:<id>\n", o.redis, o.prefix)
 	}
+	var expiry *order.Expiry
+	if o.payWithin > 0 {
+		// Look often enough that an order is cancelled soon after its time is up, and no more than every
+		// 10s: each look is one indexed query per instance.
+		expiry = &order.Expiry{PayWithin: o.payWithin, Every: min(max(o.payWithin/10, 200*time.Millisecond), 10*time.Second)}
+	}
 	sys, err := system.Start(ctx, system.Config{
 		UserDSN: dsns[system.UserService], OrderDSN: dsns[system.OrderService], PaymentDSN: dsns[system.PaymentService],
 		ConsulAddr: consul, Prefix: o.prefix, Brokers: brokers, Topic: o.prefix + "order-events", GatewayAddr: o.httpAddr,
 		GRPCAddrs: o.grpcAddrs, PaymentOptions: paymentOpts,
 		OnRelayError: func(err error) { logger.Warn("outbox relay failed", zap.Error(err)) },
-		Tracer:       tracer, Metrics: reg, Logger: logger, Parts: parts, UserCache: cache,
+		Tracer:       tracer, Metrics: reg, Logger: logger, Parts: parts, UserCache: cache, OrderExpiry: expiry,
+		OnOrderExpired: func(id int64, status string, err error) {
+			if err != nil {
+				logger.Warn("expiring an unpaid order failed; it stays pending", zap.Int64("order_id", id), zap.Error(err))
+				return
+			}
+			logger.Info("unpaid order expired", zap.Int64("order_id", id), zap.String("status", status))
+		},
 	})
 	if err != nil {
 		return err
@@ -189,7 +205,7 @@ func run(ctx context.Context, o options) error {
   order   (gRPC)   %s
   payment (gRPC)   %s
   Consul           http://%s/ui   consul catalog services -http-addr=%s   (capstone-user, capstone-order, capstone-payment)
-  Kafka            %s   topic capstone-order-events (OrderPlaced, OrderPaid)
+  Kafka            %s   topic capstone-order-events (OrderPlaced, OrderPaid, OrderCancelled)
   MySQL            databases capstone_user, capstone_order (with its outbox table), capstone_payment
   metrics          %s/metrics
   traces           %s

@@ -35,3 +35,22 @@ func Open(ctx context.Context, dsn string, schema ...string) (*sql.DB, error) {
 	}
 	return db, nil
 }
+
+// AddColumn adds a column to a table made by an older version of the course, and does nothing when it is
+// there: CREATE TABLE IF NOT EXISTS leaves an existing table as it was. definition is what follows the
+// column's name in ALTER TABLE ... ADD COLUMN.
+func AddColumn(ctx context.Context, db *sql.DB, table, column, definition string) error {
+	var n int
+	err := db.QueryRowContext(ctx, `SELECT COUNT(*) FROM information_schema.COLUMNS
+		WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ? AND COLUMN_NAME = ?`, table, column).Scan(&n)
+	if err != nil {
+		return fmt.Errorf("columns of %s: %w", table, err)
+	}
+	if n > 0 {
+		return nil
+	}
+	if _, err := db.ExecContext(ctx, "ALTER TABLE "+table+" ADD COLUMN "+column+" "+definition); err != nil {
+		return fmt.Errorf("add %s.%s: %w", table, column, err)
+	}
+	return nil
+}

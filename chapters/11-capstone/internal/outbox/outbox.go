@@ -18,6 +18,8 @@ import (
 	"github.com/go-sql-driver/mysql"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"go.opentelemetry.io/otel/propagation"
+
+	"github.com/gomicrolab/microlab/chapters/11-capstone/internal/mysqldb"
 )
 
 // Schema creates the outbox and the processed-messages table of one service, one statement each.
@@ -48,18 +50,7 @@ const TraceHeader = "traceparent"
 // Migrate adds what a newer Schema has to an outbox table made by an older one (the traceparent column).
 // Plain SQL has no "ADD COLUMN IF NOT EXISTS" on MySQL 8, so it asks information_schema first.
 func Migrate(ctx context.Context, db *sql.DB) error {
-	var n int
-	err := db.QueryRowContext(ctx, `SELECT COUNT(*) FROM information_schema.COLUMNS
-		WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = 'outbox' AND COLUMN_NAME = 'traceparent'`).Scan(&n)
-	if err != nil {
-		return fmt.Errorf("outbox columns: %w", err)
-	}
-	if n == 0 {
-		if _, err := db.ExecContext(ctx, "ALTER TABLE outbox ADD COLUMN traceparent VARCHAR(55) NOT NULL DEFAULT '' AFTER payload"); err != nil {
-			return fmt.Errorf("add outbox.traceparent: %w", err)
-		}
-	}
-	return nil
+	return mysqldb.AddColumn(ctx, db, "outbox", "traceparent", "VARCHAR(55) NOT NULL DEFAULT '' AFTER payload")
 }
 
 // Enqueue adds a message to the outbox inside tx: it is published only if tx commits. The trace context of

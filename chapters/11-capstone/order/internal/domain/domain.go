@@ -4,12 +4,13 @@ package domain
 
 import "errors"
 
-// Status is where an order is in its life: pending, then paid.
+// Status is where an order is in its life: pending, then paid, or cancelled when it was not paid in time.
 type Status string
 
 const (
-	StatusPending Status = "pending"
-	StatusPaid    Status = "paid"
+	StatusPending   Status = "pending"
+	StatusPaid      Status = "paid"
+	StatusCancelled Status = "cancelled"
 )
 
 // Product is one thing for sale, with its stock.
@@ -60,6 +61,8 @@ type PlaceOrder struct {
 const (
 	EventOrderPlaced = "OrderPlaced"
 	EventOrderPaid   = "OrderPaid"
+	// EventOrderCancelled: the order expired unpaid; its stock is back on sale (the saga's compensation).
+	EventOrderCancelled = "OrderCancelled"
 )
 
 // Event is what other services learn about an order, published through the outbox.

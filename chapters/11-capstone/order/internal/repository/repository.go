@@ -11,9 +11,11 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"time"
 
 	"github.com/go-sql-driver/mysql"
 
+	"github.com/gomicrolab/microlab/chapters/11-capstone/internal/mysqldb"
 	"github.com/gomicrolab/microlab/chapters/11-capstone/internal/outbox"
 	"github.com/gomicrolab/microlab/chapters/11-capstone/order/internal/domain"
 )
@@ -30,7 +32,9 @@ var Schema = append([]string{`CREATE TABLE IF NOT EXISTS products (
 	status          VARCHAR(16) NOT NULL,
 	total_cents     BIGINT NOT NULL,
 	idempotency_key VARCHAR(255) NULL,
-	UNIQUE KEY idempotency_key (idempotency_key)
+	created_at      TIMESTAMP(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6),
+	UNIQUE KEY idempotency_key (idempotency_key),
+	KEY due (status, created_at)
 ) ENGINE=InnoDB`, `CREATE TABLE IF NOT EXISTS order_items (
 	order_id    BIGINT NOT NULL,
 	product_id  BIGINT NOT NULL,
@@ -38,6 +42,28 @@ var Schema = append([]string{`CREATE TABLE IF NOT EXISTS products (
 	price_cents BIGINT NOT NULL,
 	PRIMARY KEY (order_id, product_id)
 ) ENGINE=InnoDB`}, outbox.Schema...)
+
+// Migrate brings tables made by an older version of the course up to Schema: orders gained created_at
+// (when an unpaid order expires) and its index.
+func Migrate(ctx context.Context, db *sql.DB) error {
+	if err := outbox.Migrate(ctx, db); err != nil {
+		return err
+	}
+	if err := mysqldb.AddColumn(ctx, db, "orders", "created_at", "TIMESTAMP(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6)"); err != nil {
+		return err
+	}
+	var n int
+	if err := db.QueryRowContext(ctx, `SELECT COUNT(*) FROM information_schema.STATISTICS
+		WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = 'orders' AND INDEX_NAME = 'due'`).Scan(&n); err != nil {
+		return fmt.Errorf("indexes of orders: %w", err)
+	}
+	if n == 0 {
+		if _, err := db.ExecContext(ctx, "ALTER TABLE orders ADD KEY due (status, created_at)"); err != nil {
+			return fmt.Errorf("add index orders.due: %w", err)
+		}
+	}
+	return nil
+}
 
 // Repository is the order service's database.
 type Repository struct {
@@ -142,6 +168,29 @@ func (r *Repository) OrdersOfUser(ctx context.Context, userID int64, limit int) 
 	return out, nil
 }
 
+// PendingSince returns the ids of up to limit orders that have been pending for longer than age, oldest
+// first. The database's clock decides, so instances whose clocks differ agree on which orders are due.
+func (r *Repository) PendingSince(ctx context.Context, age time.Duration, limit int) ([]int64, error) {
+	rows, err := r.DB.QueryContext(ctx, `SELECT id FROM orders WHERE status = ? AND created_at < NOW(6) - INTERVAL ? MICROSECOND
+		ORDER BY created_at, id LIMIT ?`, domain.StatusPending, age.Microseconds(), limit)
+	if err != nil {
+		return nil, fmt.Errorf("due orders: %w", err)
+	}
+	defer rows.Close()
+	var ids []int64
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			return nil, fmt.Errorf("due orders: %w", err)
+		}
+		ids = append(ids, id)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("due orders: %w", err)
+	}
+	return ids, nil
+}
+
 // Tx is one transaction of the order service's database.
 type Tx struct {
 	tx    *sql.Tx
@@ -229,6 +278,37 @@ func (t *Tx) MarkPaid(ctx context.Context, id int64) error {
 	}
 	if n == 0 {
 		return fmt.Errorf("order %d: %w", id, domain.ErrNotPending)
+	}
+	return nil
+}
+
+// Cancel moves a pending order to cancelled. Like MarkPaid, it fails with domain.ErrNotPending if the order
+// is not pending any more (paid, or cancelled by another instance): the WHERE clause decides, under the row
+// lock the UPDATE takes, and the lock is held until this transaction ends.
+func (t *Tx) Cancel(ctx context.Context, id int64) error {
+	res, err := t.tx.ExecContext(ctx, "UPDATE orders SET status = ? WHERE id = ? AND status = ?", domain.StatusCancelled, id, domain.StatusPending)
+	if err != nil {
+		return fmt.Errorf("cancel order %d: %w", id, err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return fmt.Errorf("cancel order %d: %w", id, err)
+	}
+	if n == 0 {
+		return fmt.Errorf("order %d: %w", id, domain.ErrNotPending)
+	}
+	return nil
+}
+
+// Release puts the items' quantities back in stock: the compensation of Reserve. It locks the products in id
+// order, as Reserve does, so a release and a reservation never wait for each other in a cycle.
+func (t *Tx) Release(ctx context.Context, items []domain.Item) error {
+	sorted := slices.Clone(items)
+	slices.SortFunc(sorted, func(a, b domain.Item) int { return cmp.Compare(a.ProductID, b.ProductID) })
+	for _, it := range sorted {
+		if _, err := t.tx.ExecContext(ctx, "UPDATE products SET stock = stock + ? WHERE id = ?", it.Quantity, it.ProductID); err != nil {
+			return fmt.Errorf("release stock of product %d: %w", it.ProductID, err)
+		}
 	}
 	return nil
 }

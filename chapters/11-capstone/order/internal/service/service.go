@@ -27,6 +27,13 @@ type Payments interface {
 	List(ctx context.Context, orderID int64) ([]domain.Payment, error)
 }
 
+// PaymentCloser closes an order's payment at the payment service (关单), as the saga's compensation needs it.
+type PaymentCloser interface {
+	// Close makes key unusable: no Charge with it succeeds afterwards. closed is false when key has charged
+	// already; paymentID is then that charge. A failure to ask is an error, never closed.
+	Close(ctx context.Context, orderID int64, key string) (closed bool, paymentID int64, err error)
+}
+
 // Service is the order service.
 type Service struct {
 	Repo     *repository.Repository
@@ -37,6 +44,8 @@ type Service struct {
 	Degrade *Degrade
 	// Retries runs the deferred payments in the background; needed when Degrade is set.
 	Retries *Retries
+	// Closer closes the payment of an order that expired unpaid (11-saga, saga.go).
+	Closer PaymentCloser
 }
 
 // CreateProduct adds a product to the catalogue.

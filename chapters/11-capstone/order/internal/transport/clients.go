@@ -46,6 +46,15 @@ func (p Payments) Charge(ctx context.Context, orderID, amountCents int64, key st
 	}
 }
 
+// Close asks the payment service to close an order's payment.
+func (p Payments) Close(ctx context.Context, orderID int64, key string) (bool, int64, error) {
+	resp, err := p.Client.Close(ctx, &paymentv1.CloseRequest{OrderId: orderID, IdempotencyKey: key})
+	if err != nil {
+		return false, 0, downstream("payment service", err)
+	}
+	return resp.GetClosed(), resp.GetPayment().GetId(), nil
+}
+
 // List asks the payment service for an order's payments.
 func (p Payments) List(ctx context.Context, orderID int64) ([]domain.Payment, error) {
 	resp, err := p.Client.ListPayments(ctx, &paymentv1.ListPaymentsRequest{OrderId: orderID})

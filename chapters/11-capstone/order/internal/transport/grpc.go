@@ -133,8 +133,11 @@ func productPB(p domain.Product) *orderv1.Product {
 
 func orderPB(o domain.Order) *orderv1.Order {
 	pb := &orderv1.Order{Id: o.ID, UserId: o.UserID, TotalCents: o.TotalCents, Status: orderv1.OrderStatus_ORDER_STATUS_PENDING}
-	if o.Status == domain.StatusPaid {
+	switch o.Status {
+	case domain.StatusPaid:
 		pb.Status = orderv1.OrderStatus_ORDER_STATUS_PAID
+	case domain.StatusCancelled:
+		pb.Status = orderv1.OrderStatus_ORDER_STATUS_CANCELLED
 	}
 	for _, it := range o.Items {
 		pb.Items = append(pb.Items, &orderv1.Item{ProductId: it.ProductID, Quantity: int32(it.Quantity), PriceCents: it.PriceCents})

@@ -4,6 +4,7 @@ package logic
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 
@@ -39,12 +40,14 @@ func (l *ChargeLogic) Charge(in *paymentv1.ChargeRequest) (*paymentv1.ChargeResp
 	res, err := db.ExecContext(l.ctx, "INSERT INTO payments (order_id, amount_cents, idempotency_key) VALUES (?, ?, ?)",
 		in.GetOrderId(), in.GetAmountCents(), in.GetIdempotencyKey())
 	var me *mysql.MySQLError
-	if errors.As(err, &me) && me.Number == 1062 { // ER_DUP_ENTRY: this key charged before
-		p := &paymentv1.Payment{}
-		err := db.QueryRowContext(l.ctx, "SELECT id, order_id, amount_cents, idempotency_key FROM payments WHERE idempotency_key = ?",
-			in.GetIdempotencyKey()).Scan(&p.Id, &p.OrderId, &p.AmountCents, &p.IdempotencyKey)
+	if errors.As(err, &me) && me.Number == 1062 { // ER_DUP_ENTRY: this key charged (or was closed) before
+		p, st, err := keyRow(l.ctx, db, in.GetIdempotencyKey())
 		if err != nil {
-			return nil, fmt.Errorf("read payment of key %q: %w", in.GetIdempotencyKey(), err)
+			return nil, err
+		}
+		if st == svc.StatusClosed {
+			return nil, status.Errorf(codes.FailedPrecondition,
+				"the payment of order %d was closed (the order expired unpaid): nothing was charged", p.OrderId)
 		}
 		if p.OrderId != in.GetOrderId() || p.AmountCents != in.GetAmountCents() {
 			return nil, status.Errorf(codes.FailedPrecondition,
@@ -61,4 +64,16 @@ func (l *ChargeLogic) Charge(in *paymentv1.ChargeRequest) (*paymentv1.ChargeResp
 	}
 	return &paymentv1.ChargeResponse{Payment: &paymentv1.Payment{Id: id, OrderId: in.GetOrderId(),
 		AmountCents: in.GetAmountCents(), IdempotencyKey: in.GetIdempotencyKey()}}, nil
+}
+
+// keyRow reads the row that idempotency key made: a payment, or a closed key.
+func keyRow(ctx context.Context, db *sql.DB, key string) (*paymentv1.Payment, string, error) {
+	p := &paymentv1.Payment{}
+	var st string
+	err := db.QueryRowContext(ctx, "SELECT id, order_id, amount_cents, idempotency_key, status FROM payments WHERE idempotency_key = ?",
+		key).Scan(&p.Id, &p.OrderId, &p.AmountCents, &p.IdempotencyKey, &st)
+	if err != nil {
+		return nil, "", fmt.Errorf("read payment of key %q: %w", key, err)
+	}
+	return p, st, nil
 }

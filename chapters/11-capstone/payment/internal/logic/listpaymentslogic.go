@@ -25,7 +25,8 @@ func NewListPaymentsLogic(ctx context.Context, svcCtx *svc.ServiceContext) *List
 // ListPayments returns an order's payments, oldest first.
 func (l *ListPaymentsLogic) ListPayments(in *paymentv1.ListPaymentsRequest) (*paymentv1.ListPaymentsResponse, error) {
 	rows, err := l.svcCtx.DB.QueryContext(l.ctx,
-		"SELECT id, order_id, amount_cents, idempotency_key FROM payments WHERE order_id = ? ORDER BY id", in.GetOrderId())
+		"SELECT id, order_id, amount_cents, idempotency_key FROM payments WHERE order_id = ? AND status = ? ORDER BY id",
+		in.GetOrderId(), svc.StatusPaid) // a closed key took no money: it is not a payment
 	if err != nil {
 		return nil, fmt.Errorf("list payments: %w", err)
 	}

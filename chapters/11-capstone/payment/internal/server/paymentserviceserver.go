@@ -30,3 +30,8 @@ func (s *PaymentServiceServer) Charge(ctx context.Context, in *paymentv1.ChargeR
 func (s *PaymentServiceServer) ListPayments(ctx context.Context, in *paymentv1.ListPaymentsRequest) (*paymentv1.ListPaymentsResponse, error) {
 	return logic.NewListPaymentsLogic(ctx, s.svcCtx).ListPayments(in)
 }
+
+// Close delegates to CloseLogic.
+func (s *PaymentServiceServer) Close(ctx context.Context, in *paymentv1.CloseRequest) (*paymentv1.CloseResponse, error) {
+	return logic.NewCloseLogic(ctx, s.svcCtx).Close(in)
+}

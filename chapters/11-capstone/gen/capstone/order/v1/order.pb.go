@@ -31,6 +31,9 @@ const (
 	OrderStatus_ORDER_STATUS_UNSPECIFIED OrderStatus = 0
 	OrderStatus_ORDER_STATUS_PENDING     OrderStatus = 1
 	OrderStatus_ORDER_STATUS_PAID        OrderStatus = 2
+	// CANCELLED: not paid in time; its stock was released and its payment closed (the checkout saga's
+	// compensation). Paying it is FAILED_PRECONDITION.
+	OrderStatus_ORDER_STATUS_CANCELLED OrderStatus = 3
 )
 
 // Enum value maps for OrderStatus.
@@ -39,11 +42,13 @@ var (
 		0: "ORDER_STATUS_UNSPECIFIED",
 		1: "ORDER_STATUS_PENDING",
 		2: "ORDER_STATUS_PAID",
+		3: "ORDER_STATUS_CANCELLED",
 	}
 	OrderStatus_value = map[string]int32{
 		"ORDER_STATUS_UNSPECIFIED": 0,
 		"ORDER_STATUS_PENDING":     1,
 		"ORDER_STATUS_PAID":        2,
+		"ORDER_STATUS_CANCELLED":   3,
 	}
 )
 
@@ -1035,11 +1040,12 @@ const file_capstone_order_v1_order_proto_rawDesc = "" +
 	"\x15ListUserOrdersRequest\x12\x17\n" +
 	"\auser_id\x18\x01 \x01(\x03R\x06userId\"V\n" +
 	"\x16ListUserOrdersResponse\x12<\n" +
-	"\x06orders\x18\x01 \x03(\v2$.capstone.order.v1.OrderWithPaymentsR\x06orders*\\\n" +
+	"\x06orders\x18\x01 \x03(\v2$.capstone.order.v1.OrderWithPaymentsR\x06orders*x\n" +
 	"\vOrderStatus\x12\x1c\n" +
 	"\x18ORDER_STATUS_UNSPECIFIED\x10\x00\x12\x18\n" +
 	"\x14ORDER_STATUS_PENDING\x10\x01\x12\x15\n" +
-	"\x11ORDER_STATUS_PAID\x10\x022\xb9\x04\n" +
+	"\x11ORDER_STATUS_PAID\x10\x02\x12\x1a\n" +
+	"\x16ORDER_STATUS_CANCELLED\x10\x032\xb9\x04\n" +
 	"\fOrderService\x12b\n" +
 	"\rCreateProduct\x12'.capstone.order.v1.CreateProductRequest\x1a(.capstone.order.v1.CreateProductResponse\x12Y\n" +
 	"\n" +

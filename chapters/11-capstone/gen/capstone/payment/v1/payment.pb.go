@@ -294,6 +294,112 @@ func (x *ListPaymentsResponse) GetPayments() []*Payment {
 	return nil
 }
 
+type CloseRequest struct {
+	state          protoimpl.MessageState `protogen:"open.v1"`
+	OrderId        int64                  `protobuf:"varint,1,opt,name=order_id,json=orderId,proto3" json:"order_id,omitempty"`
+	IdempotencyKey string                 `protobuf:"bytes,2,opt,name=idempotency_key,json=idempotencyKey,proto3" json:"idempotency_key,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *CloseRequest) Reset() {
+	*x = CloseRequest{}
+	mi := &file_capstone_payment_v1_payment_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CloseRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CloseRequest) ProtoMessage() {}
+
+func (x *CloseRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_capstone_payment_v1_payment_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CloseRequest.ProtoReflect.Descriptor instead.
+func (*CloseRequest) Descriptor() ([]byte, []int) {
+	return file_capstone_payment_v1_payment_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *CloseRequest) GetOrderId() int64 {
+	if x != nil {
+		return x.OrderId
+	}
+	return 0
+}
+
+func (x *CloseRequest) GetIdempotencyKey() string {
+	if x != nil {
+		return x.IdempotencyKey
+	}
+	return ""
+}
+
+type CloseResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// closed is true when no Charge with the key can succeed any more.
+	Closed bool `protobuf:"varint,1,opt,name=closed,proto3" json:"closed,omitempty"`
+	// payment is the charge that came first, when closed is false.
+	Payment       *Payment `protobuf:"bytes,2,opt,name=payment,proto3" json:"payment,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CloseResponse) Reset() {
+	*x = CloseResponse{}
+	mi := &file_capstone_payment_v1_payment_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CloseResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CloseResponse) ProtoMessage() {}
+
+func (x *CloseResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_capstone_payment_v1_payment_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CloseResponse.ProtoReflect.Descriptor instead.
+func (*CloseResponse) Descriptor() ([]byte, []int) {
+	return file_capstone_payment_v1_payment_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *CloseResponse) GetClosed() bool {
+	if x != nil {
+		return x.Closed
+	}
+	return false
+}
+
+func (x *CloseResponse) GetPayment() *Payment {
+	if x != nil {
+		return x.Payment
+	}
+	return nil
+}
+
 var File_capstone_payment_v1_payment_proto protoreflect.FileDescriptor
 
 const file_capstone_payment_v1_payment_proto_rawDesc = "" +
@@ -314,10 +420,17 @@ const file_capstone_payment_v1_payment_proto_rawDesc = "" +
 	"\x13ListPaymentsRequest\x12\x19\n" +
 	"\border_id\x18\x01 \x01(\x03R\aorderId\"P\n" +
 	"\x14ListPaymentsResponse\x128\n" +
-	"\bpayments\x18\x01 \x03(\v2\x1c.capstone.payment.v1.PaymentR\bpayments2\xc8\x01\n" +
+	"\bpayments\x18\x01 \x03(\v2\x1c.capstone.payment.v1.PaymentR\bpayments\"R\n" +
+	"\fCloseRequest\x12\x19\n" +
+	"\border_id\x18\x01 \x01(\x03R\aorderId\x12'\n" +
+	"\x0fidempotency_key\x18\x02 \x01(\tR\x0eidempotencyKey\"_\n" +
+	"\rCloseResponse\x12\x16\n" +
+	"\x06closed\x18\x01 \x01(\bR\x06closed\x126\n" +
+	"\apayment\x18\x02 \x01(\v2\x1c.capstone.payment.v1.PaymentR\apayment2\x98\x02\n" +
 	"\x0ePaymentService\x12Q\n" +
 	"\x06Charge\x12\".capstone.payment.v1.ChargeRequest\x1a#.capstone.payment.v1.ChargeResponse\x12c\n" +
-	"\fListPayments\x12(.capstone.payment.v1.ListPaymentsRequest\x1a).capstone.payment.v1.ListPaymentsResponseBWZUgithub.com/gomicrolab/microlab/chapters/11-capstone/gen/capstone/payment/v1;paymentv1b\x06proto3"
+	"\fListPayments\x12(.capstone.payment.v1.ListPaymentsRequest\x1a).capstone.payment.v1.ListPaymentsResponse\x12N\n" +
+	"\x05Close\x12!.capstone.payment.v1.CloseRequest\x1a\".capstone.payment.v1.CloseResponseBWZUgithub.com/gomicrolab/microlab/chapters/11-capstone/gen/capstone/payment/v1;paymentv1b\x06proto3"
 
 var (
 	file_capstone_payment_v1_payment_proto_rawDescOnce sync.Once
@@ -331,26 +444,31 @@ func file_capstone_payment_v1_payment_proto_rawDescGZIP() []byte {
 	return file_capstone_payment_v1_payment_proto_rawDescData
 }
 
-var file_capstone_payment_v1_payment_proto_msgTypes = make([]protoimpl.MessageInfo, 5)
+var file_capstone_payment_v1_payment_proto_msgTypes = make([]protoimpl.MessageInfo, 7)
 var file_capstone_payment_v1_payment_proto_goTypes = []any{
 	(*Payment)(nil),              // 0: capstone.payment.v1.Payment
 	(*ChargeRequest)(nil),        // 1: capstone.payment.v1.ChargeRequest
 	(*ChargeResponse)(nil),       // 2: capstone.payment.v1.ChargeResponse
 	(*ListPaymentsRequest)(nil),  // 3: capstone.payment.v1.ListPaymentsRequest
 	(*ListPaymentsResponse)(nil), // 4: capstone.payment.v1.ListPaymentsResponse
+	(*CloseRequest)(nil),         // 5: capstone.payment.v1.CloseRequest
+	(*CloseResponse)(nil),        // 6: capstone.payment.v1.CloseResponse
 }
 var file_capstone_payment_v1_payment_proto_depIdxs = []int32{
 	0, // 0: capstone.payment.v1.ChargeResponse.payment:type_name -> capstone.payment.v1.Payment
 	0, // 1: capstone.payment.v1.ListPaymentsResponse.payments:type_name -> capstone.payment.v1.Payment
-	1, // 2: capstone.payment.v1.PaymentService.Charge:input_type -> capstone.payment.v1.ChargeRequest
-	3, // 3: capstone.payment.v1.PaymentService.ListPayments:input_type -> capstone.payment.v1.ListPaymentsRequest
-	2, // 4: capstone.payment.v1.PaymentService.Charge:output_type -> capstone.payment.v1.ChargeResponse
-	4, // 5: capstone.payment.v1.PaymentService.ListPayments:output_type -> capstone.payment.v1.ListPaymentsResponse
-	4, // [4:6] is the sub-list for method output_type
-	2, // [2:4] is the sub-list for method input_type
-	2, // [2:2] is the sub-list for extension type_name
-	2, // [2:2] is the sub-list for extension extendee
-	0, // [0:2] is the sub-list for field type_name
+	0, // 2: capstone.payment.v1.CloseResponse.payment:type_name -> capstone.payment.v1.Payment
+	1, // 3: capstone.payment.v1.PaymentService.Charge:input_type -> capstone.payment.v1.ChargeRequest
+	3, // 4: capstone.payment.v1.PaymentService.ListPayments:input_type -> capstone.payment.v1.ListPaymentsRequest
+	5, // 5: capstone.payment.v1.PaymentService.Close:input_type -> capstone.payment.v1.CloseRequest
+	2, // 6: capstone.payment.v1.PaymentService.Charge:output_type -> capstone.payment.v1.ChargeResponse
+	4, // 7: capstone.payment.v1.PaymentService.ListPayments:output_type -> capstone.payment.v1.ListPaymentsResponse
+	6, // 8: capstone.payment.v1.PaymentService.Close:output_type -> capstone.payment.v1.CloseResponse
+	6, // [6:9] is the sub-list for method output_type
+	3, // [3:6] is the sub-list for method input_type
+	3, // [3:3] is the sub-list for extension type_name
+	3, // [3:3] is the sub-list for extension extendee
+	0, // [0:3] is the sub-list for field type_name
 }
 
 func init() { file_capstone_payment_v1_payment_proto_init() }
@@ -364,7 +482,7 @@ func file_capstone_payment_v1_payment_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_capstone_payment_v1_payment_proto_rawDesc), len(file_capstone_payment_v1_payment_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   5,
+			NumMessages:   7,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

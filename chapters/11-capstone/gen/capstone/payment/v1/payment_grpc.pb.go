@@ -24,6 +24,7 @@ const _ = grpc.SupportPackageIsVersion9
 const (
 	PaymentService_Charge_FullMethodName       = "/capstone.payment.v1.PaymentService/Charge"
 	PaymentService_ListPayments_FullMethodName = "/capstone.payment.v1.PaymentService/ListPayments"
+	PaymentService_Close_FullMethodName        = "/capstone.payment.v1.PaymentService/Close"
 )
 
 // PaymentServiceClient is the client API for PaymentService service.
@@ -38,6 +39,13 @@ type PaymentServiceClient interface {
 	Charge(ctx context.Context, in *ChargeRequest, opts ...grpc.CallOption) (*ChargeResponse, error)
 	// ListPayments returns every payment of an order, oldest first.
 	ListPayments(ctx context.Context, in *ListPaymentsRequest, opts ...grpc.CallOption) (*ListPaymentsResponse, error)
+	// Close closes an order's payment before the order is cancelled (关单): after it, a Charge with
+	// idempotency_key is FAILED_PRECONDITION, whenever it arrives. If the key has charged already, nothing
+	// changes: closed is false and payment is that charge, so the caller completes the order instead of
+	// cancelling it. Close and Charge of one key are decided by one unique key, so exactly one of them wins.
+	// Closing twice answers closed again. Errors: INVALID_ARGUMENT; FAILED_PRECONDITION when the key charged
+	// another order.
+	Close(ctx context.Context, in *CloseRequest, opts ...grpc.CallOption) (*CloseResponse, error)
 }
 
 type paymentServiceClient struct {
@@ -68,6 +76,16 @@ func (c *paymentServiceClient) ListPayments(ctx context.Context, in *ListPayment
 	return out, nil
 }
 
+func (c *paymentServiceClient) Close(ctx context.Context, in *CloseRequest, opts ...grpc.CallOption) (*CloseResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(CloseResponse)
+	err := c.cc.Invoke(ctx, PaymentService_Close_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // PaymentServiceServer is the server API for PaymentService service.
 // All implementations must embed UnimplementedPaymentServiceServer
 // for forward compatibility.
@@ -80,6 +98,13 @@ type PaymentServiceServer interface {
 	Charge(context.Context, *ChargeRequest) (*ChargeResponse, error)
 	// ListPayments returns every payment of an order, oldest first.
 	ListPayments(context.Context, *ListPaymentsRequest) (*ListPaymentsResponse, error)
+	// Close closes an order's payment before the order is cancelled (关单): after it, a Charge with
+	// idempotency_key is FAILED_PRECONDITION, whenever it arrives. If the key has charged already, nothing
+	// changes: closed is false and payment is that charge, so the caller completes the order instead of
+	// cancelling it. Close and Charge of one key are decided by one unique key, so exactly one of them wins.
+	// Closing twice answers closed again. Errors: INVALID_ARGUMENT; FAILED_PRECONDITION when the key charged
+	// another order.
+	Close(context.Context, *CloseRequest) (*CloseResponse, error)
 	mustEmbedUnimplementedPaymentServiceServer()
 }
 
@@ -95,6 +120,9 @@ func (UnimplementedPaymentServiceServer) Charge(context.Context, *ChargeRequest)
 }
 func (UnimplementedPaymentServiceServer) ListPayments(context.Context, *ListPaymentsRequest) (*ListPaymentsResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ListPayments not implemented")
+}
+func (UnimplementedPaymentServiceServer) Close(context.Context, *CloseRequest) (*CloseResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method Close not implemented")
 }
 func (UnimplementedPaymentServiceServer) mustEmbedUnimplementedPaymentServiceServer() {}
 func (UnimplementedPaymentServiceServer) testEmbeddedByValue()                        {}
@@ -153,6 +181,24 @@ func _PaymentService_ListPayments_Handler(srv interface{}, ctx context.Context, 
 	return interceptor(ctx, in, info, handler)
 }
 
+func _PaymentService_Close_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CloseRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(PaymentServiceServer).Close(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: PaymentService_Close_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(PaymentServiceServer).Close(ctx, req.(*CloseRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // PaymentService_ServiceDesc is the grpc.ServiceDesc for PaymentService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -167,6 +213,10 @@ var PaymentService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ListPayments",
 			Handler:    _PaymentService_ListPayments_Handler,
+		},
+		{
+			MethodName: "Close",
+			Handler:    _PaymentService_Close_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},
