@@ -20,6 +20,7 @@ import (
 func (a *app) newDemoCmd() *cobra.Command {
 	var mine, load bool
 	var scenario, prefix, stateDir string
+	var payWithin time.Duration
 	bounds := loadgen.Bounds{Requests: 2000, Duration: 20 * time.Second, Clients: 8}
 	cmd := &cobra.Command{
 		Use:   "demo",
@@ -41,12 +42,16 @@ func (a *app) newDemoCmd() *cobra.Command {
 	cmd.Flags().StringVar(&prefix, "prefix", demo.DefaultPrefix, "prefix of the Consul service names, topic and databases")
 	cmd.Flags().StringVar(&stateDir, "state-dir", "", "directory for the binary, the logs and demo.json (default a new temporary directory)")
 	_ = cmd.Flags().MarkHidden("prefix") // the tests' own namespace
+	cmd.Flags().DurationVar(&payWithin, "pay-within", demo.DefaultPayWithin, "cancel an order left unpaid this long (short, to watch the unpaid-order scenario; with --load, 15m unless given)")
 	cmd.RunE = a.runE(func(cmd *cobra.Command, _ []string) error {
 		began := time.Now()
 		ctx := cmd.Context()
 		var run demo.Scenario
 		if load && scenario != "" {
 			return badInput(errors.New("--load and --scenario: choose one"))
+		}
+		if payWithin <= 0 {
+			return badInput(errors.New("--pay-within must be positive"))
 		}
 		if load && (bounds.Requests <= 0 || bounds.Duration <= 0 || bounds.Clients <= 0) {
 			return badInput(fmt.Errorf("--requests, --duration and --clients must be positive, got %d, %v, %d", bounds.Requests, bounds.Duration, bounds.Clients))
@@ -62,9 +67,14 @@ func (a *app) newDemoCmd() *cobra.Command {
 		if err != nil {
 			return err
 		}
-		cfg := demo.Config{Root: l.Root(), Prefix: prefix, StateDir: stateDir, Began: began, Progress: func(f string, args ...any) {
+		cfg := demo.Config{Root: l.Root(), Prefix: prefix, StateDir: stateDir, Began: began, PayWithin: payWithin, Progress: func(f string, args ...any) {
 			fmt.Fprintf(a.stderr, "demo: "+f+"\n", args...)
 		}}
+		if load && !cmd.Flags().Changed("pay-within") {
+			// The load test pays its orders up to 2×--duration after placing them: the demo's short time to
+			// pay would cancel some first. cmd/capstone's own default applies.
+			cfg.PayWithin = 15 * time.Minute
+		}
 		if !mine {
 			ch := l.Course().Chapter("11")
 			if ch == nil {
@@ -157,6 +167,7 @@ func (a *app) printDemo(s *demo.System) {
 		fmt.Fprintln(w, "  Redis       not running: no provider could start it; the user service reads MySQL only")
 	}
 	fmt.Fprintf(w, "  Kafka       %s   topic %s\n", strings.Join(s.Brokers, ","), s.Topic)
+	fmt.Fprintf(w, "  orders      left unpaid for %v are cancelled and their stock released (-pay-within)\n", s.PayWithin)
 	fmt.Fprintf(w, "  logs        %s  (one file per process)\n", s.StateDir)
 	for _, u := range s.Infra {
 		who := "not the demo's: left running"

@@ -47,7 +47,13 @@ type Config struct {
 	Began time.Time
 	// HealthTimeout bounds the wait for "all healthy" after the last part started (default 90 s).
 	HealthTimeout time.Duration
+	// PayWithin is how long an order may stay unpaid before the order service cancels it (cmd/capstone
+	// -pay-within; default DefaultPayWithin, short enough to watch in the unpaid-order scenario).
+	PayWithin time.Duration
 }
+
+// DefaultPayWithin is the demo's time to pay an order.
+const DefaultPayWithin = 20 * time.Second
 
 // Part is one process of the running system.
 type Part struct {
@@ -96,6 +102,7 @@ type System struct {
 	Prefix        string
 	StateDir      string
 	Infra         []InfraUse
+	PayWithin     time.Duration // an order left unpaid this long is cancelled
 
 	cfg       Config
 	bin       string
@@ -144,6 +151,9 @@ func Start(ctx context.Context, cfg Config) (_ *System, err error) {
 	if cfg.HealthTimeout == 0 {
 		cfg.HealthTimeout = 90 * time.Second
 	}
+	if cfg.PayWithin == 0 {
+		cfg.PayWithin = DefaultPayWithin
+	}
 	if cfg.Progress == nil {
 		cfg.Progress = func(string, ...any) {}
 	}
@@ -152,7 +162,8 @@ func Start(ctx context.Context, cfg Config) (_ *System, err error) {
 			return nil, fmt.Errorf("state dir: %w", err)
 		}
 	}
-	s := &System{cfg: cfg, Started: t0, Prefix: cfg.Prefix, StateDir: cfg.StateDir, Topic: cfg.Prefix + "order-events"}
+	s := &System{cfg: cfg, Started: t0, Prefix: cfg.Prefix, StateDir: cfg.StateDir, Topic: cfg.Prefix + "order-events",
+		PayWithin: cfg.PayWithin}
 	defer func() {
 		if err != nil {
 			sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
@@ -189,8 +200,8 @@ func Start(ctx context.Context, cfg Config) (_ *System, err error) {
 	}{
 		{"user", "user", []string{"-user", "127.0.0.1:0"}},
 		{"payment", "payment", []string{"-payment", "127.0.0.1:0", "-admin", admin}},
-		{"order-1", "order", []string{"-order", "127.0.0.1:0"}},
-		{"order-2", "order", []string{"-order", "127.0.0.1:0"}},
+		{"order-1", "order", []string{"-order", "127.0.0.1:0", "-pay-within", cfg.PayWithin.String()}},
+		{"order-2", "order", []string{"-order", "127.0.0.1:0", "-pay-within", cfg.PayWithin.String()}},
 		{"gateway", "gateway", []string{"-http", gw}},
 	} {
 		pt := &Part{Name: part.name, Args: append([]string{"-only", part.only, "-prefix", cfg.Prefix}, part.extra...),

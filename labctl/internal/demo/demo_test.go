@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -24,14 +25,14 @@ import (
 
 func TestFindScenario(t *testing.T) {
 	for i, sc := range Scenarios {
-		for _, name := range []string{sc.Name, string(rune('1' + i))} {
+		for _, name := range []string{sc.Name, strconv.Itoa(i + 1)} {
 			got, err := Find(name)
 			if err != nil || got.Name != sc.Name {
 				t.Errorf("Find(%q) = %q, %v; want %q", name, got.Name, err, sc.Name)
 			}
 		}
 	}
-	for _, bad := range []string{"", "0", "5", "checkou"} {
+	for _, bad := range []string{"", "0", strconv.Itoa(len(Scenarios) + 1), "checkou"} {
 		if _, err := Find(bad); !errors.Is(err, ErrUnknownScenario) {
 			t.Errorf("Find(%q) error = %v, want ErrUnknownScenario", bad, err)
 		}
@@ -42,13 +43,14 @@ func TestFindScenario(t *testing.T) {
 const exitInfra = 3
 
 // TestDemoScenariosThenCtrlC runs the real `labctl demo` as a child process with the menu on its stdin: it
-// must get healthy, run the checkout and the killed-order scenarios, and on a real SIGINT stop every
+// must get healthy, run the checkout, killed-order and unpaid-order scenarios, and on a real SIGINT stop every
 // process it started, free the gateway's port and leave none of its services in Consul.
 func TestDemoScenariosThenCtrlC(t *testing.T) {
 	root, bin := buildLabctl(t)
 	state := t.TempDir()
 	prefix := "capstone-t" + randID() + "-"
-	cmd := exec.Command(bin, "--root", root, "--lang", "en", "demo", "--prefix", prefix, "--state-dir", state)
+	cmd := exec.Command(bin, "--root", root, "--lang", "en", "demo", "--prefix", prefix, "--state-dir", state,
+		"--pay-within", "3s") // short, so the unpaid-order scenario takes seconds
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -118,7 +120,7 @@ func TestDemoScenariosThenCtrlC(t *testing.T) {
 	if len(st.PIDs) != 5 {
 		t.Fatalf("%s lists %d running parts %v, want 5 (user, payment, order-1, order-2, gateway)", StateFile, len(st.PIDs), st.PIDs)
 	}
-	for _, sc := range []string{"checkout", "kill-order"} {
+	for _, sc := range []string{"checkout", "kill-order", "unpaid-order"} {
 		if _, err := io.WriteString(stdin, sc+"\n"); err != nil {
 			t.Fatal(err)
 		}

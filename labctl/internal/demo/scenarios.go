@@ -32,12 +32,13 @@ type Scenario struct {
 	Run         func(ctx context.Context, s *System, w io.Writer) error
 }
 
-// Scenarios are offered in this order (1, 2, 3, 4).
+// Scenarios are offered in this order (1, 2, 3, ...).
 var Scenarios = []Scenario{
 	{"checkout", "checkout: user, product, order, payment; its events on Kafka and its trace", runCheckout},
 	{"slow-payment", "slow payment: the payment service answers 1.5 s late for one checkout", runSlowPayment},
 	{"kill-order", "killed order instance: SIGKILL one of the two order processes under traffic", runKillOrder},
 	{"kafka-down", "Kafka down: orders still succeed, the outbox holds the events until Kafka is back", runKafkaDown},
+	{"unpaid-order", "unpaid order: the saga's compensation closes its payment, cancels it and puts its stock back", runUnpaidOrder},
 }
 
 // Find returns the scenario named name, or numbered name (1-based).
@@ -414,4 +415,67 @@ func randHex(n int) string {
 	b := make([]byte, n)
 	_, _ = rand.Read(b)
 	return hex.EncodeToString(b)
+}
+
+func runUnpaidOrder(ctx context.Context, s *System, w io.Writer) error {
+	fmt.Fprintf(w, "What it does: orders 2 of a product's 5 and does not pay. After %v (-pay-within) an order instance closes the\n", s.PayWithin)
+	fmt.Fprintln(w, "order's payment at the payment service (关单), then cancels the order, puts the 2 back in stock and publishes")
+	fmt.Fprintln(w, "OrderCancelled in one transaction. Paying it afterwards is refused, and so is a charge sent straight to the payment service.")
+	var u, p, o struct {
+		ID     int64  `json:"id"`
+		Stock  int    `json:"stock"`
+		Status string `json:"status"`
+	}
+	if _, err := s.call(ctx, "", "POST", "/users", "", map[string]any{"name": "demo", "email": "demo-" + randHex(4) + "@example.com"}, http.StatusCreated, &u); err != nil {
+		return fmt.Errorf("%w: %w", ErrScenario, err)
+	}
+	if _, err := s.call(ctx, "", "POST", "/products", "", map[string]any{"name": "demo lamp", "price_cents": 900, "stock": 5}, http.StatusCreated, &p); err != nil {
+		return fmt.Errorf("%w: %w", ErrScenario, err)
+	}
+	if _, err := s.call(ctx, "", "POST", "/orders", "", map[string]any{"user_id": u.ID, "items": []map[string]any{{"product_id": p.ID, "quantity": 2}}}, http.StatusCreated, &o); err != nil {
+		return fmt.Errorf("%w: %w", ErrScenario, err)
+	}
+	placed := time.Now()
+	productPath, orderPath := fmt.Sprintf("/products/%d", p.ID), fmt.Sprintf("/orders/%d", o.ID)
+	if _, err := s.call(ctx, "", "GET", productPath, "", nil, http.StatusOK, &p); err != nil {
+		return fmt.Errorf("%w: %w", ErrScenario, err)
+	}
+	fmt.Fprintf(w, "Observed: order %d placed, status %q; product %d stock %d\n", o.ID, o.Status, p.ID, p.Stock)
+	fmt.Fprintf(w, "Waiting for the order to expire (up to %v)...\n", s.PayWithin+30*time.Second)
+	deadline := placed.Add(s.PayWithin + 30*time.Second)
+	for o.Status == "pending" {
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%w: order %d still pending %v after it was placed (pay-within %v): see the order logs for \"expiring an unpaid order failed\"",
+				ErrScenario, o.ID, time.Since(placed).Round(time.Second), s.PayWithin)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(250 * time.Millisecond):
+		}
+		if _, err := s.call(ctx, "", "GET", orderPath, "", nil, http.StatusOK, &o); err != nil {
+			return fmt.Errorf("%w: %w", ErrScenario, err)
+		}
+	}
+	after := time.Since(placed)
+	if _, err := s.call(ctx, "", "GET", productPath, "", nil, http.StatusOK, &p); err != nil {
+		return fmt.Errorf("%w: %w", ErrScenario, err)
+	}
+	fmt.Fprintf(w, "Observed: order %d %s %v after it was placed; product %d stock %d\n", o.ID, o.Status, ms(after), p.ID, p.Stock)
+	_, err := s.call(ctx, "", "POST", orderPath+"/payments", "", map[string]any{"amount_cents": 1800}, http.StatusConflict, nil)
+	if err != nil {
+		return fmt.Errorf("%w: paying the cancelled order: %w", ErrScenario, err)
+	}
+	fmt.Fprintf(w, "Observed: POST %s/payments = 409 (the order is cancelled)\n", orderPath)
+	ectx, cancel := context.WithTimeout(ctx, 20*time.Second)
+	defer cancel()
+	ev, err := s.Events(ectx, []int64{o.ID}, "OrderPlaced", "OrderCancelled")
+	fmt.Fprintf(w, "Observed on Kafka topic %s: %v for order %d\n", s.Topic, ev[o.ID], o.ID)
+	if err != nil {
+		return fmt.Errorf("%w: the order's events did not both arrive: %w", ErrScenario, err)
+	}
+	if o.Status != "cancelled" || p.Stock != 5 {
+		return fmt.Errorf("%w: order %d is %q with stock %d, want cancelled with stock 5", ErrScenario, o.ID, o.Status, p.Stock)
+	}
+	return nil
 }
