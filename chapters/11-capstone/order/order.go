@@ -63,6 +63,16 @@ type Degrade = service.Degrade
 // Expiry configures when an unpaid order is cancelled.
 type Expiry = service.Expiry
 
+// ExpiryFor is the expiry of orders that may stay unpaid for payWithin, or nil for 0 (never). It looks a
+// tenth of payWithin apart, from 200ms to 10s: an order is cancelled soon after its time is up, and a look
+// is one indexed query per instance.
+func ExpiryFor(payWithin time.Duration) *Expiry {
+	if payWithin <= 0 {
+		return nil
+	}
+	return &Expiry{PayWithin: payWithin, Every: min(max(payWithin/10, 200*time.Millisecond), 10*time.Second)}
+}
+
 // callTimeout bounds one call to another service, so a hung instance cannot hold a request for ever.
 const callTimeout = 5 * time.Second
 

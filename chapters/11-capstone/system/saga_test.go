@@ -35,8 +35,9 @@ type sagaEnv struct {
 	cfg Config // the config the system started with, for a second order instance
 
 	closeDown atomic.Int64 // an order id: Close of its payment fails with UNAVAILABLE
+	closing   gate         // holds one Close at the payment service, before it runs
 	reply     gate         // holds the reply of one Charge, after the payment service committed it
-	pair      atomic.Int64 // an order id: each Close of its payment waits until two have arrived (or 5s)
+	pair      atomic.Int64 // an order id: each Close of its payment waits until two have arrived (or 2s)
 	paired    chan struct{}
 
 	mu       sync.Mutex
@@ -56,13 +57,16 @@ func startSaga(t *testing.T) *sagaEnv {
 			if r.GetOrderId() == s.closeDown.Load() {
 				return nil, status.Error(codes.Unavailable, "test: the payment service is down")
 			}
+			s.closing.hold(ctx, r.GetOrderId())
+			// Well below the order service's 5s timeout on a call: an instance that waits for the other's
+			// Close while holding what the other needs fails here, not after its own call gave up.
 			if r.GetOrderId() == s.pair.Load() {
 				if arrivals.Add(1) == 2 {
 					close(s.paired)
 				}
 				select {
 				case <-s.paired:
-				case <-time.After(5 * time.Second):
+				case <-time.After(2 * time.Second):
 				case <-ctx.Done():
 				}
 			}
@@ -129,7 +133,8 @@ func (s *sagaEnv) outcomesOf(orderID int64) []string {
 }
 
 // settle waits until order id is no longer pending and returns its status. It gives up early when the
-// order's ExpireOrder failed 10 times in a row (a second of looks) since settle began.
+// order's ExpireOrder failed, or left the order pending, 10 times in a row (a second of looks) since settle
+// began.
 func (s *sagaEnv) settle(t *testing.T, id int64) string {
 	t.Helper()
 	deadline := time.Now().Add(expireWithin)
@@ -139,12 +144,17 @@ func (s *sagaEnv) settle(t *testing.T, id int64) string {
 		if st != "pending" {
 			return st
 		}
+		// Ten looks in a row (a second) that failed, or that left the order pending: waiting longer changes nothing.
 		out := s.outcomesOf(id)[before:]
-		failing := len(out) >= 10
+		stuck := len(out) >= 10
 		for _, o := range out[max(len(out)-10, 0):] {
-			failing = failing && strings.HasPrefix(o, "error: ")
+			stuck = stuck && (strings.HasPrefix(o, "error: ") || o == "pending")
 		}
-		if failing {
+		if stuck && out[len(out)-1] == "pending" {
+			t.Fatalf("order %d stays pending after its time to pay ran out: its ExpireOrder returned it still pending, with no error, %d times in a row: "+
+				"an expired order ends cancelled, or paid when Close answers that its money was taken", id, len(out))
+		}
+		if stuck {
 			t.Fatalf("order %d stays pending after its time to pay ran out: its ExpireOrder failed %d times in a row, the last with %s",
 				id, len(out), strings.TrimPrefix(out[len(out)-1], "error: "))
 		}
@@ -206,7 +216,20 @@ func TestSagaUnpaidOrderExpires(t *testing.T) {
 	other := s.placeOrder(t, userID, productID, 1) // still within its time
 	require.Equal(t, 2, s.stock(t, productID), "stock after two orders of 2 and 1 out of 5")
 
+	// While the payment service is asked to close the payment, the order service holds no lock: another
+	// request for the order or its product must not wait for a remote call.
+	s.closing.arm(t, o.ID)
 	s.due(t, o.ID)
+	s.closing.reached(t, fmt.Sprintf("the Close of order %d's payment (ExpireOrder must close it with s.Closer.Close)", o.ID))
+	for _, row := range []struct {
+		table string
+		id    int64
+	}{{"orders", o.ID}, {"products", productID}} {
+		require.NoError(t, s.rowLock(row.table, row.id),
+			"lock %s row %d while ExpireOrder waits for Close: it must be free: call Close before s.Repo.InTx, never inside it, "+
+				"or every request for this order waits as long as the payment service takes to answer", row.table, row.id)
+	}
+	s.closing.release()
 	require.Equal(t, "cancelled", s.settle(t, o.ID), "order %d after its time to pay ran out, unpaid: status", o.ID)
 	require.Equal(t, 4, s.stock(t, productID),
 		"stock after order %d (2 items) was cancelled, want 4: Release its items in the transaction that cancels it, or they are never sold again", o.ID)
@@ -248,6 +271,10 @@ func TestSagaPaymentServiceUnreachable(t *testing.T) {
 	}
 	require.Equal(t, "pending", s.orderStatus(t, o.ID),
 		"order %d while its payment could not be closed: status, want pending: the charge may have landed, so cancelling now may keep the customer's money", o.ID)
+	for _, out := range s.outcomesOf(o.ID) {
+		require.True(t, strings.HasPrefix(out, "error: "),
+			"ExpireOrder of order %d while Close failed reported %q, want an error: return Close's error (wrapped with %%w), so the failure is logged and counted, not hidden as an order that is simply still pending", o.ID, out)
+	}
 	require.Equal(t, 2, s.stock(t, productID), "stock while order %d could not be cancelled, want 2 (still reserved)", o.ID)
 	require.Zero(t, s.outboxEvents(t, o.ID)["OrderCancelled"], "OrderCancelled rows of order %d while it is not cancelled", o.ID)
 
@@ -366,6 +393,10 @@ func TestSagaTwoInstances(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 	require.Equal(t, "cancelled", s.orderStatus(t, o.ID), "order %d after both instances expired it: status", o.ID)
+	for _, out := range s.outcomesOf(o.ID) {
+		require.Equal(t, "cancelled", out,
+			"what ExpireOrder of order %d returned on each instance: the instance that lost the race is not failing: when Cancel says ErrNotPending, answer with the order as the other instance left it (s.Repo.Order)", o.ID)
+	}
 	require.Equal(t, 4, s.stock(t, productID),
 		"stock after two instances cancelled order %d (3 of 4 items) at once, want 4: release the stock only in the transaction whose Cancel succeeded; "+
 			"when Cancel fails with ErrNotPending the other instance did it, and this transaction must not commit a second release", o.ID)

@@ -4,11 +4,13 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"os"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/gomicrolab/microlab/infra"
 	"github.com/gomicrolab/microlab/labctl/internal/lab"
 	"github.com/gomicrolab/microlab/labctl/internal/lab/labtest"
 )
@@ -49,6 +51,11 @@ func TestExitCodes(t *testing.T) {
 		{"edited test file warns", func(t *testing.T, root string) {
 			labtest.Write(t, root, "chapters/00-demo/greet/greet_test.go", "package greet\n\nimport \"testing\"\n\nfunc TestGreet(t *testing.T) {}\n")
 		}, []string{"check", "00-greet"}, ExitFailed, "warning: test file 00-demo/greet/greet_test.go was edited"},
+		{"infra up for a server the running servers lack", func(t *testing.T, root string) {
+			// A live `infra serve` (this test's own PID stands in for it) that runs MySQL only.
+			st, _ := json.Marshal(infra.State{PID: os.Getpid(), Instances: []infra.StateInstance{{Service: infra.MySQLService}}})
+			labtest.Write(t, root, ".labctl/infra.json", string(st))
+		}, []string{"infra", "up", "jaeger"}, ExitBadInput, "already up (mysql), without jaeger: one `infra up` runs them all"},
 		{"reset without a terminal", nil, []string{"reset", "00"}, ExitBadInput, "stdin is not a terminal (pass --yes)"},
 		{"reset outside git", nil, []string{"reset", "00", "--yes"}, ExitBadInput, "not a git checkout"},
 		{"solution of an exercise that shares a file asks first", func(t *testing.T, root string) {

@@ -55,6 +55,17 @@ func parseServices(args []string) ([]infra.Service, error) {
 	return out, nil
 }
 
+// notServed lists the services of want that st does not run.
+func notServed(st *infra.State, want []infra.Service) []string {
+	var missing []string
+	for _, w := range want {
+		if !slices.ContainsFunc(st.Instances, func(in infra.StateInstance) bool { return in.Service == w }) {
+			missing = append(missing, string(w))
+		}
+	}
+	return missing
+}
+
 // infraStatePath finds the course root the way the other commands do: --root, $LABCTL_ROOT, or the
 // directory above that holds the manifest.
 func infraStatePath(cmd *cobra.Command) (string, error) {
@@ -97,7 +108,8 @@ func newInfraUpCmd() *cobra.Command {
 		Short: "Start servers that keep running, and print the exports that point tests at them",
 		Long: "Starts the given services (all by default) in a background process, writes their PIDs and addresses\n" +
 			"to .labctl/infra.json, and prints `export LAB_...=...` lines on stdout (progress goes to stderr).\n" +
-			"Run it again to print the exports of the servers already up. `labctl infra down` stops them.",
+			"Run it again to print the exports of the servers already up; asking then for a server they do not include\n" +
+			"is an error that says how to start them together. `labctl infra down` stops them.",
 		RunE: func(cmd *cobra.Command, args []string) error {
 			services, err := parseServices(args)
 			if err != nil {
@@ -117,6 +129,18 @@ func newInfraUpCmd() *cobra.Command {
 			}
 			if f := cmd.Flag("root"); f != nil && f.Value.String() != "" {
 				serve = append(serve, "--root", f.Value.String())
+			}
+			// A running `infra serve` is answered as it is: asking it for a server it does not run must not
+			// look like success.
+			if st, err := infra.ReadState(statePath); err == nil {
+				if missing := notServed(st, services); len(missing) > 0 {
+					var running []string
+					for _, in := range st.Instances {
+						running = append(running, string(in.Service))
+					}
+					all := append(slices.Clone(running), missing...)
+					return badInput(msgErr("err.infra-up-missing", strings.Join(running, " "), strings.Join(missing, " "), strings.Join(all, " ")))
+				}
 			}
 			fmt.Fprintf(cmd.ErrOrStderr(), "starting %v (log: %s)\n", services, filepath.Join(filepath.Dir(statePath), "infra.log"))
 			ctx, cancel := context.WithTimeout(cmd.Context(), timeout)

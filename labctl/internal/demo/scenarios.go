@@ -420,7 +420,7 @@ func randHex(n int) string {
 func runUnpaidOrder(ctx context.Context, s *System, w io.Writer) error {
 	fmt.Fprintf(w, "What it does: orders 2 of a product's 5 and does not pay. After %v (-pay-within) an order instance closes the\n", s.PayWithin)
 	fmt.Fprintln(w, "order's payment at the payment service (关单), then cancels the order, puts the 2 back in stock and publishes")
-	fmt.Fprintln(w, "OrderCancelled in one transaction. Paying it afterwards is refused, and so is a charge sent straight to the payment service.")
+	fmt.Fprintln(w, "OrderCancelled in one transaction. Paying it afterwards is refused.")
 	var u, p, o struct {
 		ID     int64  `json:"id"`
 		Stock  int    `json:"stock"`

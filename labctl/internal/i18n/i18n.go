@@ -107,6 +107,7 @@ var messages = map[string]msg{
 	"err.args-exactly":           {"accepts %s arg(s), received %s", "需要 %s 个参数，收到 %s 个"},
 	"err.lang":                   {"--lang %q: want en or zh", "--lang %q：只能是 en 或 zh"},
 	"err.no-root":                {"no %s in %s or above: run labctl inside the course, or pass --root", "在 %[2]s 及其上级目录中找不到 %[1]s：请在课程目录中运行 labctl，或用 --root 指定"},
+	"err.infra-up-missing":       {"the lab's servers are already up (%s), without %s: one `infra up` runs them all, so stop them and start them together: labctl infra down && labctl infra up %s", "实验的服务器已经在运行（%s），其中没有 %s：所有服务器由同一个 `infra up` 进程管理，请先停掉再一起启动：labctl infra down && labctl infra up %s"},
 	"err.unknown-service":        {"unknown service %q: want mysql, redis, consul, kafka, rabbitmq, postgres, jaeger, prometheus or etcd", "未知服务 %q：可选 mysql、redis、consul、kafka、rabbitmq、postgres、jaeger、prometheus、etcd"},
 	"err.reset-target":           {"reset needs a chapter or exercise, or --all (not both)", "reset 需要一个章节或练习，或者 --all（二者只能选一）"},
 	"err.no-confirm":             {"refusing to change your files without confirmation: stdin is not a terminal (pass --yes)", "没有确认就不会改动你的文件：标准输入不是终端（请加 --yes）"},

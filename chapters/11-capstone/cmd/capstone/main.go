@@ -162,18 +162,12 @@ func run(ctx context.Context, o options) error {
 			OnError: func(err error) { logger.Warn("user cache: Redis failed, reading the database", zap.Error(err)) }}
 		fmt.Printf("user cache: Redis %s, keys %suser:<id>\n", o.redis, o.prefix)
 	}
-	var expiry *order.Expiry
-	if o.payWithin > 0 {
-		// Look often enough that an order is cancelled soon after its time is up, and no more than every
-		// 10s: each look is one indexed query per instance.
-		expiry = &order.Expiry{PayWithin: o.payWithin, Every: min(max(o.payWithin/10, 200*time.Millisecond), 10*time.Second)}
-	}
 	sys, err := system.Start(ctx, system.Config{
 		UserDSN: dsns[system.UserService], OrderDSN: dsns[system.OrderService], PaymentDSN: dsns[system.PaymentService],
 		ConsulAddr: consul, Prefix: o.prefix, Brokers: brokers, Topic: o.prefix + "order-events", GatewayAddr: o.httpAddr,
 		GRPCAddrs: o.grpcAddrs, PaymentOptions: paymentOpts,
 		OnRelayError: func(err error) { logger.Warn("outbox relay failed", zap.Error(err)) },
-		Tracer:       tracer, Metrics: reg, Logger: logger, Parts: parts, UserCache: cache, OrderExpiry: expiry,
+		Tracer:       tracer, Metrics: reg, Logger: logger, Parts: parts, UserCache: cache, OrderExpiry: order.ExpiryFor(o.payWithin),
 		OnOrderExpired: func(id int64, status string, err error) {
 			if err != nil {
 				logger.Warn("expiring an unpaid order failed; it stays pending", zap.Int64("order_id", id), zap.Error(err))

@@ -17,6 +17,7 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/hashicorp/consul/api"
 
@@ -30,6 +31,7 @@ func main() {
 	addr := flag.String("addr", "127.0.0.1:0", "gRPC listen address")
 	prefix := flag.String("prefix", "capstone-", "prefix of the service names in Consul")
 	topic := flag.String("topic", "capstone-order-events", "Kafka topic of order events")
+	payWithin := flag.Duration("pay-within", 15*time.Minute, "cancel an order left unpaid this long (0: never)")
 	flag.Parse()
 	if *dsn == "" || *brokers == "" {
 		fmt.Fprintln(os.Stderr, "usage: order -dsn DSN -brokers host:port,... [-consul host:port] [-addr host:port]")
@@ -49,9 +51,16 @@ func main() {
 	}
 	err = order.Run(ctx, order.Config{DSN: *dsn, Brokers: strings.Split(*brokers, ","), Topic: *topic, Consul: consul,
 		Service: *prefix + "order", ID: *prefix + "order-" + lis.Addr().String(), UserService: *prefix + "user",
-		PaymentService: *prefix + "payment", Listener: lis,
+		PaymentService: *prefix + "payment", Listener: lis, Expiry: order.ExpiryFor(*payWithin),
 		OnUp:       func() { log.Printf("order service serving gRPC on %s, registered as %sorder", lis.Addr(), *prefix) },
-		OnInternal: func(_ context.Context, method string, err error) { log.Printf("%s: INTERNAL: %v", method, err) }})
+		OnInternal: func(_ context.Context, method string, err error) { log.Printf("%s: INTERNAL: %v", method, err) },
+		OnExpired: func(id int64, status string, err error) {
+			if err != nil {
+				log.Printf("expiring unpaid order %d failed, it stays pending: %v", id, err)
+				return
+			}
+			log.Printf("unpaid order %d expired: %s", id, status)
+		}})
 	if err != nil {
 		log.Fatal(err)
 	}

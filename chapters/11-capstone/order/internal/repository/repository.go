@@ -266,7 +266,8 @@ func (t *Tx) InsertOrder(ctx context.Context, o domain.Order) (domain.Order, err
 }
 
 // MarkPaid moves a pending order to paid. It fails with domain.ErrNotPending if the order is not pending any
-// more (paid by a concurrent request): the WHERE clause decides, under the row lock the UPDATE takes.
+// more (paid by a concurrent request, or cancelled by the expiry): the WHERE clause decides, under the row
+// lock the UPDATE takes.
 func (t *Tx) MarkPaid(ctx context.Context, id int64) error {
 	res, err := t.tx.ExecContext(ctx, "UPDATE orders SET status = ? WHERE id = ? AND status = ?", domain.StatusPaid, id, domain.StatusPending)
 	if err != nil {

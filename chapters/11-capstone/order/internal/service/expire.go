@@ -13,10 +13,10 @@ type Expiry struct {
 }
 
 // ExpireDue runs ExpireOrder on the orders pending for longer than e.PayWithin, oldest first, and tells done
-// (which may be nil) what became of each: its status afterwards ("" on an error). Every instance of the order service runs it on its own timer, with no leader
-// and no lock between them: ExpireOrder must be safe when two instances run it on one order at once.
-// An order that fails stays pending and is tried again on the next look; its error goes to done. The
-// error returned is the look's own (the due orders could not be read).
+// (which may be nil) what became of each: its status afterwards, or "" and the error. Every instance of the
+// order service runs it on its own timer, with no leader and no lock between them: ExpireOrder must be safe
+// when two instances run it on one order at once. An order that fails stays pending and is tried again on
+// the next look. The error returned is the look's own (the due orders could not be read).
 func (s *Service) ExpireDue(ctx context.Context, e Expiry, done func(orderID int64, status string, err error)) error {
 	batch := e.Batch
 	if batch <= 0 {

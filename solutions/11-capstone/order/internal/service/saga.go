@@ -12,8 +12,10 @@ import (
 // ExpireOrder is the compensation of the checkout saga: an order that was not paid in time is cancelled, its
 // stock goes back on sale and OrderCancelled is published, all in one local transaction, but only after
 // the payment service has closed the order's payment. If the payment service answers that the money was
-// taken already, the saga goes forward instead and the order is marked paid. An order that is no longer
-// pending is returned as it is. Two instances may run it on one order at once; one of them decides.
+// taken already, the saga goes forward instead and the order is marked paid. A failure to close the payment
+// is returned as an error, and the order stays pending. Two instances may run it on one order at once: one
+// of them decides, and an order that is not pending (before, or because the other instance got there first)
+// is returned as it is, with no error.
 func (s *Service) ExpireOrder(ctx context.Context, orderID int64) (domain.Order, error) {
 	o, err := s.Repo.Order(ctx, orderID)
 	if err != nil {
