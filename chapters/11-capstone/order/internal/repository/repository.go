@@ -266,34 +266,28 @@ func (t *Tx) InsertOrder(ctx context.Context, o domain.Order) (domain.Order, err
 }
 
 // MarkPaid moves a pending order to paid. It fails with domain.ErrNotPending if the order is not pending any
-// more (paid by a concurrent request, or cancelled by the expiry): the WHERE clause decides, under the row
-// lock the UPDATE takes.
+// more (paid by a concurrent request, or cancelled by the expiry).
 func (t *Tx) MarkPaid(ctx context.Context, id int64) error {
-	res, err := t.tx.ExecContext(ctx, "UPDATE orders SET status = ? WHERE id = ? AND status = ?", domain.StatusPaid, id, domain.StatusPending)
-	if err != nil {
-		return fmt.Errorf("mark order %d paid: %w", id, err)
-	}
-	n, err := res.RowsAffected()
-	if err != nil {
-		return fmt.Errorf("mark order %d paid: %w", id, err)
-	}
-	if n == 0 {
-		return fmt.Errorf("order %d: %w", id, domain.ErrNotPending)
-	}
-	return nil
+	return t.leavePending(ctx, id, domain.StatusPaid)
 }
 
 // Cancel moves a pending order to cancelled. Like MarkPaid, it fails with domain.ErrNotPending if the order
-// is not pending any more (paid, or cancelled by another instance): the WHERE clause decides, under the row
-// lock the UPDATE takes, and the lock is held until this transaction ends.
+// is not pending any more (paid, or cancelled by another instance).
 func (t *Tx) Cancel(ctx context.Context, id int64) error {
-	res, err := t.tx.ExecContext(ctx, "UPDATE orders SET status = ? WHERE id = ? AND status = ?", domain.StatusCancelled, id, domain.StatusPending)
+	return t.leavePending(ctx, id, domain.StatusCancelled)
+}
+
+// leavePending moves a pending order to status. The WHERE clause decides, under the row lock the UPDATE
+// takes (held until the transaction ends): of two transactions that both read "pending", the second changes
+// no row and fails with domain.ErrNotPending.
+func (t *Tx) leavePending(ctx context.Context, id int64, status domain.Status) error {
+	res, err := t.tx.ExecContext(ctx, "UPDATE orders SET status = ? WHERE id = ? AND status = ?", status, id, domain.StatusPending)
 	if err != nil {
-		return fmt.Errorf("cancel order %d: %w", id, err)
+		return fmt.Errorf("mark order %d %s: %w", id, status, err)
 	}
 	n, err := res.RowsAffected()
 	if err != nil {
-		return fmt.Errorf("cancel order %d: %w", id, err)
+		return fmt.Errorf("mark order %d %s: %w", id, status, err)
 	}
 	if n == 0 {
 		return fmt.Errorf("order %d: %w", id, domain.ErrNotPending)
