@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -54,6 +55,9 @@ func TestExitCodes(t *testing.T) {
 		{"infra up for a server the running servers lack", func(t *testing.T, root string) {
 			// A live `infra serve` (this test's own PID stands in for it) that runs MySQL only.
 			st, _ := json.Marshal(infra.State{PID: os.Getpid(), Instances: []infra.StateInstance{{Service: infra.MySQLService}}})
+			if err := os.MkdirAll(filepath.Join(root, ".labctl"), 0o755); err != nil {
+				t.Fatal(err)
+			}
 			labtest.Write(t, root, ".labctl/infra.json", string(st))
 		}, []string{"infra", "up", "jaeger"}, ExitBadInput, "already up (mysql), without jaeger: one `infra up` runs them all"},
 		{"reset without a terminal", nil, []string{"reset", "00"}, ExitBadInput, "stdin is not a terminal (pass --yes)"},

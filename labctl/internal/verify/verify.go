@@ -116,7 +116,8 @@ func Run(ctx context.Context, l *lab.Lab, opts Options) (*Report, error) {
 	errs := make([]error, len(chapters))
 	sem := make(chan struct{}, max(1, cmp.Or(opts.Chapters, ChaptersAtOnce)))
 	var wg sync.WaitGroup
-	for i, ch := range chapters {
+	for _, i := range longestFirst(l, chapters) {
+		ch := chapters[i]
 		if err := acquire(ctx, sem); err != nil {
 			errs[i] = err
 			break
@@ -145,6 +146,31 @@ func Run(ctx context.Context, l *lab.Lab, opts Options) (*Report, error) {
 	}
 	rep.Chapters = reports
 	return rep, nil
+}
+
+// longestFirst is the order to start the chapters in: most wrong solutions first (each builds and runs a
+// test binary, which is most of a chapter's time), ties in course order. Started last, the longest chapter
+// would run on alone at the end while the other chapter slots stay empty. Reports stay in course order.
+func longestFirst(l *lab.Lab, chapters []*course.Chapter) []int {
+	work := map[string]int{} // exercise id -> wrong solutions
+	if all, err := l.WrongSolutions(); err == nil {
+		for _, w := range all {
+			work[w.Exercise]++
+		}
+	}
+	weight := func(ch *course.Chapter) int {
+		n := 0
+		for _, ex := range ch.Exercises {
+			n += work[ex.ID]
+		}
+		return n
+	}
+	order := make([]int, len(chapters))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortStableFunc(order, func(a, b int) int { return cmp.Compare(weight(chapters[b]), weight(chapters[a])) })
+	return order
 }
 
 // run is what the chapters of one verification share: the servers and the slots for wrong solutions.
