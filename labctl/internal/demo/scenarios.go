@@ -190,16 +190,25 @@ func runCheckout(ctx context.Context, s *System, w io.Writer) error {
 	}
 	fmt.Fprintf(w, "Observed: user %d, product %d, order %d (total %d cents): placed in %v, paid in %v, status %q\n",
 		c.UserID, c.ProductID, c.OrderID, c.TotalCents, ms(c.Place), ms(c.Pay), c.Status)
-	ectx, cancel := context.WithTimeout(ctx, 20*time.Second)
-	defer cancel()
-	ev, err := s.Events(ectx, []int64{c.OrderID}, "OrderPlaced", "OrderPaid")
-	fmt.Fprintf(w, "Observed on Kafka topic %s: %v for order %d\n", s.Topic, ev[c.OrderID], c.OrderID)
-	if err != nil {
-		return fmt.Errorf("%w: the order's events did not both arrive: %w", ErrScenario, err)
+	if err := s.observeEvents(ctx, w, c.OrderID, "OrderPlaced", "OrderPaid"); err != nil {
+		return err
 	}
 	s.watchTrace(w, c.TraceID, "one trace for the whole checkout: the gateway span POST /orders/:id/payments, under it order PayOrder, under that payment Charge")
 	if c.Status != "paid" {
 		return fmt.Errorf("%w: order %d is %q after paying, want paid", ErrScenario, c.OrderID, c.Status)
+	}
+	return nil
+}
+
+// observeEvents reads the topic (20 s at most) until order id's events of these types arrived, and prints
+// what it saw.
+func (s *System) observeEvents(ctx context.Context, w io.Writer, id int64, types ...string) error {
+	ectx, cancel := context.WithTimeout(ctx, 20*time.Second)
+	defer cancel()
+	ev, err := s.Events(ectx, []int64{id}, types...)
+	fmt.Fprintf(w, "Observed on Kafka topic %s: %v for order %d\n", s.Topic, ev[id], id)
+	if err != nil {
+		return fmt.Errorf("%w: the order's events did not all arrive: %w", ErrScenario, err)
 	}
 	return nil
 }
@@ -467,12 +476,8 @@ func runUnpaidOrder(ctx context.Context, s *System, w io.Writer) error {
 		return fmt.Errorf("%w: paying the cancelled order: %w", ErrScenario, err)
 	}
 	fmt.Fprintf(w, "Observed: POST %s/payments = 409 (the order is cancelled)\n", orderPath)
-	ectx, cancel := context.WithTimeout(ctx, 20*time.Second)
-	defer cancel()
-	ev, err := s.Events(ectx, []int64{o.ID}, "OrderPlaced", "OrderCancelled")
-	fmt.Fprintf(w, "Observed on Kafka topic %s: %v for order %d\n", s.Topic, ev[o.ID], o.ID)
-	if err != nil {
-		return fmt.Errorf("%w: the order's events did not both arrive: %w", ErrScenario, err)
+	if err := s.observeEvents(ctx, w, o.ID, "OrderPlaced", "OrderCancelled"); err != nil {
+		return err
 	}
 	if o.Status != "cancelled" || p.Stock != 5 {
 		return fmt.Errorf("%w: order %d is %q with stock %d, want cancelled with stock 5", ErrScenario, o.ID, o.Status, p.Stock)

@@ -277,20 +277,25 @@ func (t *Tx) Cancel(ctx context.Context, id int64) error {
 	return t.leavePending(ctx, id, domain.StatusCancelled)
 }
 
-// leavePending moves a pending order to status. The WHERE clause decides, under the row lock the UPDATE
-// takes (held until the transaction ends): of two transactions that both read "pending", the second changes
-// no row and fails with domain.ErrNotPending.
+// leavePending moves a pending order to status. It locks the order's row by its primary key first, then
+// decides: of two transactions that both read "pending", the second waits for the first, then sees its
+// status and fails with domain.ErrNotPending. A bare UPDATE ... WHERE id = ? AND status = 'pending' can be
+// planned on the (status, created_at) index instead; two of them then lock that index and the row in
+// opposite orders, and InnoDB kills one as a deadlock (Error 1213) instead of letting it wait.
 func (t *Tx) leavePending(ctx context.Context, id int64, status domain.Status) error {
-	res, err := t.tx.ExecContext(ctx, "UPDATE orders SET status = ? WHERE id = ? AND status = ?", status, id, domain.StatusPending)
-	if err != nil {
-		return fmt.Errorf("mark order %d %s: %w", id, status, err)
+	var current domain.Status
+	err := t.tx.QueryRowContext(ctx, "SELECT status FROM orders WHERE id = ? FOR UPDATE", id).Scan(&current)
+	if errors.Is(err, sql.ErrNoRows) {
+		return fmt.Errorf("order %d: %w", id, domain.ErrOrderNotFound)
 	}
-	n, err := res.RowsAffected()
 	if err != nil {
-		return fmt.Errorf("mark order %d %s: %w", id, status, err)
+		return fmt.Errorf("lock order %d: %w", id, err)
 	}
-	if n == 0 {
-		return fmt.Errorf("order %d: %w", id, domain.ErrNotPending)
+	if current != domain.StatusPending {
+		return fmt.Errorf("order %d is %s: %w", id, current, domain.ErrNotPending)
+	}
+	if _, err := t.tx.ExecContext(ctx, "UPDATE orders SET status = ? WHERE id = ?", status, id); err != nil {
+		return fmt.Errorf("mark order %d %s: %w", id, status, err)
 	}
 	return nil
 }
